@@ -1,0 +1,149 @@
+"""`vnrec import`, `ls` and `compact` run as a user runs them: exit codes, stdout, stderr."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from vnrec import testing as f
+
+FIXTURE_LINES = [
+    f.quote("MWG", [(71400.0, 12300.0)], [(71500.0, 800.0)], time="09:20:01"),
+    f.trade("MWG", 71500.0, 800.0, 800.0, time="09:20:03"),
+    f.foreign("MWG", 100.0, 0.0, 7150000.0, 0.0, time="09:21:00"),
+]
+
+
+def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_help_lists_every_command_with_one_line_of_help() -> None:
+    """`vnrec --help` names each command with its help line."""
+    result = vnrec("--help")
+    assert result.returncode == 0
+    for command in ("import", "ls", "compact"):
+        assert f"  {command} " in result.stdout
+
+
+def test_import_then_ls_as_json(tmp_path: Path) -> None:
+    """Import reports what it wrote on stderr; ls prints exactly the inventory as JSON."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    data = tmp_path / "data"
+    result = vnrec("import", str(source), "--data", str(data))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    assert "2026-11-05: imported 3 envelopes as seq 1-3" in result.stderr
+    listing = vnrec("ls", "--data", str(data), "--format", "json")
+    assert listing.returncode == 0
+    rows = orjson.loads(listing.stdout)
+    assert [(r["table"], r["rows"], r["first_seq"], r["last_seq"]) for r in rows] == [
+        ("raw", 3, 1, 3),
+        ("trades", 1, 2, 2),
+        ("quotes", 1, 1, 1),
+        ("foreign", 1, 3, 3),
+    ]
+    assert rows[1] == {
+        **rows[1],
+        "date": "2026-11-05",
+        "parts": 1,
+        "symbols": 1,
+        "first_event_ts": "2026-11-05T02:20:03+00:00",
+        "last_event_ts": "2026-11-05T02:20:03+00:00",
+    }
+    assert all(r["bytes"] > 0 for r in rows)
+
+
+def test_ls_csv_and_table_formats(tmp_path: Path) -> None:
+    """CSV has a header and one line per table; the table format aligns columns."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    data = tmp_path / "data"
+    vnrec("import", str(source), "--data", str(data))
+    csv_out = vnrec("ls", "--data", str(data), "--format", "csv").stdout.splitlines()
+    assert csv_out[0] == (
+        "date,table,parts,rows,symbols,first_event_ts,last_event_ts,first_seq,last_seq,bytes"
+    )
+    assert csv_out[1].startswith("2026-11-05,raw,1,3,,,,1,3,")
+    table = vnrec("ls", "--data", str(data), "--format", "table").stdout.splitlines()
+    assert table[0] == str(data)
+    assert table[1].split() == [
+        "date", "table", "parts", "rows", "symbols", "first_event_ts", "last_event_ts",
+        "first_seq", "last_seq", "bytes",
+    ]  # fmt: skip
+    assert len(table) == 3 + 4
+
+
+def test_rejected_lines_fail_the_import_but_keep_good_lines(tmp_path: Path) -> None:
+    """A bad line is named with file:line and reason; exit status 1; good lines imported."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES[:1]) + b"{oops\n" + f.to_jsonl(FIXTURE_LINES[1:]))
+    data = tmp_path / "data"
+    result = vnrec("import", str(source), "--data", str(data))
+    assert result.returncode == 1
+    assert f"{source}:2: rejected: not valid JSON" in result.stderr
+    assert "rejected 1 of 4 lines; kept in " in result.stderr
+    assert "imported 3 envelopes as seq 1-3" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_reimport_is_refused_with_a_one_line_error(tmp_path: Path) -> None:
+    """Importing the same file twice fails with one clear line and no traceback."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    data = tmp_path / "data"
+    assert vnrec("import", str(source), "--data", str(data)).returncode == 0
+    again = vnrec("import", str(source), "--data", str(data))
+    assert again.returncode == 1
+    assert again.stderr == (
+        "vnrec: error: 2026-11-05 already holds seq 1-3; importing again would duplicate it."
+        " Pass --append to add these lines after them.\n"
+    )
+    assert vnrec("import", str(source), "--data", str(data), "--append").returncode == 0
+
+
+def test_missing_file_and_bad_date_are_one_line_errors(tmp_path: Path) -> None:
+    """User mistakes produce `vnrec: error: ...` and exit 1."""
+    missing = vnrec("import", str(tmp_path / "nope.jsonl"), "--data", str(tmp_path))
+    assert missing.returncode == 1 and missing.stderr.startswith("vnrec: error: cannot read")
+    bad_day = vnrec("compact", "--date", "05/11/2026", "--data", str(tmp_path))
+    assert bad_day.returncode == 1
+    assert bad_day.stderr == "vnrec: error: not a date (expected YYYY-MM-DD): '05/11/2026'\n"
+
+
+def test_compact_merges_and_reports(tmp_path: Path) -> None:
+    """compact prints what it merged per table on stderr."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    data = tmp_path / "data"
+    vnrec("import", str(source), "--data", str(data))
+    vnrec("import", str(source), "--data", str(data), "--append")
+    result = vnrec("compact", "--date", "2026-11-05", "--data", str(data))
+    assert result.returncode == 0
+    assert "2026-11-05 raw: 6 rows, 2 parts merged" in result.stderr
+
+
+def test_data_root_comes_from_the_environment(tmp_path: Path) -> None:
+    """Without --data, $VNREC_DATA is the data root."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    env_root = tmp_path / "from-env"
+    result = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "import", str(source)],
+        capture_output=True,
+        text=True,
+        env={"VNREC_DATA": str(env_root), "PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (env_root / "raw" / "date=2026-11-05").is_dir()

@@ -1,0 +1,1 @@
+"""The `vnrec` command line: parse, call one library service, render."""

@@ -1,0 +1,99 @@
+"""Commands over the storage layer: `import`, `ls`, `compact`."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.output import OutputFormat, default_format, emit
+from vnrec.storage.compact import compact_day
+from vnrec.storage.importer import DEFAULT_BATCH_LINES, Reject, import_files
+from vnrec.storage.inventory import inventory
+from vnrec.storage.layout import Layout
+
+log = logging.getLogger("vnrec")
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format", "-f", help="table, json or csv (default: table on a terminal, else json)."
+    ),
+]
+MAX_REJECTS_SHOWN = 20
+
+
+def import_command(
+    files: Annotated[list[Path], typer.Argument(help="JSON Lines files of SSI envelopes.")],
+    data: DataOption = None,
+    append: Annotated[
+        bool, typer.Option("--append", help="Add to days that already hold data.")
+    ] = False,
+    batch_lines: Annotated[
+        int, typer.Option("--batch-lines", min=1, help="Lines per part file (bounds memory).")
+    ] = DEFAULT_BATCH_LINES,
+) -> None:
+    """Import SSI envelopes from JSON Lines files (seq in line order)."""
+    layout = Layout(resolve_data_root(data))
+    shown = 0
+
+    def on_reject(reject: Reject) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= MAX_REJECTS_SHOWN:
+            print(f"{reject.source}:{reject.line}: rejected: {reject.reason}", file=sys.stderr)
+
+    report = import_files(
+        layout, files, append=append, on_reject=on_reject, batch_lines=batch_lines
+    )
+    for day in sorted(report.days):
+        done = report.days[day]
+        print(
+            f"{day}: imported {done.rows:,} envelopes as seq {done.first_seq}-{done.last_seq}",
+            file=sys.stderr,
+        )
+    if report.rejected:
+        more = report.rejected - min(report.rejected, MAX_REJECTS_SHOWN)
+        if more:
+            print(f"... and {more:,} more rejected lines", file=sys.stderr)
+        files_text = ", ".join(str(p) for p in report.rejects_files)
+        print(
+            f"rejected {report.rejected:,} of {report.lines:,} lines; kept in {files_text}",
+            file=sys.stderr,
+        )
+        raise typer.Exit(1)
+
+
+def ls_command(
+    data: DataOption = None,
+    date: Annotated[str | None, typer.Option("--date", help="Only this day (YYYY-MM-DD).")] = None,
+    fmt: FormatOption = None,
+) -> None:
+    """List recorded days: rows, symbols, event times, seq range and bytes per table."""
+    layout = Layout(resolve_data_root(data))
+    entries = inventory(layout, [parse_day(date)] if date else None)
+    rows = [dataclasses.asdict(e) for e in entries]
+    emit(rows, fmt or default_format(), title=f"{layout.root}")
+
+
+def compact_command(
+    date: Annotated[str, typer.Option("--date", help="The day to compact (YYYY-MM-DD).")],
+    data: DataOption = None,
+) -> None:
+    """Merge a day's part files into one file per table, atomically."""
+    layout = Layout(resolve_data_root(data))
+    report = compact_day(layout, parse_day(date))
+    for table, (parts, rows) in report.tables.items():
+        state = f"{parts} parts merged" if parts > 1 else "already one file"
+        print(f"{report.day} {table}: {rows:,} rows, {state}", file=sys.stderr)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("import")(import_command)
+    app.command("ls")(ls_command)
+    app.command("compact")(compact_command)

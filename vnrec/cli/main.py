@@ -1,0 +1,60 @@
+"""Entry point of the `vnrec` command. Each command lives in its own module under
+`vnrec.cli` and registers itself on the app; library errors become one line on stderr and
+exit status 1, never a traceback."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import typer
+
+from vnrec.errors import VnrecError
+
+# Modules that define commands, each with `register(app)`; order is the order in --help.
+COMMAND_MODULES = ("vnrec.cli.cmd_storage", "vnrec.cli.cmd_demo")
+
+log = logging.getLogger("vnrec")
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="vnrec",
+        help="Record, replay and query SSI FastConnect market data (HOSE, HNX, UPCOM, VN30F).",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+
+    @app.callback()
+    def _root(
+        verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr."),
+    ) -> None:
+        logging.basicConfig(
+            level=logging.DEBUG if verbose else logging.INFO,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+            force=True,
+        )
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(app)
+    return app
+
+
+def run() -> None:
+    app = build_app()
+    try:
+        app()  # standalone: typer handles usage errors, --help and typer.Exit itself
+    except VnrecError as exc:
+        print(f"vnrec: error: {exc}", file=sys.stderr)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        print("vnrec: interrupted", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    run()

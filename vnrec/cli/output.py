@@ -1,0 +1,138 @@
+"""The one rendering path: rows (dicts with the same keys) or a JSON document, to stdout or
+a file, as a table, JSON, CSV or Parquet. Logs never go through here."""
+
+from __future__ import annotations
+
+import csv
+import enum
+import io
+import math
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import orjson
+
+
+class OutputFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    parquet = "parquet"
+
+
+def default_format(stream: TextIO | None = None) -> OutputFormat:
+    """`table` on a terminal, JSON when piped, as SPEC.md section 5 asks."""
+    target = sys.stdout if stream is None else stream
+    return OutputFormat.table if target.isatty() else OutputFormat.json
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _clean(value: Any) -> Any:
+    # JSON has no NaN; a NaN that reaches output means "unknown", which is null.
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def to_json(document: Any) -> bytes:
+    return orjson.dumps(_clean(document), default=_json_default, option=orjson.OPT_INDENT_2)
+
+
+def format_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> str:
+    """A plain aligned text table (numbers right-aligned), stable for tests and pipes."""
+    out = io.StringIO()
+    if title:
+        out.write(f"{title}\n")
+    if not rows:
+        out.write("(no rows)\n")
+        return out.getvalue()
+    headers = list(rows[0].keys())
+    cells = [[format_cell(row.get(h)) for h in headers] for row in rows]
+    numeric = [
+        all(isinstance(row.get(h), int | float) or row.get(h) is None for row in rows)
+        for h in headers
+    ]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+
+    def line(values: Sequence[str]) -> str:
+        parts = [
+            v.rjust(widths[i]) if numeric[i] else v.ljust(widths[i]) for i, v in enumerate(values)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out.write(line(headers) + "\n")
+    out.write("  ".join("-" * w for w in widths) + "\n")
+    for row_cells in cells:
+        out.write(line(row_cells) + "\n")
+    return out.getvalue()
+
+
+def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
+    out = io.StringIO()
+    if not rows:
+        return ""
+    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in _clean(dict(row)).items()})
+    return out.getvalue()
+
+
+def emit(
+    rows: Sequence[Mapping[str, Any]],
+    fmt: OutputFormat,
+    *,
+    output: Path | None = None,
+    title: str | None = None,
+    stdout: TextIO | None = None,
+) -> None:
+    """Write rows in the chosen format to `output` or stdout."""
+    stream = sys.stdout if stdout is None else stdout
+    if fmt is OutputFormat.parquet:
+        if output is None:
+            raise ValueError("--format parquet needs --output FILE")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), output)
+        return
+    if fmt is OutputFormat.json:
+        text = to_json([dict(r) for r in rows]).decode() + "\n"
+    elif fmt is OutputFormat.csv:
+        text = render_csv(rows)
+    else:
+        text = render_table(rows, title)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    else:
+        stream.write(text)
+        stream.flush()

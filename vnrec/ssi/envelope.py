@@ -1,0 +1,63 @@
+"""The SSI envelope `{"DataType": ..., "Content": ...}` and its quirks: key spellings,
+Content as a JSON string or an object, an optional integer `recv_ns` in JSON Lines files."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from vnrec.ssi.channels import ENVELOPE_CONTENT_KEYS, ENVELOPE_TYPE_KEYS
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    data_type: str
+    content: str  # the Content JSON text (an object form is serialized compactly)
+    recv_ns: int | None = None
+
+
+class EnvelopeError(ValueError):
+    """An envelope that cannot be used; the message is the reason, for the rejects file."""
+
+
+def _first(obj: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[bool, Any]:
+    for key in keys:
+        if key in obj:
+            return True, obj[key]
+    return False, None
+
+
+def envelope_from_mapping(obj: Any) -> Envelope:
+    """Validate a decoded envelope; raises EnvelopeError naming what is wrong."""
+    if not isinstance(obj, dict):
+        raise EnvelopeError(f"not a JSON object but a JSON {type(obj).__name__}")
+    found, data_type = _first(obj, ENVELOPE_TYPE_KEYS)
+    if not found:
+        raise EnvelopeError("missing DataType")
+    if not isinstance(data_type, str) or not data_type.strip():
+        raise EnvelopeError(f"DataType is not a non-empty string: {data_type!r}")
+    found, content = _first(obj, ENVELOPE_CONTENT_KEYS)
+    if not found:
+        raise EnvelopeError("missing Content")
+    if isinstance(content, dict):
+        content = orjson.dumps(content).decode()
+    elif not isinstance(content, str):
+        raise EnvelopeError(
+            f"Content is neither a JSON string nor an object (a JSON {type(content).__name__})"
+        )
+    recv_ns = obj.get("recv_ns")
+    if recv_ns is not None and (not isinstance(recv_ns, int) or isinstance(recv_ns, bool)):
+        raise EnvelopeError(f"recv_ns is not an integer: {recv_ns!r}")
+    return Envelope(data_type.strip(), content, recv_ns)
+
+
+def parse_envelope_line(line: bytes) -> Envelope:
+    """One JSON Lines line to an Envelope; raises EnvelopeError with the reason."""
+    try:
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise EnvelopeError(f"not valid JSON ({exc})") from None
+    return envelope_from_mapping(obj)

@@ -1,0 +1,1 @@
+"""Parquet storage: schemas, columnar normalization, part files, compaction."""

@@ -1,0 +1,297 @@
+"""`vnrec import`: JSON Lines of SSI envelopes into the Parquet layout, through the same
+normalizer and part writer as the recorder.
+
+Lines are read in bounded batches. `seq` continues, per trading day, after what the day
+already holds, in line order. A line that cannot be used is rejected (file, line, reason)
+into `<root>/rejects/date=D/` and never reaches a data table; the lines around it are kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+import polars as pl
+
+from vnrec.calendar import HCM_UTC_OFFSET, hcm_date_of_ns
+from vnrec.errors import AlreadyImportedError, BadInputError
+from vnrec.ssi.envelope import EnvelopeError, parse_envelope_line
+from vnrec.storage.layout import Layout
+from vnrec.storage.normalize import build_tables, decode
+from vnrec.storage.writer import DayLock, PartWriter, make_dirs_durable, recover_day
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH_LINES = 100_000
+
+
+@dataclass(frozen=True)
+class Reject:
+    source: str
+    line: int
+    reason: str
+    text: str
+
+
+@dataclass
+class DayImport:
+    day: dt.date
+    first_seq: int
+    last_seq: int
+    rows: int
+
+
+@dataclass
+class ImportReport:
+    lines: int = 0
+    imported: int = 0
+    rejected: int = 0
+    days: dict[dt.date, DayImport] = field(default_factory=dict)
+    rejects_files: list[Path] = field(default_factory=list)
+
+
+RejectHandler = Callable[[Reject], None]
+
+
+def _log_reject(reject: Reject) -> None:
+    log.warning("%s:%d: rejected: %s", reject.source, reject.line, reject.reason)
+
+
+class Importer:
+    """One import session over a data root: holds the lock of every day it touches until
+    `close()`, so seq numbers cannot interleave with another writer's."""
+
+    def __init__(
+        self,
+        layout: Layout,
+        *,
+        append: bool = False,
+        batch_lines: int = DEFAULT_BATCH_LINES,
+        today: dt.date | None = None,
+        on_reject: RejectHandler = _log_reject,
+    ) -> None:
+        self.layout = layout
+        self.append = append
+        self.batch_lines = batch_lines
+        self._today = today
+        self._on_reject = on_reject
+        self._writer = PartWriter(layout)
+        self._locks: dict[dt.date, DayLock] = {}
+        self._next_seq: dict[dt.date, int] = {}
+        self._carry_day: dt.date | None = None
+        self._rejects_sinks: dict[dt.date, Any] = {}
+        self._import_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        self.report = ImportReport()
+
+    # -- public ---------------------------------------------------------------------------
+
+    def import_lines(self, lines: Iterable[bytes], source: str) -> ImportReport:
+        for batch in _batches(lines, self.batch_lines):
+            self._import_batch(batch, source)
+        return self.report
+
+    def close(self) -> None:
+        for sink in self._rejects_sinks.values():
+            sink.flush()
+            os.fsync(sink.fileno())
+            sink.close()
+        self._rejects_sinks.clear()
+        for lock in self._locks.values():
+            lock.release()
+        self._locks.clear()
+
+    def __enter__(self) -> Importer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one batch ------------------------------------------------------------------------
+
+    def _import_batch(self, batch: list[tuple[int, bytes]], source: str) -> None:
+        line_numbers: list[int] = []
+        line_texts: list[bytes] = []
+        data_types: list[str] = []
+        contents: list[str] = []
+        recv: list[int | None] = []
+        rejects: list[Reject] = []
+        for number, line in batch:
+            self.report.lines += 1
+            try:
+                envelope = parse_envelope_line(line)
+            except EnvelopeError as exc:
+                rejects.append(Reject(source, number, str(exc), _text(line)))
+                continue
+            line_numbers.append(number)
+            line_texts.append(line)
+            data_types.append(envelope.data_type)
+            contents.append(envelope.content)
+            recv.append(envelope.recv_ns)
+        data_type_series = pl.Series(data_types, dtype=pl.String)
+        content_series = pl.Series(contents, dtype=pl.String)
+        decoded = decode(data_type_series, content_series)
+        for row, reason in sorted(decoded.bad_rows.items()):
+            rejects.append(Reject(source, line_numbers[row], reason, _text(line_texts[row])))
+        keep = pl.Series([row not in decoded.bad_rows for row in range(len(contents))])
+        recv_ns = pl.Series(recv, dtype=pl.Int64)
+        days = self._days(decoded.trading_dates, recv_ns)
+        tables = build_tables(
+            decoded,
+            seq=self._assign_seqs(days, keep),
+            recv_ns=recv_ns,
+            day=days,
+            data_types=data_type_series,
+            contents=content_series,
+            keep=keep,
+        )
+        for day_batch in tables:
+            self._writer.commit(day_batch)
+            rows = day_batch.tables["raw"].num_rows
+            self.report.imported += rows
+            done = self.report.days.get(day_batch.day)
+            if done is None:
+                self.report.days[day_batch.day] = DayImport(
+                    day_batch.day, day_batch.first_seq, day_batch.last_seq, rows
+                )
+            else:
+                done.last_seq = day_batch.last_seq
+                done.rows += rows
+        for reject in sorted(rejects, key=lambda r: r.line):
+            self._reject(reject)
+
+    def _days(self, trading_dates: pl.Series, recv: pl.Series) -> pl.Series:
+        """The trading day of each row: TradingDate, else the receive date in Ho Chi Minh
+        City, else the nearest dated line before it (after it, for leading lines)."""
+        ns_per_day = 86_400 * 1_000_000_000
+        hcm_offset_ns = int(HCM_UTC_OFFSET.total_seconds()) * 1_000_000_000
+        recv_day = ((recv + hcm_offset_ns) // ns_per_day).cast(pl.Int32).cast(pl.Date)
+        days = pl.DataFrame({"td": trading_dates, "rd": recv_day}).select(
+            pl.coalesce("td", "rd").forward_fill().alias("day")
+        )["day"]
+        if self._carry_day is not None:
+            days = days.fill_null(self._carry_day)
+        days = days.fill_null(strategy="backward")
+        if days.null_count():
+            days = days.fill_null(self._fallback_day())
+        if len(days):
+            self._carry_day = days[-1]
+        return days
+
+    def _fallback_day(self) -> dt.date:
+        # No line of the import has a date at all: the import day in Ho Chi Minh City.
+        today = self._today if self._today is not None else hcm_date_of_ns(time.time_ns())
+        self._today = today
+        return today
+
+    def _assign_seqs(self, days: pl.Series, keep: pl.Series) -> pl.Series:
+        """Consecutive seq numbers per day in row order, continuing the day's last seq;
+        0 for rows that are not kept."""
+        kept_days = days.filter(keep)
+        for day in kept_days.unique().sort().to_list():
+            self._open_day(day)
+        frame = pl.DataFrame({"day": days, "keep": keep}).with_row_index("row")
+        kept = frame.filter(pl.col("keep"))
+        bases = pl.DataFrame(
+            {"day": list(self._next_seq), "base": list(self._next_seq.values())},
+            schema={"day": pl.Date, "base": pl.Int64},
+        )
+        numbered = kept.join(bases, on="day", how="left", maintain_order="left").with_columns(
+            (pl.col("base") + pl.int_range(pl.len(), dtype=pl.Int64).over("day")).alias("seq")
+        )
+        for day, count in numbered.group_by("day").len().iter_rows():
+            self._next_seq[day] += count
+        return (
+            frame.join(numbered.select("row", "seq"), on="row", how="left", maintain_order="left")
+            .select(pl.col("seq").fill_null(0))
+            .to_series()
+        )
+
+    def _open_day(self, day: dt.date) -> None:
+        """First touch of a day: lock it, clean up after crashed writers, find its last seq,
+        and refuse to add to a day that already holds data unless appending."""
+        if day in self._locks:
+            return
+        lock = DayLock(self.layout, day)
+        lock.acquire()
+        self._locks[day] = lock
+        recover_day(self.layout, day)
+        last = self.layout.last_seq(day)
+        if last and not self.append:
+            raise AlreadyImportedError(
+                f"{day} already holds seq 1-{last}; importing again would duplicate it."
+                " Pass --append to add these lines after them."
+            )
+        self._next_seq[day] = last + 1
+
+    def _reject(self, reject: Reject) -> None:
+        self.report.rejected += 1
+        self._on_reject(reject)
+        day = self._carry_day or self._fallback_day()
+        sink = self._rejects_sinks.get(day)
+        if sink is None:
+            directory = self.layout.rejects_dir(day)
+            make_dirs_durable(directory)
+            path = directory / f"import-{self._import_id}.jsonl"
+            sink = open(path, "ab")  # noqa: SIM115 - kept open across batches, closed in close()
+            self._rejects_sinks[day] = sink
+            self.report.rejects_files.append(path)
+        sink.write(orjson.dumps(dataclasses.asdict(reject)) + b"\n")
+
+
+def _text(line: bytes) -> str:
+    return line.rstrip(b"\r\n").decode("utf-8", errors="replace")
+
+
+def _batches(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
+    batch: list[tuple[int, bytes]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue  # blank lines (a trailing newline) carry nothing
+        batch.append((number, line))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def import_files(
+    layout: Layout,
+    paths: Iterable[Path],
+    *,
+    append: bool = False,
+    on_reject: RejectHandler = _log_reject,
+    batch_lines: int = DEFAULT_BATCH_LINES,
+) -> ImportReport:
+    """Import JSON Lines files in order as one import (seq continues across files)."""
+    with Importer(layout, append=append, on_reject=on_reject, batch_lines=batch_lines) as importer:
+        for path in paths:
+            try:
+                handle = open(path, "rb")  # noqa: SIM115 - closed below; opened before use to map errors
+            except OSError as exc:
+                raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
+            with handle:
+                importer.import_lines(handle, str(path))
+        return importer.report
+
+
+def import_envelopes(
+    layout: Layout,
+    envelopes: Iterable[Mapping[str, Any]],
+    *,
+    source: str = "<memory>",
+    append: bool = False,
+    on_reject: RejectHandler = _log_reject,
+) -> ImportReport:
+    """Import envelopes given as mappings (tests, the emulator's ground truth)."""
+    lines = (orjson.dumps(dict(e)) for e in envelopes)
+    with Importer(layout, append=append, on_reject=on_reject) as importer:
+        return importer.import_lines(lines, source)
