@@ -32,6 +32,12 @@ def _first(obj: Mapping[str, Any], keys: tuple[str, ...]) -> tuple[bool, Any]:
 
 def envelope_from_mapping(obj: Any) -> Envelope:
     """Validate a decoded envelope; raises EnvelopeError naming what is wrong."""
+    if type(obj) is dict:
+        # The shape of nearly every message, checked without the spelling search below.
+        data_type = obj.get("DataType")
+        content = obj.get("Content")
+        if type(data_type) is str and type(content) is str and len(obj) == 2 and data_type.strip():
+            return Envelope(data_type, content)
     if not isinstance(obj, dict):
         raise EnvelopeError(f"not a JSON object but a JSON {type(obj).__name__}")
     found, data_type = _first(obj, ENVELOPE_TYPE_KEYS)
@@ -51,7 +57,7 @@ def envelope_from_mapping(obj: Any) -> Envelope:
     recv_ns = obj.get("recv_ns")
     if recv_ns is not None and (not isinstance(recv_ns, int) or isinstance(recv_ns, bool)):
         raise EnvelopeError(f"recv_ns is not an integer: {recv_ns!r}")
-    return Envelope(data_type.strip(), content, recv_ns)
+    return Envelope(data_type, content, recv_ns)
 
 
 def parse_envelope_line(line: bytes) -> Envelope:

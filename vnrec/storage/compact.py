@@ -20,11 +20,11 @@ from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
 from vnrec.storage.writer import (
-    PARQUET_OPTIONS,
     ROW_GROUP_ROWS,
     DayLock,
     atomic_file,
     fsync_dir,
+    parquet_options,
     recover_day,
 )
 
@@ -75,7 +75,10 @@ def _merge(table: str, sources: list[Path], target: Path) -> int:
     rows = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    with atomic_file(target) as sink, pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS) as out:
+    with (
+        atomic_file(target) as sink,
+        pq.ParquetWriter(sink, schema, **parquet_options(schema)) as out,
+    ):
         for source in sources:
             for batch in pq.ParquetFile(source).iter_batches(batch_size=65_536):
                 pending.append(batch.cast(schema))
