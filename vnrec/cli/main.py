@@ -13,7 +13,12 @@ import typer
 from vnrec.errors import VnrecError
 
 # Modules that define commands, each with `register(app)`; order is the order in --help.
-COMMAND_MODULES = ("vnrec.cli.cmd_storage", "vnrec.cli.cmd_demo")
+COMMAND_MODULES = (
+    "vnrec.cli.cmd_storage",
+    "vnrec.cli.cmd_record",
+    "vnrec.cli.cmd_emulator",
+    "vnrec.cli.cmd_demo",
+)
 
 log = logging.getLogger("vnrec")
 

@@ -3,6 +3,8 @@ Content as a JSON string or an object, an optional integer `recv_ns` in JSON Lin
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -67,3 +69,19 @@ def parse_envelope_line(line: bytes) -> Envelope:
     except orjson.JSONDecodeError as exc:
         raise EnvelopeError(f"not valid JSON ({exc})") from None
     return envelope_from_mapping(obj)
+
+
+_TRADING_DATE = re.compile(r'"TradingDate"\s*:\s*"(\d{2})/(\d{2})/(\d{4})"')
+
+
+def trading_date_of(content: str) -> dt.date | None:
+    """The `TradingDate` (dd/MM/yyyy) of a Content text without decoding it, for the
+    recorder's per-message day; None when absent or not a real date."""
+    match = _TRADING_DATE.search(content)
+    if match is None:
+        return None
+    day, month, year = match.groups()
+    try:
+        return dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None

@@ -168,22 +168,20 @@ class Importer:
             self._reject(reject)
 
     def _days(self, trading_dates: pl.Series, recv: pl.Series) -> pl.Series:
-        """The trading day of each row: TradingDate, else the receive date in Ho Chi Minh
-        City, else the nearest dated line before it (after it, for leading lines)."""
+        """The trading day of each row: its TradingDate, else the day of the last dated
+        line before it (the stream's current day), else its receive date in Ho Chi Minh
+        City, else the day of the next dated line (see docs/design.md)."""
         ns_per_day = 86_400 * 1_000_000_000
         hcm_offset_ns = int(HCM_UTC_OFFSET.total_seconds()) * 1_000_000_000
         recv_day = ((recv + hcm_offset_ns) // ns_per_day).cast(pl.Int32).cast(pl.Date)
-        days = pl.DataFrame({"td": trading_dates, "rd": recv_day}).select(
-            pl.coalesce("td", "rd").forward_fill().alias("day")
-        )["day"]
+        carried = trading_dates.forward_fill()
         if self._carry_day is not None:
-            days = days.fill_null(self._carry_day)
-        days = days.fill_null(strategy="backward")
-        if days.null_count():
-            days = days.fill_null(self._fallback_day())
-        if len(days):
-            self._carry_day = days[-1]
-        return days
+            carried = carried.fill_null(self._carry_day)
+        if trading_dates.drop_nulls().len():
+            self._carry_day = trading_dates.drop_nulls()[-1]
+        days = pl.DataFrame({"c": carried, "r": recv_day}).select(pl.coalesce("c", "r"))
+        filled = days.to_series().fill_null(strategy="backward")
+        return filled.fill_null(self._fallback_day()) if filled.null_count() else filled
 
     def _fallback_day(self) -> dt.date:
         # No line of the import has a date at all: the import day in Ho Chi Minh City.

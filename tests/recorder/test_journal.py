@@ -1,0 +1,126 @@
+"""The journal: records round-trip, segments rotate, a torn tail is cut and kept aside,
+and conversion to Parquet is idempotent across a crash."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from vnrec import testing as f
+from vnrec.recorder.converter import ConversionStats, convert_pending
+from vnrec.recorder.journal import Journal, list_segments, repair_segment, scan_segment
+from vnrec.storage.layout import Layout
+
+DAY = dt.date(2026, 11, 5)
+
+
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _journal(directory: Path, first_seq: int = 1, **kwargs: object) -> tuple[Journal, list[Path]]:
+    closed: list[Path] = []
+    journal = Journal(
+        directory,
+        first_seq=first_seq,
+        on_segment_closed=closed.append,
+        monotonic=FakeMonotonic(),
+        **kwargs,  # type: ignore[arg-type]
+    )
+    return journal, closed
+
+
+def test_records_round_trip_in_order(tmp_path: Path) -> None:
+    """Appended messages come back with their seq, recv_ns, type and exact content."""
+    journal, closed = _journal(tmp_path)
+    contents = ['{"a":1}', '{"b":"ä"}', "{}"]
+    seqs = [journal.append("X-TRADE", c, 1000 + i) for i, c in enumerate(contents)]
+    assert seqs == [1, 2, 3]
+    assert journal.commit() == 3
+    journal.close()
+    assert closed == list_segments(tmp_path)
+    records = scan_segment(closed[0]).records
+    assert [(r.seq, r.recv_ns, r.data_type, r.content) for r in records] == [
+        (1, 1000, "X-TRADE", '{"a":1}'),
+        (2, 1001, "X-TRADE", '{"b":"ä"}'),
+        (3, 1002, "X-TRADE", "{}"),
+    ]
+
+
+def test_segments_rotate_by_size_and_continue_seq(tmp_path: Path) -> None:
+    """A full segment is closed and handed over; the next one starts at the next seq."""
+    journal, closed = _journal(tmp_path, first_seq=41, segment_bytes=200)
+    for _ in range(10):
+        journal.append("X-QUOTE", '{"Symbol":"AAA","BidPrice1":1.0}', 1)
+        journal.commit()
+    journal.close()
+    assert len(closed) > 1
+    seqs = [r.seq for path in closed for r in scan_segment(path).records]
+    assert seqs == list(range(41, 51))
+    assert closed[0].name == "segment-000000000041.journal"
+
+
+def test_torn_tail_is_cut_reported_and_kept_aside(tmp_path: Path) -> None:
+    """A half-written last record is cut; the complete records stay; dropped bytes kept."""
+    journal, closed = _journal(tmp_path)
+    for i in range(5):
+        journal.append("R", f'{{"i":{i}}}', i)
+    journal.close()
+    segment = closed[0]
+    whole = segment.read_bytes()
+    segment.write_bytes(whole[:-3])
+    torn = repair_segment(segment)
+    assert torn is not None
+    assert torn.records_kept == 4
+    assert torn.kept_aside.read_bytes() == whole[len(segment.read_bytes()) : -3]
+    assert [r.seq for r in scan_segment(segment).records] == [1, 2, 3, 4]
+    assert repair_segment(segment) is None
+
+
+def test_corrupt_record_stops_the_scan(tmp_path: Path) -> None:
+    """A record whose checksum does not match ends the valid prefix."""
+    journal, closed = _journal(tmp_path)
+    for i in range(3):
+        journal.append("R", f'{{"i":{i}}}', i)
+    journal.close()
+    data = bytearray(closed[0].read_bytes())
+    data[-2] ^= 0xFF
+    closed[0].write_bytes(bytes(data))
+    scan = scan_segment(closed[0])
+    assert [r.seq for r in scan.records] == [1, 2] and scan.torn_bytes > 0
+
+
+def test_conversion_writes_parquet_and_skips_what_is_stored(tmp_path: Path) -> None:
+    """Segments become raw + normalized parts; converting again after a crash adds nothing."""
+    layout = Layout(tmp_path / "data")
+    directory = tmp_path / "journal"
+    journal, closed = _journal(directory, segment_bytes=1)
+    messages = [
+        f.quote("A", [(9990.0, 100.0)], [(10000.0, 100.0)]),
+        f.trade("A", 10000.0, 100.0, 100.0),
+        {"DataType": "X-TRADE", "Content": "{broken"},
+    ]
+    for message in messages:
+        journal.append(str(message["DataType"]), str(message["Content"]), 5)
+        journal.commit()
+    journal.close()
+    copies = [p.read_bytes() for p in closed]
+    stats = ConversionStats()
+    convert_pending(layout, DAY, directory, stats)
+    assert stats.rows == 3 and stats.bad_content == 1 and not list_segments(directory)
+    raw = [pq.read_table(p.path) for p in layout.parts("raw", DAY)]
+    assert [t.column("seq").to_pylist() for t in raw] == [[1], [2], [3]]
+    trades = pq.read_table(layout.parts("trades", DAY)[0].path).to_pylist()
+    assert [t["seq"] for t in trades] == [2]
+    for path, data in zip(closed, copies, strict=True):
+        path.write_bytes(data)  # as if the process died before deleting the segments
+    again = ConversionStats()
+    convert_pending(layout, DAY, directory, again)
+    assert again.rows == 0 and again.skipped == 3
+    assert len(layout.parts("raw", DAY)) == 3

@@ -1,0 +1,54 @@
+"""Secrets never reach logs or tracebacks: the redactor masks them wherever they appear."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from vnrec.ssi.client import token_expiry
+from vnrec.ssi.secrets import MASK, RedactingFilter, Redactor, Secret
+
+
+def test_secret_hides_itself() -> None:
+    """repr, str and f-strings of a Secret never show the value."""
+    secret = Secret("hunter2-very-secret")
+    assert "hunter2" not in repr(secret) + str(secret) + f"{secret}"
+    assert secret.reveal() == "hunter2-very-secret"
+
+
+def test_redactor_masks_every_occurrence_longest_first() -> None:
+    """Known secrets are masked, including one that contains another."""
+    redactor = Redactor()
+    redactor.add("abcd")
+    redactor.add("abcdefgh")
+    assert redactor.redact("x abcdefgh y abcd z") == f"x {MASK} y {MASK} z"
+    redactor.add("ab")  # too short to mask safely
+    assert redactor.redact("ab") == "ab"
+
+
+def test_log_records_and_tracebacks_are_masked(caplog: pytest.LogCaptureFixture) -> None:
+    """A library logging the token in its message or in an exception is masked."""
+    redactor = Redactor()
+    redactor.add("eyJtoken.payload.sig")
+    logger = logging.getLogger("SignalRCoreClient")
+    caplog.handler.addFilter(RedactingFilter(redactor))
+    try:
+        raise ValueError("bad header Bearer eyJtoken.payload.sig")
+    except ValueError:
+        logger.exception("headers %s", {"Authorization": "Bearer eyJtoken.payload.sig"})
+    assert "eyJtoken" not in caplog.text
+    assert "Bearer ***" in caplog.text and "ValueError: bad header Bearer ***" in caplog.text
+
+
+def test_token_expiry_reads_the_jwt_exp_claim() -> None:
+    """The exp claim of a JWT is read without verifying it; garbage gives None."""
+    import base64
+
+    import orjson
+
+    payload = base64.urlsafe_b64encode(orjson.dumps({"exp": 1_800_000_000})).rstrip(b"=")
+    token = f"x.{payload.decode()}.y"
+    expiry = token_expiry(token)
+    assert expiry is not None and expiry.timestamp() == 1_800_000_000
+    assert token_expiry("not-a-jwt") is None

@@ -1,0 +1,175 @@
+"""`vnrec record`: the live recorder."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from vnrec.calendar import DEFAULT_CALENDAR, HCM_TZ, TradingCalendar
+from vnrec.cli.options import DataOption, resolve_data_root
+from vnrec.errors import BadInputError
+from vnrec.recorder.schedule import NoSession, plan_recording
+from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
+from vnrec.recorder.status import StatusReporter
+from vnrec.ssi.client import DEFAULT_STREAM_URL, DEFAULT_URL, SsiClient, SsiSettings
+from vnrec.ssi.secrets import Redactor, Secret, install_redaction
+from vnrec.storage.layout import Layout
+
+log = logging.getLogger("vnrec")
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file (comments and blank lines ignored, quotes stripped)."""
+    if not path.is_file():
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        key, sep, value = stripped.removeprefix("export ").partition("=")
+        if not sep:
+            raise BadInputError(f"{path}:{number}: expected KEY=VALUE")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def _setting(name: str, flag: str | None, dotenv: dict[str, str], default: str = "") -> str:
+    if flag:
+        return flag
+    return os.environ.get(name) or dotenv.get(name) or default
+
+
+def _parse_hhmm(text: str) -> dt.time:
+    try:
+        return dt.time.fromisoformat(text)
+    except ValueError as exc:
+        raise BadInputError(f"not a time of day (expected HH:MM): {text!r}") from exc
+
+
+def record_command(
+    data: DataOption = None,
+    channels: Annotated[
+        str, typer.Option("--channels", help="SSI channel string to subscribe.")
+    ] = DEFAULT_CHANNELS,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Stop at this local time (HH:MM).")
+    ] = None,
+    duration: Annotated[
+        float | None, typer.Option("--duration", help="Stop after this many seconds.")
+    ] = None,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="Sleep until the next trading session.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Record now, whatever the calendar says.")
+    ] = False,
+    compact: Annotated[
+        bool | None,
+        typer.Option(
+            "--compact/--no-compact",
+            help="Compact the day at stop (default: when the session is over).",
+        ),
+    ] = None,
+    consumer_id: Annotated[
+        str | None, typer.Option("--consumer-id", help="Default: $SSI_CONSUMER_ID.")
+    ] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Default: $SSI_URL.")] = None,
+    stream_url: Annotated[
+        str | None, typer.Option("--stream-url", help="Default: $SSI_STREAM_URL.")
+    ] = None,
+    commit_interval: Annotated[
+        float, typer.Option("--commit-interval", help="Journal fsync interval, seconds.")
+    ] = 0.2,
+    stall_timeout: Annotated[
+        float, typer.Option("--stall-timeout", help="Reconnect after this long without a frame.")
+    ] = 30.0,
+    extra_holidays: Annotated[
+        list[str] | None,
+        typer.Option("--holiday", help="An extra non-trading day (YYYY-MM-DD); repeatable."),
+    ] = None,
+) -> None:
+    """Record the SSI stream to Parquet: journal first, crash-safe, reconnecting."""
+    redactor = Redactor()
+    install_redaction(redactor)
+    dotenv = read_dotenv(Path(".env"))
+    secret = _setting("SSI_CONSUMER_SECRET", None, dotenv)
+    redactor.add(secret)
+    settings = SsiSettings(
+        consumer_id=_setting("SSI_CONSUMER_ID", consumer_id, dotenv),
+        consumer_secret=Secret(secret),
+        url=_setting("SSI_URL", url, dotenv, DEFAULT_URL),
+        stream_url=_setting("SSI_STREAM_URL", stream_url, dotenv, DEFAULT_STREAM_URL),
+    )
+    if not settings.consumer_id or not secret:
+        raise BadInputError(
+            "SSI credentials missing: set SSI_CONSUMER_ID and SSI_CONSUMER_SECRET"
+            " (environment or .env)"
+        )
+    calendar = (
+        TradingCalendar.with_extra(dt.date.fromisoformat(d) for d in (extra_holidays or []))
+        if extra_holidays
+        else DEFAULT_CALENDAR
+    )
+    plan = plan_recording(
+        dt.datetime.now(dt.UTC),
+        calendar,
+        until=_parse_hhmm(until) if until else None,
+        duration=duration,
+        wait=wait,
+        force=force,
+    )
+    if isinstance(plan, NoSession):
+        print(plan.message, file=sys.stderr)
+        raise typer.Exit(0)
+    delay = (plan.start - dt.datetime.now(dt.UTC)).total_seconds()
+    if delay > 0:
+        print(
+            f"waiting until {plan.start.astimezone(HCM_TZ):%Y-%m-%d %H:%M} (Asia/Ho_Chi_Minh)",
+            file=sys.stderr,
+        )
+        time.sleep(delay)
+    config = RecorderConfig(
+        stop_at=plan.stop,
+        channels=channels,
+        commit_interval=commit_interval,
+        stall_timeout=stall_timeout,
+        compact_at_stop=plan.full_session if compact is None else compact,
+    )
+    layout = Layout(resolve_data_root(data))
+    recorder = Recorder(layout, config, SsiClient(settings, redactor))
+    _install_signal_handlers(recorder)
+    status = StatusReporter(recorder, sys.stderr, interactive=sys.stderr.isatty())
+    log.info("recording %s until %s into %s", plan.day, plan.stop.astimezone(HCM_TZ), layout.root)
+    status.start()
+    try:
+        summary = recorder.run()
+    finally:
+        status.stop()
+    print(summary.line(), file=sys.stderr)
+
+
+def _install_signal_handlers(recorder: Recorder) -> None:
+    def handle(signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if recorder.stopping:
+            print(f"{name} ignored: already stopping, flushing the journal", file=sys.stderr)
+            return
+        print(f"{name}: stopping (flush, convert, summary)...", file=sys.stderr)
+        recorder.request_stop(name)
+
+    signal.signal(signal.SIGINT, handle)
+    signal.signal(signal.SIGTERM, handle)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("record")(record_command)

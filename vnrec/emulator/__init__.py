@@ -1,0 +1,1 @@
+"""The local SSI FastConnect Data server and its synthetic market."""

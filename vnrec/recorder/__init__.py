@@ -1,0 +1,1 @@
+"""The live recorder: journal first, crash-safe, self-healing, quiet about secrets."""

@@ -1,0 +1,249 @@
+"""The recorder's append-only journal: every message is on disk, in arrival order, before
+any Parquet work happens.
+
+A day's journal is a directory of segment files `segment-<first_seq>.journal`. A record is
+`<u32 payload length><u32 crc32 of payload>` followed by the payload
+`<i64 seq><i64 recv_ns><u16 data type length><data type><content>` (UTF-8). The message
+callback only appends to an in-memory buffer under a lock; a group commit writes the buffer
+and fsyncs it at least every `commit_interval` seconds, so a kill loses at most what arrived
+within the last interval. Segments are rotated by size and age; a closed segment is handed
+to the converter and removed once its rows are in Parquet.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import struct
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from vnrec.storage.writer import fsync_dir, make_dirs_durable
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<II")
+_FIXED = struct.Struct("<qqH")
+SEGMENT_GLOB = "segment-*.journal"
+TORN_DIR = "torn"
+
+
+def segment_name(first_seq: int) -> str:
+    return f"segment-{first_seq:012d}.journal"
+
+
+def encode_record(seq: int, recv_ns: int, data_type: str, content: str) -> bytes:
+    type_bytes = data_type.encode()
+    payload = _FIXED.pack(seq, recv_ns, len(type_bytes)) + type_bytes + content.encode()
+    return _HEADER.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRecord:
+    seq: int
+    recv_ns: int
+    data_type: str
+    content: str
+
+
+@dataclass(frozen=True)
+class SegmentScan:
+    records: list[JournalRecord]
+    valid_bytes: int  # length of the prefix made of complete, checksummed records
+    total_bytes: int
+
+    @property
+    def torn_bytes(self) -> int:
+        return self.total_bytes - self.valid_bytes
+
+
+def scan_segment(path: Path) -> SegmentScan:
+    """Read every complete record; stop at the first incomplete or corrupt one (a torn tail)."""
+    data = path.read_bytes()
+    records: list[JournalRecord] = []
+    offset = 0
+    end = len(data)
+    while offset + _HEADER.size <= end:
+        length, crc = _HEADER.unpack_from(data, offset)
+        start = offset + _HEADER.size
+        if start + length > end or length < _FIXED.size:
+            break
+        payload = data[start : start + length]
+        if zlib.crc32(payload) != crc:
+            break
+        seq, recv_ns, type_len = _FIXED.unpack_from(payload)
+        type_end = _FIXED.size + type_len
+        records.append(
+            JournalRecord(
+                seq,
+                recv_ns,
+                payload[_FIXED.size : type_end].decode(),
+                payload[type_end:].decode(),
+            )
+        )
+        offset = start + length
+    return SegmentScan(records, offset, end)
+
+
+@dataclass(frozen=True)
+class TornTail:
+    segment: Path
+    records_kept: int
+    bytes_dropped: int
+    kept_aside: Path
+
+
+def repair_segment(path: Path) -> TornTail | None:
+    """Cut a torn tail at the last complete record, keeping the dropped bytes aside."""
+    scan = scan_segment(path)
+    if not scan.torn_bytes:
+        return None
+    aside_dir = path.parent / TORN_DIR
+    make_dirs_durable(aside_dir)
+    aside = aside_dir / f"{path.name}.{scan.valid_bytes}.torn"
+    with open(path, "rb") as source:
+        source.seek(scan.valid_bytes)
+        aside.write_bytes(source.read())
+    with open(path, "r+b") as target:
+        target.truncate(scan.valid_bytes)
+        os.fsync(target.fileno())
+    fsync_dir(aside_dir)
+    return TornTail(path, len(scan.records), scan.torn_bytes, aside)
+
+
+def list_segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob(SEGMENT_GLOB)) if directory.is_dir() else []
+
+
+class Journal:
+    """One day's journal being written. Thread-safe `append`; `commit` is called by the
+    group-commit thread (or directly in tests and at stop)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        first_seq: int,
+        segment_bytes: int = 64 * 1024 * 1024,
+        segment_seconds: float = 10.0,
+        on_segment_closed: Callable[[Path], None] = lambda _path: None,
+        monotonic: Callable[[], float],
+    ) -> None:
+        self.directory = directory
+        self._next_seq = first_seq
+        self._segment_bytes = segment_bytes
+        self._segment_seconds = segment_seconds
+        self._on_segment_closed = on_segment_closed
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._buffer: list[bytes] = []
+        self._file: int | None = None
+        self._segment: Path | None = None
+        self._segment_size = 0
+        self._segment_opened = 0.0
+        self.committed_seq = first_seq - 1
+        self.bytes_written = 0
+        make_dirs_durable(directory)
+
+    @property
+    def last_seq(self) -> int:
+        """The last seq handed out (appended, possibly not yet committed)."""
+        return self._next_seq - 1
+
+    def append(self, data_type: str, content: str, recv_ns: int) -> int:
+        """Stamp the next seq on a message and buffer it; returns the seq."""
+        with self._lock:
+            seq = self._next_seq
+            self._next_seq = seq + 1
+            self._buffer.append(encode_record(seq, recv_ns, data_type, content))
+            return seq
+
+    def commit(self) -> int:
+        """Write and fsync what was appended; rotate the segment when it is big or old.
+        Returns the number of records committed."""
+        with self._lock:
+            pending = self._buffer
+            self._buffer = []
+            last = self._next_seq - 1
+        if pending:
+            if self._file is None:
+                self._open_segment(last - len(pending) + 1)
+            assert self._file is not None
+            chunk = b"".join(pending)
+            os.write(self._file, chunk)
+            os.fsync(self._file)
+            self._segment_size += len(chunk)
+            self.bytes_written += len(chunk)
+            self.committed_seq = last
+        if self._file is not None and (
+            self._segment_size >= self._segment_bytes
+            or self._monotonic() - self._segment_opened >= self._segment_seconds
+        ):
+            self.close_segment()
+        return len(pending)
+
+    def close_segment(self) -> None:
+        if self._file is None or self._segment is None:
+            return
+        os.close(self._file)
+        closed = self._segment
+        self._file = None
+        self._segment = None
+        self._on_segment_closed(closed)
+
+    def close(self) -> None:
+        self.commit()
+        self.close_segment()
+
+    def _open_segment(self, first_seq: int) -> None:
+        self._segment = self.directory / segment_name(first_seq)
+        self._file = os.open(self._segment, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        fsync_dir(self.directory)
+        self._segment_size = 0
+        self._segment_opened = self._monotonic()
+
+
+class GroupCommitter:
+    """Calls `commit` (write + fsync of the journals) every `interval` seconds in a
+    background thread."""
+
+    def __init__(self, commit: Callable[[], object], interval: float) -> None:
+        self._commit = commit
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="vnrec-journal", daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(self._interval):
+                self._commit()
+        except OSError as exc:  # a full or failing disk: surface it to the recorder loop
+            log.error("journal commit failed: %s", exc)
+            self.error = exc
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def journal_dir(root: Path, day: dt.date) -> Path:
+    return root / "journal" / f"date={day.isoformat()}"
+
+
+def journal_days(root: Path) -> list[dt.date]:
+    base = root / "journal"
+    if not base.is_dir():
+        return []
+    days = []
+    for entry in base.iterdir():
+        if entry.name.startswith("date=") and list_segments(entry):
+            days.append(dt.date.fromisoformat(entry.name[5:]))
+    return sorted(days)

@@ -1,0 +1,359 @@
+"""`vnrec record`: one SSI stream per process, every message stamped and journaled first.
+
+Threads: the websocket thread of ssi-fc-data runs `_on_broadcast` (stamp, append to the
+journal buffer: no I/O); the group-commit thread writes and fsyncs the journal; the
+converter thread turns closed segments into Parquet; the main thread supervises the
+connection (closed or stalled socket, backoff, resubscribe) and the schedule.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import orjson
+
+from vnrec.calendar import hcm_date_of_ns
+from vnrec.errors import AuthError, VnrecError
+from vnrec.recorder.backoff import Backoff
+from vnrec.recorder.connections import DAY_EVENT, ConnectionLog, finalize_leftovers
+from vnrec.recorder.converter import (
+    BackgroundConverter,
+    ConversionStats,
+    DayTablesSink,
+    convert_pending,
+)
+from vnrec.recorder.days import DayJournals, JournalSettings
+from vnrec.recorder.journal import GroupCommitter, journal_days, journal_dir
+from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
+from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
+from vnrec.storage.compact import compact_day
+from vnrec.storage.layout import Layout
+from vnrec.storage.writer import DayLock, make_dirs_durable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CHANNELS = "X-TRADE:ALL,X-QUOTE:ALL,R:ALL,MI:ALL,B:ALL,F:ALL"
+
+
+class StreamSource(Protocol):
+    """What the recorder needs from an SSI client (`vnrec.ssi.client.SsiClient`)."""
+
+    def renew_token(self) -> None: ...
+
+    def open_stream(
+        self,
+        channels: str,
+        *,
+        on_broadcast: Callable[[str], None],
+        on_hub_error: Callable[[str], None],
+        on_frame: Callable[[], None],
+        on_open: Callable[[], None],
+        on_close: Callable[[], None],
+        on_malformed: Callable[[str, str], None],
+    ) -> StreamHandle: ...
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    stop_at: dt.datetime
+    channels: str = DEFAULT_CHANNELS
+    commit_interval: float = 0.2
+    segment_seconds: float = 5.0
+    segment_bytes: int = 64 * 1024 * 1024
+    stall_timeout: float = 30.0
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    compact_at_stop: bool = False
+    seed: int | None = None
+
+
+@dataclass
+class Clock:
+    """The recorder's view of time, injected so tests can drive it."""
+
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    monotonic: Callable[[], float] = time.monotonic
+    time_ns: Callable[[], int] = time.time_ns
+
+
+@dataclass
+class RecordingSummary:
+    seq_ranges: dict[dt.date, tuple[int, int]]  # per day: first and last seq recorded
+    messages: int
+    per_type: dict[str, int]
+    malformed: int
+    reconnects: int
+    gaps: int
+    bytes: int
+    stop_reason: str
+    conversion: ConversionStats = field(default_factory=ConversionStats)
+
+    def line(self) -> str:
+        types = ", ".join(f"{k} {v:,}" for k, v in sorted(self.per_type.items())) or "none"
+        days = ", ".join(
+            f"{day} seq {first}-{last}" for day, (first, last) in sorted(self.seq_ranges.items())
+        )
+        return (
+            f"recorded {self.messages:,} messages ({types}); {days or 'no data'};"
+            f" {self.reconnects} reconnects, {self.gaps} gaps, {self.malformed} malformed,"
+            f" {self.bytes / 1e6:,.1f} MB journaled; stopped: {self.stop_reason}"
+        )
+
+
+class Recorder:
+    def __init__(
+        self,
+        layout: Layout,
+        config: RecorderConfig,
+        source: StreamSource,
+        *,
+        clock: Clock | None = None,
+        on_tables: DayTablesSink | None = None,
+    ) -> None:
+        self.layout = layout
+        self.config = config
+        self.source = source
+        self.clock = clock or Clock()
+        self._on_tables = on_tables
+        self._stop = threading.Event()
+        self.stop_reason = ""
+        self.per_type: Counter[str] = Counter()
+        self.malformed = 0
+        self.reconnects = 0
+        self.gaps = 0
+        self.last_frame = 0.0
+        self.last_content = ""
+        self._closed_generation = -1
+        self._generation = 0
+        self._subscribed = threading.Event()
+        self.run_id = f"{self.clock.time_ns()}"
+        self.converter = BackgroundConverter(layout, on_tables)
+        self.journals = DayJournals(
+            layout,
+            JournalSettings(config.segment_bytes, config.segment_seconds),
+            on_segment_closed=self.converter.submit,
+            on_day_opened=lambda day: self._event(DAY_EVENT, day.isoformat()),
+            monotonic=self.clock.monotonic,
+        )
+        self._rejects_lock = threading.Lock()
+        self._connections: ConnectionLog | None = None
+
+    # -- control --------------------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        if not self._stop.is_set():
+            self.stop_reason = reason
+            self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def events(self) -> list[tuple[str, str]]:
+        """The connection events of this run so far, as (event, reason)."""
+        return list(self._connections.events) if self._connections is not None else []
+
+    # -- the run --------------------------------------------------------------------------
+
+    def run(self) -> RecordingSummary:
+        self.converter.stats = self._recover()
+        committer = GroupCommitter(self.journals.commit, self.config.commit_interval)
+        self._connections = ConnectionLog(self.layout.root, self.run_id)
+        self.converter.start()
+        committer.start()
+        self._event("start", f"channels {self.config.channels}")
+        try:
+            try:
+                self._supervise(committer)
+            finally:
+                self._shutdown(committer)
+            seq_ranges = self.journals.seq_ranges()
+            summary = RecordingSummary(
+                seq_ranges,
+                sum(last - first + 1 for first, last in seq_ranges.values()),
+                dict(self.per_type),
+                self.malformed,
+                self.reconnects,
+                self.gaps,
+                self.journals.bytes_written,
+                self.stop_reason,
+                self.converter.stats,
+            )
+        finally:
+            self.journals.release()
+        if self.config.compact_at_stop:
+            for day in sorted(seq_ranges):
+                compact_day(self.layout, day)
+        return summary
+
+    def _recover(self) -> ConversionStats:
+        """Convert what earlier runs journaled but did not convert (any day), first."""
+        stats = ConversionStats()
+        for day in journal_days(self.layout.root):
+            with DayLock(self.layout, day):
+                convert_pending(self.layout, day, journal_dir(self.layout.root, day), stats)
+        if stats.segments:
+            log.info(
+                "recovered %d journal segments: %d rows converted, %d already stored",
+                stats.segments,
+                stats.rows,
+                stats.skipped,
+            )
+        for path in finalize_leftovers(self.layout.root):
+            log.info("recovered connection log %s", path)
+        return stats
+
+    def _supervise(self, committer: GroupCommitter) -> None:
+        backoff = Backoff(
+            base=self.config.backoff_base,
+            cap=self.config.backoff_cap,
+            rng=random.Random(self.config.seed),
+        )
+        handle: StreamHandle | None = None
+        connected_before = False
+        token_renewed = False
+        while not self._stop.is_set():
+            if self.clock.now() >= self.config.stop_at:
+                self.request_stop("scheduled stop")
+                break
+            if committer.error is not None:
+                raise VnrecError(f"the journal cannot be written: {committer.error}")
+            if handle is None:
+                try:
+                    handle = self._connect()
+                except TokenRejectedError:
+                    if token_renewed:
+                        raise AuthError(
+                            "the stream refused a freshly issued access token; check the"
+                            " consumer's market-data permissions"
+                        ) from None
+                    token_renewed = True
+                    self._event("token_rejected", "renewing the access token once")
+                    self.source.renew_token()
+                    continue
+                except ConnectError as exc:
+                    self._event("connect_failed", str(exc))
+                    self._pause(backoff)
+                    continue
+                if connected_before:
+                    self.reconnects += 1
+                    self._event("reconnect", f"attempt {backoff.attempt}")
+                connected_before = True
+                continue
+            if self._closed_generation == self._generation:
+                self._event("disconnect", "socket closed by the server or the network")
+                self._drop(handle, backoff)
+                handle = None
+                continue
+            silent = self.clock.monotonic() - self.last_frame
+            if silent > self.config.stall_timeout:
+                self._event("stall", f"no frame (not even a keep-alive) for {silent:.1f} s")
+                self._drop(handle, backoff)
+                handle = None
+                continue
+            if self._subscribed.is_set() and silent < self.config.stall_timeout / 2:
+                backoff.reset()
+                token_renewed = False
+            self._stop.wait(0.05)
+        if handle is not None:
+            handle.close()
+            self._event("disconnect", self.stop_reason)
+
+    def _connect(self) -> StreamHandle:
+        self._generation += 1
+        generation = self._generation
+        self._subscribed.clear()
+        handle = self.source.open_stream(
+            self.config.channels,
+            on_broadcast=self._on_broadcast,
+            on_hub_error=self._on_hub_error,
+            on_frame=self._on_frame,
+            on_open=lambda: self._on_open(generation),
+            on_close=lambda: self._on_close(generation),
+            on_malformed=lambda raw, reason: self._reject(raw, self.clock.time_ns(), reason),
+        )
+        self.last_frame = self.clock.monotonic()
+        self._event("connect", self.config.channels)
+        return handle
+
+    def _drop(self, handle: StreamHandle, backoff: Backoff) -> None:
+        handle.close()
+        self.gaps += 1
+        self._pause(backoff)
+
+    def _pause(self, backoff: Backoff) -> None:
+        delay = backoff.next_delay()
+        self._event("backoff", f"waiting {delay:.2f} s before reconnecting")
+        self._stop.wait(delay)
+
+    # -- callbacks (websocket thread) -----------------------------------------------------
+
+    def _on_frame(self) -> None:
+        self.last_frame = self.clock.monotonic()
+
+    def _on_open(self, generation: int) -> None:
+        if generation == self._generation:
+            self._subscribed.set()
+            self._event("subscribe", self.config.channels)
+
+    def _on_close(self, generation: int) -> None:
+        self._closed_generation = generation
+
+    def _on_hub_error(self, message: str) -> None:
+        log.error("SSI hub error: %s", message)
+        self._event("hub_error", message)
+
+    def _on_broadcast(self, argument: Any) -> None:
+        recv_ns = self.clock.time_ns()
+        try:
+            obj = orjson.loads(argument) if isinstance(argument, str | bytes) else argument
+            envelope = envelope_from_mapping(obj)
+        except (orjson.JSONDecodeError, EnvelopeError) as exc:
+            self._reject(argument, recv_ns, str(exc))
+            return
+        self.journals.append(envelope.data_type, envelope.content, recv_ns)
+        self.per_type[envelope.data_type] += 1
+        self.last_content = envelope.content
+
+    def _reject(self, argument: Any, recv_ns: int, reason: str) -> None:
+        """A frame that is not an SSI envelope has no seq: it is kept in the rejects file."""
+        self.malformed += 1
+        text = argument if isinstance(argument, str) else repr(argument)
+        record = orjson.dumps({"recv_ns": recv_ns, "reason": reason, "text": text})
+        day = self.journals.current_day or hcm_date_of_ns(recv_ns)
+        path = self.layout.rejects_dir(day) / f"record-{self.run_id}.jsonl"
+        with self._rejects_lock:
+            make_dirs_durable(path.parent)
+            with open(path, "ab") as sink:
+                sink.write(record + b"\n")
+        log.warning("malformed frame kept in %s: %s", path, reason)
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _event(self, event: str, reason: str) -> None:
+        messages = self.journals.last_seq()
+        if self._connections is not None:
+            self._connections.record(self.clock.now(), event, reason, messages)
+        log.info("%s: %s (%d messages so far)", event, reason, messages)
+
+    def _shutdown(self, committer: GroupCommitter) -> None:
+        committer.stop()
+        self.journals.close()
+        self.converter.stop()
+        self._event("stop", self.stop_reason or "error")
+        if self._connections is not None:
+            self._connections.close()
+        if self.converter.error is not None:
+            raise VnrecError(
+                f"converting the journal failed: {self.converter.error}; the journal is kept"
+                " and converted on the next start"
+            )

@@ -1,0 +1,216 @@
+"""The real `ssi-fc-data` client, wrapped so that its defects cannot hurt a recording.
+
+Guards, each against a known defect of ssi-fc-data 2.2.2:
+- it prints the request headers, Bearer token included, during negotiation: stdout is
+  swallowed around `start()`;
+- it turns TLS certificate checks off: the connection is built with `verify_ssl=True`;
+- `start()` returns at once and there is no reconnect: callers get `on_open`/`on_close`
+  callbacks and a frame clock, and reconnect themselves;
+- `Connection.close()` calls a method the transport does not have, and the transport's
+  `stop()` does nothing because its state never becomes connected: the websocket is
+  closed directly;
+- a frame that is not JSON raises inside the transport, which then reports a close while
+  the socket stays open: such frames are handed to `on_malformed` and the stream goes on.
+Errors of requests/websocket are translated into vnrec errors with secrets masked.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import datetime as dt
+import io
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import requests
+
+from vnrec.errors import AuthError, VnrecError
+from vnrec.ssi.secrets import Redactor, Secret
+
+log = logging.getLogger(__name__)
+
+HUB = "FcMarketDataV2Hub"
+SIGNALR_PATH = "v2.0/signalr"
+DEFAULT_URL = "https://fc-data.ssi.com.vn/"
+DEFAULT_STREAM_URL = "https://fc-datahub.ssi.com.vn/"
+
+
+class ConnectError(VnrecError):
+    """The stream could not be opened (network, HTTP error): worth a retry."""
+
+
+class TokenRejectedError(ConnectError):
+    """The stream answered 401 to the access token: renew it, then retry."""
+
+
+@dataclass(frozen=True)
+class SsiSettings:
+    consumer_id: str
+    consumer_secret: Secret
+    url: str = DEFAULT_URL
+    stream_url: str = DEFAULT_STREAM_URL
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True)
+class _LibraryConfig:
+    """The attribute names (camelCase) ssi-fc-data reads from its config object."""
+
+    consumerID: str
+    consumerSecret: str
+    url: str
+    stream_url: str
+    auth_type: str = "Bearer"
+
+
+def token_expiry(token: str) -> dt.datetime | None:
+    """The `exp` claim of a JWT, as an aware UTC datetime (None when unreadable)."""
+    try:
+        payload = token.split(".")[1]
+        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return dt.datetime.fromtimestamp(float(claims["exp"]), dt.UTC)
+    except (IndexError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+        return None
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+class StreamHandle:
+    """One open SignalR connection; `close()` is safe to call more than once."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self._closed = False
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        transport = self._connection._Connection__transport  # see the module docstring
+        websocket_app = getattr(transport, "_ws", None)
+        if websocket_app is not None:
+            websocket_app.close()
+        thread = getattr(transport, "_thread", None)
+        if thread is not None:
+            thread.join(timeout=5)
+
+
+class SsiClient:
+    """Authentication and the market-data stream, on the real ssi-fc-data client."""
+
+    def __init__(self, settings: SsiSettings, redactor: Redactor) -> None:
+        self._settings = settings
+        self._redactor = redactor
+        redactor.add(settings.consumer_secret.reveal())
+        self._client: Any = None
+
+    def _library_config(self) -> _LibraryConfig:
+        return _LibraryConfig(
+            self._settings.consumer_id,
+            self._settings.consumer_secret.reveal(),
+            self._settings.url,
+            self._settings.stream_url,
+        )
+
+    def renew_token(self) -> None:
+        """Forget the cached token so that the next call authenticates again."""
+        self._client = None
+
+    def access_token(self) -> str:
+        """A valid access token (the library renews it when it is near expiry)."""
+        from ssi_fc_data.fc_md_client import MarketDataClient
+
+        try:
+            if self._client is None:
+                self._client = MarketDataClient(self._library_config())
+            token: str = self._client._get_access_token()
+        except NameError as exc:  # the library's way of saying "status != 200"
+            raise AuthError(
+                f"SSI refused the credentials of consumer {self._settings.consumer_id!r}:"
+                f" {self._redactor.redact(str(exc))}"
+            ) from None
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise ConnectError(
+                f"cannot get an access token from {self._settings.url}:"
+                f" {self._redactor.redact(f'{type(exc).__name__}: {exc}')}"
+            ) from None
+        self._redactor.add(token)
+        return token
+
+    def open_stream(
+        self,
+        channels: str,
+        *,
+        on_broadcast: Callable[[str], None],
+        on_hub_error: Callable[[str], None],
+        on_frame: Callable[[], None],
+        on_open: Callable[[], None],
+        on_close: Callable[[], None],
+        on_malformed: Callable[[str, str], None],
+    ) -> StreamHandle:
+        """Negotiate, open the websocket and subscribe to `channels` once it is open.
+
+        `on_broadcast` gets the Broadcast argument (the envelope JSON text) as received;
+        `on_frame` is called for every frame, keep-alives included; `on_malformed` gets a
+        frame that is not JSON, with the reason."""
+        from ssi_fc_data.signalr import Connection
+        from ssi_fc_data.signalr.hubs.errors import UnAuthorizedHubError
+
+        token = self.access_token()
+        headers = {"Authorization": f"Bearer {token}"}
+        connection = Connection(
+            self._settings.stream_url + SIGNALR_PATH,
+            headers,
+            on_close=on_close,
+            verify_ssl=self._settings.verify_tls,
+        )
+        hub = connection.register_hub(HUB)
+        hub.client.on("Broadcast", lambda *args: on_broadcast(args[0] if args else ""))
+        hub.client.on("Error", lambda *args: on_hub_error(" ".join(map(str, args))))
+        connection.received += lambda **_frame: on_frame()
+
+        def subscribe() -> None:
+            hub.server.invoke("SwitchChannels", channels)
+            on_open()
+
+        connection.on_open_callback(subscribe)
+        transport = connection._Connection__transport
+        parse_frame = transport._on_message
+
+        def guarded(raw: str) -> None:
+            try:
+                parse_frame(raw)
+            except ValueError as exc:  # json.JSONDecodeError
+                on_malformed(raw, f"frame is not JSON ({exc})")
+
+        transport._on_message = guarded
+        try:
+            with contextlib.redirect_stdout(_Discard()):
+                connection.start()
+        except UnAuthorizedHubError as exc:
+            raise TokenRejectedError(self._describe(exc)) from None
+        except (requests.RequestException, OSError, ValueError, KeyError) as exc:
+            # HubError (an OSError) for other HTTP statuses; ValueError for a bad answer.
+            raise ConnectError(self._describe(exc)) from None
+        self._redactor.add(_connection_token(transport.url))
+        return StreamHandle(connection)
+
+    def _describe(self, exc: BaseException) -> str:
+        text = f"{type(exc).__name__}: {exc}".strip()
+        return (
+            f"cannot open the stream at {self._settings.stream_url}: {self._redactor.redact(text)}"
+        )
+
+
+def _connection_token(url: str) -> str:
+    from urllib.parse import parse_qs, urlparse
+
+    values = parse_qs(urlparse(url).query).get("connectionToken", [""])
+    return values[0]
