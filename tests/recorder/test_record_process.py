@@ -4,6 +4,7 @@ while the emulator streams loses nothing committed, duplicates and reorders noth
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import random
 import signal
@@ -159,3 +160,42 @@ def test_record_refuses_without_credentials(tmp_path: Path) -> None:
     assert result.stderr.strip().endswith(
         "SSI credentials missing: set SSI_CONSUMER_ID and SSI_CONSUMER_SECRET (environment or .env)"
     )
+
+
+def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
+    """`record --track` prints, at stop, exactly what `vnrec replay --format json` computes
+    later from the same recording."""
+    market = MarketConfig(DAY, symbols=3, activity=0.1, seed=5)
+    config = EmulatorConfig(credentials=Credentials(CONSUMER_ID, SECRET))
+    root = tmp_path / "data"
+    with EmulatorServer.synthetic(config, market) as server:
+        live = subprocess.run(
+            _record(root, "--duration", "8", "--track", "--format", "json"),
+            env=_env(server),
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+        assert server.wait_finished(1), "the day was not fully sent within the recording"
+    assert live.returncode == 0, live.stderr.decode()[-2000:]
+    replayed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "vnrec.cli.main",
+            "replay",
+            "--date",
+            DAY.isoformat(),
+            "--data",
+            str(root),
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    assert live.stdout == replayed.stdout
+    summary = json.loads(live.stdout)
+    assert summary["events"] == len(SyntheticMarket(market).envelopes())
+    assert summary["stats"] and summary["index"] and summary["basis"]

@@ -15,11 +15,14 @@ from typing import Annotated
 import typer
 
 from vnrec.calendar import DEFAULT_CALENDAR, HCM_TZ, TradingCalendar
+from vnrec.cli.cmd_replay import render_results
 from vnrec.cli.options import DataOption, resolve_data_root
+from vnrec.cli.output import OutputFormat, default_format
 from vnrec.errors import BadInputError
 from vnrec.recorder.schedule import NoSession, plan_recording
 from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
 from vnrec.recorder.status import StatusReporter
+from vnrec.recorder.tracking import LiveTracking
 from vnrec.ssi.client import DEFAULT_STREAM_URL, DEFAULT_URL, SsiClient, SsiSettings
 from vnrec.ssi.secrets import Redactor, Secret, install_redaction
 from vnrec.storage.layout import Layout
@@ -93,6 +96,14 @@ def record_command(
     stall_timeout: Annotated[
         float, typer.Option("--stall-timeout", help="Reconnect after this long without a frame.")
     ] = 30.0,
+    track: Annotated[
+        bool,
+        typer.Option("--track", help="Also run the trackers live; print their summary at stop."),
+    ] = False,
+    fmt: Annotated[
+        OutputFormat | None,
+        typer.Option("--format", "-f", help="--track summary: table or json."),
+    ] = None,
     extra_holidays: Annotated[
         list[str] | None,
         typer.Option("--holiday", help="An extra non-trading day (YYYY-MM-DD); repeatable."),
@@ -146,7 +157,13 @@ def record_command(
         compact_at_stop=plan.full_session if compact is None else compact,
     )
     layout = Layout(resolve_data_root(data))
-    recorder = Recorder(layout, config, SsiClient(settings, redactor))
+    tracking = LiveTracking() if track else None
+    recorder = Recorder(
+        layout,
+        config,
+        SsiClient(settings, redactor),
+        on_tables=tracking.on_tables if tracking is not None else None,
+    )
     _install_signal_handlers(recorder)
     status = StatusReporter(recorder, sys.stderr, interactive=sys.stderr.isatty())
     log.info("recording %s until %s into %s", plan.day, plan.stop.astimezone(HCM_TZ), layout.root)
@@ -156,6 +173,8 @@ def record_command(
     finally:
         status.stop()
     print(summary.line(), file=sys.stderr)
+    if tracking is not None:
+        render_results(tracking.results(), fmt or default_format())
 
 
 def _install_signal_handlers(recorder: Recorder) -> None:

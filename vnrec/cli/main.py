@@ -16,6 +16,8 @@ from vnrec.errors import VnrecError
 COMMAND_MODULES = (
     "vnrec.cli.cmd_storage",
     "vnrec.cli.cmd_record",
+    "vnrec.cli.cmd_replay",
+    "vnrec.cli.cmd_analytics",
     "vnrec.cli.cmd_emulator",
     "vnrec.cli.cmd_demo",
 )

@@ -1,0 +1,123 @@
+"""foreign_flow and index_latest reports, and `query`: rows, types and error messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from vnrec import testing
+from vnrec.analytics import VIEW_NAMES
+from vnrec.analytics.query import query_rows, query_table
+from vnrec.analytics.reports import FOREIGN_KEYS, foreign_flow, index_latest
+from vnrec.errors import BadInputError, QueryError
+
+from .conftest import Connect, Write
+
+DAY = dt.date(2026, 11, 5)
+
+
+def test_foreign_flow_is_the_latest_r_message(write: Write, open_con: Connect) -> None:
+    """Per symbol the last R message by seq, both key spellings, with net = buy - sell."""
+    write(
+        [
+            testing.foreign("AAA", 100, 50, 1000.0, 500.0),
+            testing.foreign("BBB", 10, 40, 100.0, 400.0, prefixed=True, current_room=7),
+            testing.foreign("AAA", 300, 60, 3000.0, 600.0, time="09:00:00"),  # later by seq
+        ]
+    )
+    rows = foreign_flow(open_con(), DAY)
+    assert rows == [
+        {
+            "symbol": "AAA",
+            "buy_volume": 300,
+            "sell_volume": 60,
+            "buy_value": 3000.0,
+            "sell_value": 600.0,
+            "net_volume": 240,
+            "net_value": 2400.0,
+            "total_room": 1_000_000_000,
+            "current_room": 500_000_000,
+        },
+        {
+            "symbol": "BBB",
+            "buy_volume": 10,
+            "sell_volume": 40,
+            "buy_value": 100.0,
+            "sell_value": 400.0,
+            "net_volume": -30,
+            "net_value": -300.0,
+            "total_room": 1_000_000_000,
+            "current_room": 7,
+        },
+    ]
+    assert tuple(rows[0]) == FOREIGN_KEYS
+
+
+def test_foreign_top_orders_by_absolute_net_value(write: Write, open_con: Connect) -> None:
+    """`top=N` keeps the N largest |net_value|, largest first."""
+    write(
+        [
+            testing.foreign("AAA", 0, 0, 100.0, 0.0),
+            testing.foreign("BBB", 0, 0, 0.0, 900.0),
+            testing.foreign("CCC", 0, 0, 500.0, 0.0),
+        ]
+    )
+    con = open_con()
+    assert [r["symbol"] for r in foreign_flow(con, DAY, top=2)] == ["BBB", "CCC"]
+    with pytest.raises(BadInputError):
+        foreign_flow(con, DAY, top=0)
+
+
+def test_index_latest_skips_zero_values(write: Write, open_con: Connect) -> None:
+    """Per index id, the last MI with a value > 0 (a later 0 is ignored)."""
+    write(
+        [
+            testing.index("VN30", 1290.0, prior=1280.0),
+            testing.index("VN30", 1291.0, prior=1280.0),
+            testing.index("VN30", 0.0, prior=1280.0),
+            testing.index("VNINDEX", 1700.0),
+        ]
+    )
+    rows = index_latest(open_con(), DAY)
+    assert [(r["index_id"], r["value"], r["prior_value"]) for r in rows] == [
+        ("VN30", 1291.0, 1280.0),
+        ("VNINDEX", 1700.0, 0.0),
+    ]
+
+
+def test_query_rows_are_plain_values(write: Write, open_con: Connect) -> None:
+    """Sums (HUGEINT in DuckDB) come back as ints, decimals as floats, dates as dates."""
+    write([testing.trade("AAA", 100.0, 100, 100), testing.trade("AAA", 100.0, 50, 150)])
+    rows = query_rows(
+        open_con(),
+        "SELECT date, symbol, sum(last_vol) AS volume, 1.5::DECIMAL(4,2) AS d,"
+        " INTERVAL 1 MINUTE AS i, INTERVAL '1 month 2 days 1.5 seconds' AS j"
+        " FROM trades GROUP BY ALL",
+    )
+    assert rows == [
+        {
+            "date": DAY,
+            "symbol": "AAA",
+            "volume": 150,
+            "d": 1.5,
+            "i": "00:01:00",
+            "j": "1 month 2 days 00:00:01.500000",
+        }
+    ]
+    assert type(rows[0]["volume"]) is int
+
+
+def test_query_error_names_views(open_con: Connect) -> None:
+    """A failing query raises QueryError with DuckDB's message and the list of views."""
+    with pytest.raises(QueryError) as caught:
+        query_rows(open_con(), "SELECT nonsense FROM trades")
+    message = str(caught.value)
+    assert 'Referenced column "nonsense" not found' in message
+    assert message.endswith("views: " + ", ".join(VIEW_NAMES))
+    assert "session_stats" in VIEW_NAMES and "_trade_outcomes_classified" not in VIEW_NAMES
+
+
+def test_query_without_result_set(open_con: Connect) -> None:
+    """A statement that returns nothing gives an empty table, not an error."""
+    assert query_table(open_con(), "CREATE TEMP TABLE t (x INT)").num_rows == 0

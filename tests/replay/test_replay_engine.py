@@ -1,0 +1,195 @@
+"""Replay from Parquet: determinism, live/replay parity, user trackers, filters, pacing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from vnrec.cli.output import to_json
+from vnrec.errors import NoDataError
+from vnrec.events import Event, QuoteEvent, TradeEvent, UnknownEvent
+from vnrec.replay import OutOfOrderError, Pipeline, ReplayResult, events_from_tables, replay
+from vnrec.storage.compact import compact_day
+from vnrec.storage.layout import Layout
+
+DAY = dt.date(2026, 2, 6)  # the generated day of conftest.py
+
+
+class Recorder:
+    """A user tracker that keeps every event it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[Event] = []
+
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
+
+
+def series(result: ReplayResult) -> tuple[list[Any], list[Any], list[Any]]:
+    t = result.trackers
+    return t.basis.series, t.foreign.series, t.index.series
+
+
+def micro_batches(layout: Layout) -> list[dict[str, pa.Table]]:
+    """The normalized tables of each committed batch, as the recorder hands them on."""
+    batches = []
+    for raw in layout.parts("raw", DAY):
+        tables = {}
+        for table in ("raw", "trades", "quotes", "foreign", "index", "bars", "status", "oddlot"):
+            for part in layout.parts(table, DAY):
+                if (part.first_seq, part.last_seq) == (raw.first_seq, raw.last_seq):
+                    tables[table] = pq.read_table(part.path)
+        batches.append(tables)
+    return batches
+
+
+def test_two_replays_give_byte_identical_json(day_root: Path) -> None:
+    """The same data replayed twice gives the very same JSON bytes."""
+    first = to_json(replay(DAY, data=day_root).to_dict())
+    second = to_json(replay(DAY, data=day_root).to_dict())
+    assert first == second
+
+
+def test_result_shape(day_root: Path, envelopes: list[dict[str, Any]]) -> None:
+    """The SPEC section 5 object: its keys in order, events = messages, sorted lists."""
+    result = replay(DAY, data=day_root).to_dict()
+    assert list(result) == ["date", "events", "stats", "foreign", "index", "basis"]
+    assert result["date"] == "2026-02-06"
+    assert result["events"] == len(envelopes)
+    for key, name in (
+        ("stats", "symbol"),
+        ("foreign", "symbol"),
+        ("index", "index_id"),
+        ("basis", "symbol"),
+    ):
+        names = [row[name] for row in result[key]]
+        assert names == sorted(names) and names
+    assert sum(row["duplicates"] for row in result["stats"]) > 0
+    assert sum(row["front"] for row in result["basis"]) == 1
+
+
+def test_live_batches_and_single_events_match_the_replay(day_root: Path) -> None:
+    """Feeding the recorder's micro-batches, or event by event, gives the replay's result."""
+    replayed = replay(DAY, data=day_root)
+    layout = Layout(day_root)
+
+    by_batch = Pipeline(DAY)
+    for tables in micro_batches(layout):
+        by_batch.feed(tables)
+
+    by_event = Pipeline(DAY)
+    for tables in micro_batches(layout):
+        for event in events_from_tables(tables):
+            by_event.on_event(event)
+
+    for live in (by_batch.result(), by_event.result()):
+        assert to_json(live.to_dict()) == to_json(replayed.to_dict())
+        assert series(live) == series(replayed)
+
+
+def test_compaction_does_not_change_the_result(
+    tmp_path: Path, import_generated_day: Callable[[Path, int], Layout]
+) -> None:
+    """One compacted file per table replays exactly like many small parts."""
+    layout = import_generated_day(tmp_path / "data", 50)
+    before = to_json(replay(DAY, data=layout.root).to_dict())
+    compact_day(layout, DAY)
+    assert len(layout.parts("trades", DAY)) == 1
+    assert to_json(replay(DAY, data=layout.root, batch_rows=7).to_dict()) == before
+
+
+def test_user_tracker_sees_every_event_in_seq_order(
+    day_root: Path, envelopes: list[dict[str, Any]]
+) -> None:
+    """A plain object with on_event gets every event; seqs never go down; X = trade, then book."""
+    mine = Recorder()
+    replay(DAY, data=day_root, trackers=[mine])
+    seqs = [e.seq for e in mine.events]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(envelopes)
+    assert any(isinstance(e, UnknownEvent) for e in mine.events)
+    for before, after in zip(mine.events, mine.events[1:], strict=False):
+        if before.seq == after.seq:
+            assert isinstance(before, TradeEvent) and isinstance(after, QuoteEvent)
+            assert before.data_type == "X"
+
+
+def test_symbol_and_time_filters(day_root: Path) -> None:
+    """--symbols keeps only those symbols' stats; --from/--to keeps [from, to) event times."""
+    only = replay(DAY, data=day_root, symbols="VNM,41I1G2000")
+    assert [r["symbol"] for r in only.stats] == ["41I1G2000", "VNM"]
+    assert [r["symbol"] for r in only.foreign] == ["VNM"]
+    assert only.index  # index events carry no symbol and are kept
+    assert [r["symbol"] for r in only.basis] == ["41I1G2000"]
+    mine = Recorder()
+    window = replay(DAY, data=day_root, start="10:00", end="11:00", trackers=[mine])
+    start = dt.datetime(2026, 2, 6, 3, 0, tzinfo=dt.UTC).timestamp() * 1e6
+    assert all(e.event_ts is not None and start <= e.event_ts < start + 3600e6 for e in mine.events)
+    assert 0 < window.events < replay(DAY, data=day_root).events
+
+
+def test_pacing_follows_event_time(day_root: Path) -> None:
+    """--speed N sleeps so that event time runs N times faster than the injected clock."""
+    now = [0.0]
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    mine = Recorder()
+    replay(
+        DAY,
+        data=day_root,
+        start="09:00",
+        end="09:10",
+        speed=60.0,
+        clock=lambda: now[0],
+        sleep=sleep,
+        trackers=[mine],
+    )
+    stamps = [e.event_ts for e in mine.events if e.event_ts is not None]
+    span_s = (max(stamps) - min(stamps)) / 1e6
+    assert slept and all(s > 0 for s in slept)
+    assert now[0] == pytest.approx(span_s / 60.0)
+
+
+def test_progress_is_reported(day_root: Path) -> None:
+    """The progress callback gets a growing message count ending at the total."""
+    counts: list[int] = []
+    result = replay(DAY, data=day_root, progress=counts.append, batch_rows=16)
+    assert counts == sorted(counts) and counts[-1] == result.events and len(counts) > 1
+
+
+def test_missing_day_is_an_error(day_root: Path) -> None:
+    """Replaying a day with no data says so."""
+    with pytest.raises(NoDataError):
+        replay("2026-02-09", data=day_root)
+
+
+def test_events_out_of_seq_order_are_refused() -> None:
+    """The pipeline refuses an event older than one it already processed."""
+    pipeline = Pipeline(DAY)
+    pipeline.on_event(UnknownEvent(5, None, None, "ZZ", None))
+    with pytest.raises(OutOfOrderError):
+        pipeline.on_event(UnknownEvent(4, None, None, "ZZ", None))
+
+
+class TradesOnly(Recorder):
+    """A user tracker that asks for trade events only."""
+
+    event_types = (TradeEvent,)
+
+
+def test_event_types_limits_what_a_tracker_receives(day_root: Path) -> None:
+    """A tracker with `event_types` gets exactly those events, next to one that gets all."""
+    everything, trades = Recorder(), TradesOnly()
+    replay(DAY, data=day_root, trackers=[everything, trades])
+    assert trades.events == [e for e in everything.events if isinstance(e, TradeEvent)]
+    assert trades.events

@@ -1,0 +1,105 @@
+"""Session stats per symbol: exact keys, order, types and totals (SPEC.md section 4)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from vnrec.events import QuoteEvent, TradeEvent
+from vnrec.trackers import STATS_KEYS, DayTrackers
+
+DAY = dt.date(2026, 2, 6)
+
+
+def trade(seq: int, symbol: str, price: float, volume: int, total: int, session: str) -> TradeEvent:
+    return TradeEvent(seq, None, None, "X-TRADE", symbol, price, volume, total, 0.0, session, None)
+
+
+def quote(seq: int, symbol: str, bid1: float, ask1: float) -> QuoteEvent:
+    return QuoteEvent(seq, None, None, "X-QUOTE", symbol, "LO", bid1, 10, ask1, 10, None)
+
+
+def run(events: list[TradeEvent | QuoteEvent]) -> list[dict[str, object]]:
+    trackers = DayTrackers(DAY)
+    for event in events:
+        trackers.on_event(event)
+    return trackers.summary()["stats"]
+
+
+def test_stats_of_a_day() -> None:
+    """Every field of one symbol's stats, with the phase and side splits and OHLC/VWAP."""
+    rows = run(
+        [
+            trade(1, "VNM", 60_000.0, 1_000, 1_000, "ATO"),
+            quote(2, "VNM", 60_000.0, 60_100.0),
+            trade(3, "VNM", 60_100.0, 200, 1_200, "LO"),  # buy
+            trade(4, "VNM", 59_900.0, 300, 1_500, "LO"),  # sell (below bid)
+            trade(5, "VNM", 60_100.0, 200, 1_200, "LO"),  # repeat
+            trade(6, "VNM", 60_050.0, 100, 1_600, "LO"),  # neutral (inside)
+            trade(7, "VNM", 60_200.0, 400, 2_000, "ATC"),  # neutral (auction)
+        ]
+    )
+    assert rows == [
+        {
+            "symbol": "VNM",
+            "trades": 5,
+            "volume": 2_000,
+            "value": 60_000.0 * 1_000
+            + 60_100.0 * 200
+            + 59_900.0 * 300
+            + 60_050.0 * 100
+            + 60_200.0 * 400,
+            "buy_volume": 200,
+            "buy_value": 60_100.0 * 200,
+            "sell_volume": 300,
+            "sell_value": 59_900.0 * 300,
+            "neutral_volume": 1_500,
+            "neutral_value": 60_000.0 * 1_000 + 60_050.0 * 100 + 60_200.0 * 400,
+            "ato_volume": 1_000,
+            "continuous_volume": 600,
+            "atc_volume": 400,
+            "open": 60_000.0,
+            "high": 60_200.0,
+            "low": 59_900.0,
+            "close": 60_200.0,
+            "vwap": rows[0]["value"] / 2_000,  # type: ignore[operator]
+            "duplicates": 1,
+        }
+    ]
+    assert tuple(rows[0]) == STATS_KEYS
+
+
+def test_types_are_ints_for_counts_and_floats_for_values() -> None:
+    """Counts and volumes are ints; values and prices floats, even for integral numbers."""
+    (row,) = run([trade(1, "FPT", 100_000.0, 100, 100, "LO")])
+    ints = {
+        "trades",
+        "volume",
+        "buy_volume",
+        "sell_volume",
+        "neutral_volume",
+        "ato_volume",
+        "continuous_volume",
+        "atc_volume",
+        "duplicates",
+    }
+    for key, value in row.items():
+        if key == "symbol":
+            assert isinstance(value, str)
+        elif key in ints:
+            assert type(value) is int, key
+        else:
+            assert type(value) is float, key
+
+
+def test_symbols_sorted_and_only_with_counted_trades() -> None:
+    """Symbols are sorted bytewise; a symbol with only quotes or zero-volume trades is absent."""
+    rows = run(
+        [
+            trade(1, "VNM", 10.0, 100, 100, "LO"),
+            trade(2, "41I1G3000", 1_900.0, 5, 5, "LO"),
+            quote(3, "HPG", 1.0, 2.0),
+            trade(4, "SSI", 10.0, 0, 0, "LO"),
+            trade(5, "FPT", 10.0, 100, 100, "LO"),
+        ]
+    )
+    assert [r["symbol"] for r in rows] == ["41I1G3000", "FPT", "VNM"]

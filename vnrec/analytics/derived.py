@@ -1,0 +1,230 @@
+"""SQL of the derived views: SPEC.md section 4 and the "Tracker and SQL semantics" of
+docs/design.md, written independently of the Python trackers.
+
+Counting in SQL: `max_tv` (the largest counted `TotalVol` of the symbol so far) equals the
+running maximum of `TotalVol` over all earlier trade candidates of the symbol, because a
+repeat never raises it. So one window (ROWS UNBOUNDED PRECEDING .. 1 PRECEDING, by seq)
+decides every candidate, and one ASOF join finds each trade's book. DuckDB orders NaN above
+every number, so NaN prices are turned into NULL before any comparison: a NaN is "unknown",
+as it is in Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+TRADE_DATA_TYPES = ("X-TRADE", "Trade")  # one trade each; `X` snapshots are handled apart
+SNAPSHOT_DATA_TYPE = "X"
+# Candidate filters on the symbol column, with `{symbol}` standing for its reference.
+ALL_SYMBOLS = "true"
+
+
+def _known(column: str) -> str:
+    return f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
+
+
+def _symbol_ids_cte(tables: tuple[str, ...], symbol_filter: str) -> str:
+    """`symbol_ids`: per day, an exact integer id for every symbol of `tables`.
+
+    The window and the ASOF join partition by (date, symbol_id) instead of (date, symbol):
+    DuckDB sorts and compares two integer keys several times faster than a date and a
+    text. Partitioning by date keeps a filter on `date` pushed down to the files."""
+    union = " UNION ALL ".join(
+        f'SELECT date, symbol FROM "{table}"'
+        f" WHERE symbol IS NOT NULL AND ({symbol_filter.format(symbol='symbol')})"
+        for table in tables
+    )
+    return f"""
+symbol_ids AS (
+    SELECT date, symbol, row_number() OVER (PARTITION BY date ORDER BY symbol) AS symbol_id
+    FROM (SELECT DISTINCT date, symbol FROM ({union}))
+)"""
+
+
+def _outcome_ctes(symbol_filter: str, id_tables: tuple[str, ...]) -> str:
+    """`symbol_ids`, then `outcomes`: every trade candidate with its `outcome` ('trade',
+    'repeat' or 'update') and counted `volume`. `symbol_filter` (with `{symbol}` for the
+    column) narrows the candidates before the window; the counting is per symbol, so
+    narrowing by symbol is exact."""
+    trade_types = ", ".join(f"'{t}'" for t in TRADE_DATA_TYPES)
+    return f"""{_symbol_ids_cte(id_tables, symbol_filter)},
+candidates AS (
+    SELECT t.date, t.seq, t.event_ts, t.data_type, t.symbol, i.symbol_id,
+           {_known("t.last_price")} AS price, t.last_vol, t.total_vol, t.trading_session,
+           t.side
+    FROM trades t
+    JOIN symbol_ids i ON t.date = i.date AND t.symbol = i.symbol
+    WHERE ({symbol_filter.format(symbol="t.symbol")})
+      AND {_known("t.last_price")} > 0
+      AND (t.data_type = '{SNAPSHOT_DATA_TYPE}'
+           OR (t.data_type IN ({trade_types}) AND t.last_vol > 0))
+),
+ranked AS (
+    SELECT *,
+           greatest(coalesce(max(total_vol) OVER (
+               PARTITION BY date, symbol_id ORDER BY seq
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0), 0) AS max_tv
+    FROM candidates
+),
+outcomes AS (
+    SELECT date, seq, event_ts, data_type, symbol, symbol_id, price, last_vol, total_vol,
+           trading_session, side, max_tv,
+           CASE
+               WHEN data_type = '{SNAPSHOT_DATA_TYPE}' THEN
+                   CASE WHEN total_vol > max_tv THEN 'trade' ELSE 'update' END
+               WHEN total_vol > 0 AND total_vol <= max_tv THEN 'repeat'
+               ELSE 'trade'
+           END AS outcome,
+           CASE
+               WHEN data_type = '{SNAPSHOT_DATA_TYPE}' THEN
+                   CASE WHEN total_vol > max_tv THEN total_vol - max_tv ELSE 0 END
+               WHEN total_vol > 0 AND total_vol <= max_tv THEN 0
+               ELSE last_vol
+           END AS volume
+    FROM ranked
+)"""
+
+
+TRADE_OUTCOMES_SQL = f"""
+WITH {_outcome_ctes(ALL_SYMBOLS, ("trades",))}
+SELECT * EXCLUDE (symbol_id) FROM outcomes
+"""
+
+# Trade outcomes with the book just before each: the latest quote of the symbol with a
+# strictly smaller seq (an `X` row is in `quotes` too, with the same seq, and trades
+# against the book before it). A symbol without quotes that day has no book.
+CLASSIFIED_SQL = f"""
+WITH {_outcome_ctes(ALL_SYMBOLS, ("trades", "quotes"))},
+book AS (
+    SELECT q.date, i.symbol_id, q.seq,
+           {_known("q.bid_price1")} AS bid1, {_known("q.ask_price1")} AS ask1
+    FROM quotes q
+    JOIN symbol_ids i ON q.date = i.date AND q.symbol = i.symbol
+)
+SELECT t.date, t.seq, t.event_ts, t.symbol, t.data_type, t.outcome, t.price, t.volume,
+       t.price * t.volume AS value, t.total_vol, t.side, t.trading_session,
+       CASE t.trading_session WHEN 'ATO' THEN 'ato' WHEN 'ATC' THEN 'atc'
+            ELSE 'continuous' END AS phase,
+       b.bid1, b.ask1,
+       CASE
+           WHEN t.trading_session IN ('ATO', 'ATC') THEN 'neutral'
+           WHEN b.ask1 > 0 AND t.price >= b.ask1 THEN 'buy'
+           WHEN b.bid1 > 0 AND t.price <= b.bid1 THEN 'sell'
+           ELSE 'neutral'
+       END AS classification
+FROM outcomes t
+ASOF LEFT JOIN book b
+ON t.date = b.date AND t.symbol_id = b.symbol_id AND t.seq > b.seq
+"""
+
+
+SESSION_STATS_SQL = """
+SELECT date, symbol,
+       count(*) FILTER (WHERE outcome = 'trade') AS trades,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade'), 0) AS BIGINT) AS volume,
+       coalesce(sum(value) FILTER (WHERE outcome = 'trade'), 0.0) AS value,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND classification = 'buy'), 0)
+            AS BIGINT) AS buy_volume,
+       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'buy'), 0.0)
+           AS buy_value,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND classification = 'sell'), 0)
+            AS BIGINT) AS sell_volume,
+       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'sell'), 0.0)
+           AS sell_value,
+       CAST(coalesce(sum(volume) FILTER (
+            WHERE outcome = 'trade' AND classification = 'neutral'), 0) AS BIGINT)
+           AS neutral_volume,
+       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'neutral'), 0.0)
+           AS neutral_value,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND phase = 'ato'), 0)
+            AS BIGINT) AS ato_volume,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND phase = 'continuous'), 0)
+            AS BIGINT) AS continuous_volume,
+       CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND phase = 'atc'), 0)
+            AS BIGINT) AS atc_volume,
+       arg_min(price, seq) FILTER (WHERE outcome = 'trade') AS open,
+       max(price) FILTER (WHERE outcome = 'trade') AS high,
+       min(price) FILTER (WHERE outcome = 'trade') AS low,
+       arg_max(price, seq) FILTER (WHERE outcome = 'trade') AS close,
+       sum(value) FILTER (WHERE outcome = 'trade')
+           / sum(volume) FILTER (WHERE outcome = 'trade') AS vwap,
+       count(*) FILTER (WHERE outcome = 'repeat') AS duplicates
+FROM _trade_outcomes_classified
+GROUP BY date, symbol
+HAVING count(*) FILTER (WHERE outcome = 'trade') > 0
+"""
+
+
+def vn30_future_filter(prefixes: Sequence[str]) -> str:
+    """Symbols in `vn30_contracts`; the cheap prefix test first lets DuckDB drop most rows
+    while scanning, before the exact membership test (futures are a few % of trades)."""
+    quick = " OR ".join(f"prefix({{symbol}}, '{p}')" for p in prefixes) or "false"
+    return f"({quick}) AND {{symbol}} IN (SELECT symbol FROM vn30_contracts)"
+
+
+def basis_sql(futures_prefixes: Sequence[str]) -> str:
+    return f"""
+WITH {_outcome_ctes(vn30_future_filter(futures_prefixes), ("trades",))}
+SELECT t.date, t.symbol, t.seq, t.event_ts, t.price, i.index_value,
+       t.price - i.index_value AS basis
+FROM (SELECT date, symbol, seq, event_ts, price FROM outcomes WHERE outcome = 'trade') t
+ASOF LEFT JOIN (
+    SELECT date, seq, index_value
+    FROM "index"
+    WHERE index_id = 'VN30' AND {_known("index_value")} > 0
+) i
+ON t.date = i.date AND t.seq > i.seq
+"""
+
+
+FOREIGN_FLOW_SQL = """
+SELECT date, symbol, buy_vol AS buy_volume, sell_vol AS sell_volume, buy_val AS buy_value,
+       sell_val AS sell_value, buy_vol - sell_vol AS net_volume, buy_val - sell_val AS net_value,
+       total_room, current_room, seq, event_ts
+FROM "foreign"
+WHERE symbol IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY date, symbol ORDER BY seq DESC) = 1
+"""
+
+INDEX_LATEST_SQL = f"""
+SELECT date, index_id, index_value AS value, prior_index_value AS prior_value, change,
+       ratio_change, advances, declines, no_changes, total_qtty, total_value, seq, event_ts
+FROM "index"
+WHERE index_id IS NOT NULL AND {_known("index_value")} > 0
+QUALIFY row_number() OVER (PARTITION BY date, index_id ORDER BY seq DESC) = 1
+"""
+
+# In creation order (a view needs the ones above it); names starting "_" are internal.
+DERIVED_VIEW_NAMES: tuple[str, ...] = (
+    "trade_outcomes",
+    "_trade_outcomes_classified",
+    "classified_trades",
+    "session_stats",
+    "basis",
+    "foreign_flow",
+    "index_latest",
+)
+
+
+def derived_views(futures_prefixes: Sequence[str]) -> dict[str, str]:
+    """The SQL of each derived view; `futures_prefixes` are the leading characters every
+    VN30 futures symbol starts with (from `vn30_contracts`)."""
+    views = {
+        "trade_outcomes": TRADE_OUTCOMES_SQL,
+        "_trade_outcomes_classified": CLASSIFIED_SQL,
+        "classified_trades": (
+            "SELECT * EXCLUDE (outcome) FROM _trade_outcomes_classified WHERE outcome = 'trade'"
+        ),
+        "session_stats": SESSION_STATS_SQL,
+        "basis": basis_sql(futures_prefixes),
+        "foreign_flow": FOREIGN_FLOW_SQL,
+        "index_latest": INDEX_LATEST_SQL,
+    }
+    return {name: views[name] for name in DERIVED_VIEW_NAMES}
+
+
+def register_derived(con: duckdb.DuckDBPyConnection, futures_prefixes: Sequence[str]) -> None:
+    for name, sql in derived_views(futures_prefixes).items():
+        con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")

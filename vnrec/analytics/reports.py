@@ -1,0 +1,227 @@
+"""The questions the commands ask of the views, as plain rows (dicts in output key order).
+
+Results come back through Arrow (DuckDB's Python conversion of time zones would need
+pytz); integers stay ints and values floats, as docs/design.md fixes them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from vnrec.calendar import front_contract
+from vnrec.errors import BadInputError
+
+Row = dict[str, Any]
+
+STATS_KEYS: tuple[str, ...] = (
+    "symbol",
+    "trades",
+    "volume",
+    "value",
+    "buy_volume",
+    "buy_value",
+    "sell_volume",
+    "sell_value",
+    "neutral_volume",
+    "neutral_value",
+    "ato_volume",
+    "continuous_volume",
+    "atc_volume",
+    "open",
+    "high",
+    "low",
+    "close",
+    "vwap",
+    "duplicates",
+)
+FOREIGN_KEYS: tuple[str, ...] = (
+    "symbol",
+    "buy_volume",
+    "sell_volume",
+    "buy_value",
+    "sell_value",
+    "net_volume",
+    "net_value",
+    "total_room",
+    "current_room",
+)
+INDEX_KEYS: tuple[str, ...] = (
+    "index_id",
+    "value",
+    "prior_value",
+    "change",
+    "ratio_change",
+    "advances",
+    "declines",
+    "no_changes",
+    "total_qtty",
+    "total_value",
+)
+BASIS_CONTRACT_KEYS: tuple[str, ...] = (
+    "symbol",
+    "points",
+    "last_price",
+    "last_index",
+    "last_basis",
+    "min_basis",
+    "max_basis",
+    "front",
+)
+_INTERVAL_RE = re.compile(r"^(\d+)(s|m|h)$")
+_INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+
+
+def fetch_rows(
+    con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()
+) -> list[Row]:
+    table: pa.Table = con.sql(sql, params=list(params)).to_arrow_table()
+    rows: list[Row] = table.to_pylist()
+    return rows
+
+
+def _select(keys: Sequence[str]) -> str:
+    return ", ".join(keys)
+
+
+def _bytewise(rows: list[Row], key: str) -> list[Row]:
+    # design.md sorts lists bytewise; SQL collations need not agree, Python's str order does.
+    return sorted(rows, key=lambda row: row[key])
+
+
+def session_stats(
+    con: duckdb.DuckDBPyConnection, day: dt.date, symbol: str | None = None
+) -> list[Row]:
+    """Session stats of every symbol with a counted trade on `day` (or of one symbol)."""
+    sql = f"SELECT {_select(STATS_KEYS)} FROM session_stats WHERE date = ?"
+    params: list[object] = [day]
+    if symbol is not None:
+        sql += " AND symbol = ?"
+        params.append(symbol)
+    return _bytewise(fetch_rows(con, sql, params), "symbol")
+
+
+def foreign_flow(con: duckdb.DuckDBPyConnection, day: dt.date, top: int | None = None) -> list[Row]:
+    """The latest cumulative foreign flow per symbol, sorted by symbol; with `top`, the `top`
+    symbols of largest absolute net value, largest first."""
+    rows = fetch_rows(
+        con, f"SELECT {_select(FOREIGN_KEYS)} FROM foreign_flow WHERE date = ?", [day]
+    )
+    rows = _bytewise(rows, "symbol")
+    if top is None:
+        return rows
+    if top < 1:
+        raise BadInputError(f"--top must be at least 1, got {top}")
+
+    def weight(row: Row) -> float:
+        net = row["net_value"]
+        return -1.0 if net is None or math.isnan(net) else abs(float(net))
+
+    return sorted(rows, key=weight, reverse=True)[:top]
+
+
+def index_latest(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
+    """Per index id, the latest values of its last message with a value > 0."""
+    rows = fetch_rows(con, f"SELECT {_select(INDEX_KEYS)} FROM index_latest WHERE date = ?", [day])
+    return _bytewise(rows, "index_id")
+
+
+def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
+    """One summary per VN30 futures contract traded on `day`, with the day's front flag."""
+    rows = fetch_rows(
+        con,
+        """
+        SELECT symbol,
+               count(basis) AS points,
+               arg_max(price, seq) FILTER (WHERE basis IS NOT NULL) AS last_price,
+               arg_max(index_value, seq) FILTER (WHERE basis IS NOT NULL) AS last_index,
+               arg_max(basis, seq) FILTER (WHERE basis IS NOT NULL) AS last_basis,
+               min(basis) AS min_basis,
+               max(basis) AS max_basis
+        FROM basis WHERE date = ? GROUP BY symbol
+        """,
+        [day],
+    )
+    front = front_contract([row["symbol"] for row in rows], day)
+    summaries = [
+        {key: row["symbol"] == front if key == "front" else row[key] for key in BASIS_CONTRACT_KEYS}
+        for row in rows
+    ]
+    return _bytewise(summaries, "symbol")
+
+
+def parse_interval(text: str) -> str:
+    """`30s`, `1m`, `5m`, `1h` as a DuckDB interval literal."""
+    match = _INTERVAL_RE.match(text.strip())
+    if match is None or int(match.group(1)) == 0:
+        raise BadInputError(f"not an interval (expected e.g. 30s, 1m, 15m, 1h): {text!r}")
+    return f"{int(match.group(1))} {_INTERVAL_UNITS[match.group(2)]}"
+
+
+BASIS_RANGE_TABLE = "_basis_range"  # the range's basis rows, computed once per call
+
+
+def _front_by_day(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    traded = fetch_rows(
+        con,
+        f"SELECT date, list(DISTINCT symbol) AS symbols FROM {BASIS_RANGE_TABLE} GROUP BY date",
+    )
+    pairs = [(row["date"], front_contract(row["symbols"], row["date"])) for row in traded]
+    known = [(day, symbol) for day, symbol in pairs if symbol is not None]
+    return pa.table(
+        {
+            "date": pa.array([day for day, _ in known], pa.date32()),
+            "symbol": pa.array([symbol for _, symbol in known], pa.string()),
+        }
+    )
+
+
+def basis_series(
+    con: duckdb.DuckDBPyConnection,
+    start: dt.date,
+    end: dt.date,
+    *,
+    interval: str = "1m",
+    contract: str = "front",
+) -> list[Row]:
+    """Per interval and day, the last VN30 futures trade with a basis: its price, the VN30
+    value it was measured against, and the basis. `contract` is `front` (each day's front
+    contract among those traded) or one symbol."""
+    if end < start:
+        raise BadInputError(f"--to {end} is before --from {start}")
+    bucket = parse_interval(interval)
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {BASIS_RANGE_TABLE} AS"
+        " SELECT * FROM basis WHERE date BETWEEN ? AND ?"
+        + ("" if contract == "front" else " AND symbol = ?"),
+        [start, end] if contract == "front" else [start, end, contract],
+    )
+    fronts = None
+    try:
+        chosen = ""
+        if contract == "front":
+            fronts = _front_by_day(con)
+            con.register("_front_contracts", fronts)
+            chosen = "SEMI JOIN _front_contracts USING (date, symbol)"
+        return fetch_rows(
+            con,
+            f"""
+            SELECT date, symbol, time_bucket(INTERVAL '{bucket}', event_ts) AS interval_start,
+                   arg_max(price, seq) AS price, arg_max(index_value, seq) AS index_value,
+                   arg_max(basis, seq) AS basis
+            FROM {BASIS_RANGE_TABLE} {chosen}
+            WHERE basis IS NOT NULL AND event_ts IS NOT NULL
+            GROUP BY date, symbol, interval_start
+            ORDER BY date, symbol, interval_start
+            """,
+        )
+    finally:
+        if fronts is not None:
+            con.unregister("_front_contracts")
+        con.execute(f"DROP TABLE IF EXISTS {BASIS_RANGE_TABLE}")

@@ -1,0 +1,90 @@
+"""The stored tables as DuckDB views: one `read_parquet` over the part files `Layout` lists.
+
+The file list comes from `Layout.parts` (never a glob), so superseded parts left by an
+interrupted compaction are never read twice. The trading day is the hive partition
+`date=YYYY-MM-DD` of each file's path; DuckDB prunes the list by it, so a query for one day
+opens only that day's files (plus, to bind the view, the footer of the table's first file).
+A table without files is an empty view with the columns of its Arrow schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from vnrec.storage.layout import Layout
+from vnrec.storage.schema import SCHEMAS
+
+TableFiles = Mapping[str, list[Path]]
+# The stored tables, `raw` first: the storage schemas name them all.
+TABLES: tuple[str, ...] = tuple(SCHEMAS)
+NORMALIZED: tuple[str, ...] = tuple(t for t in TABLES if t != "raw")
+KEYWORD_ALIASES = {"indices": "index", "foreign_room": "foreign"}
+
+
+def duckdb_type(arrow_type: pa.DataType) -> str:
+    """The DuckDB type a Parquet column of this Arrow type is read as."""
+    if pa.types.is_int64(arrow_type):
+        return "BIGINT"
+    if pa.types.is_float64(arrow_type):
+        return "DOUBLE"
+    if pa.types.is_string(arrow_type):
+        return "VARCHAR"
+    if pa.types.is_timestamp(arrow_type) and arrow_type.tz is not None:
+        return "TIMESTAMP WITH TIME ZONE"
+    raise TypeError(f"no DuckDB mapping for Arrow type {arrow_type}")
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def sql_string(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def layout_files(layout: Layout, days: Iterable[dt.date] | None = None) -> dict[str, list[Path]]:
+    """Every table's visible part files, for the given days or for every day on disk."""
+    wanted = None if days is None else sorted(set(days))
+    files: dict[str, list[Path]] = {}
+    for table in TABLES:
+        table_days = layout.days(table) if wanted is None else wanted
+        files[table] = [part.path for day in table_days for part in layout.parts(table, day)]
+    return files
+
+
+def empty_table_sql(table: str) -> str:
+    """A typed, empty SELECT with the table's columns and the `date` partition column."""
+    columns = [
+        f"CAST(NULL AS {duckdb_type(field.type)}) AS {quote_ident(field.name)}"
+        for field in SCHEMAS[table]
+    ]
+    columns.append("CAST(NULL AS DATE) AS date")
+    return f"SELECT {', '.join(columns)} WHERE false"
+
+
+def parquet_table_sql(files: list[Path]) -> str:
+    listing = ", ".join(sql_string(str(path)) for path in files)
+    return (
+        f"SELECT * FROM read_parquet([{listing}], hive_partitioning = true,"
+        " hive_types = {'date': 'DATE'})"
+    )
+
+
+def table_sql(table: str, files: list[Path]) -> str:
+    return parquet_table_sql(files) if files else empty_table_sql(table)
+
+
+def register_tables(con: duckdb.DuckDBPyConnection, files: TableFiles) -> None:
+    """(Re)create one view per stored table over the given files."""
+    for table in TABLES:
+        con.execute(
+            f"CREATE OR REPLACE VIEW {quote_ident(table)} AS {table_sql(table, files[table])}"
+        )
+    # `index` and `foreign` are SQL keywords: aliases spare users the quoting.
+    for alias, table in KEYWORD_ALIASES.items():
+        con.execute(f"CREATE OR REPLACE VIEW {alias} AS SELECT * FROM {quote_ident(table)}")

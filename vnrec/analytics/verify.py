@@ -1,0 +1,438 @@
+"""`vnrec verify --date D`: check one recorded day and say what was found.
+
+Storage integrity problems (unreadable or overlapping parts, seq gaps or duplicates in
+`raw`, normalized rows or parts that `raw` does not cover) make the day *damaged*. Data
+quality findings (volume the trades do not account for, repeats, event times going
+backwards, connection gaps) are warnings: the day is readable and complete as recorded,
+but the market data in it has holes or noise.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
+from vnrec.analytics.reports import fetch_rows
+from vnrec.analytics.sources import NORMALIZED, TABLES
+from vnrec.errors import NoDataError, StorageError
+from vnrec.storage.layout import Layout, PartFile
+from vnrec.storage.schema import SCHEMAS
+
+Status = Literal["ok", "warning", "error", "skipped"]
+DETAIL_LIMIT = 20  # examples listed per check; the summary always has the full counts
+CONNECTIONS_DIR = "connections"
+
+# Tables whose rows belong to one instrument, and the column naming it.
+_KEYED_TABLES: dict[str, str] = {
+    "trades": "symbol",
+    "quotes": "symbol",
+    "foreign": "symbol",
+    "index": "index_id",
+    "bars": "symbol",
+    "status": "symbol",
+    "oddlot": "symbol",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    summary: str
+    details: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.name,
+            "status": self.status,
+            "summary": self.summary,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    date: dt.date
+    events: int
+    checks: list[Check]
+
+    @property
+    def damaged(self) -> bool:
+        return any(check.status == "error" for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "events": self.events,
+            "damaged": self.damaged,
+            "checks": [check.to_dict() for check in self.checks],
+        }
+
+    def render(self) -> str:
+        """The report for a person: one line per check, then its examples."""
+        out = io.StringIO()
+        verdict = "DAMAGED" if self.damaged else "OK"
+        out.write(f"{self.date.isoformat()}: {verdict} ({self.events:,} events)\n")
+        for check in self.checks:
+            out.write(f"  [{check.status.upper():7}] {check.name}: {check.summary}\n")
+            for detail in check.details:
+                text = ", ".join(f"{k}={_cell(v)}" for k, v in detail.items())
+                out.write(f"            - {text}\n")
+        return out.getvalue()
+
+
+def _cell(value: Any) -> str:
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    return str(value)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
+
+# -- parts --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Parts:
+    visible: dict[str, list[PartFile]]
+    readable: dict[str, list[Path]]
+    problems: list[dict[str, Any]]
+
+
+def _read_part(table: str, part: PartFile) -> str | None:
+    """None when the part reads completely with the table's columns and its seq values lie
+    in the range its name claims; otherwise what is wrong."""
+    expected = SCHEMAS[table]
+    try:
+        parquet = pq.ParquetFile(part.path)
+        schema = parquet.schema_arrow
+        missing = [f.name for f in expected if f.name not in schema.names]
+        if missing:
+            return f"missing columns {', '.join(missing)}"
+        wrong = [f.name for f in expected if not schema.field(f.name).type.equals(f.type)]
+        if wrong:
+            return f"unexpected column types for {', '.join(wrong)}"
+        low: int | None = None
+        high: int | None = None
+        for batch in parquet.iter_batches():
+            seqs = batch.column("seq")
+            if len(seqs) and seqs.null_count < len(seqs):
+                bounds = pc.min_max(seqs)
+                batch_low, batch_high = bounds["min"].as_py(), bounds["max"].as_py()
+                low = batch_low if low is None else min(low, batch_low)
+                high = batch_high if high is None else max(high, batch_high)
+    except (OSError, pa.ArrowException) as exc:
+        return f"unreadable: {exc}"
+    if low is not None and high is not None and (low < part.first_seq or high > part.last_seq):
+        return f"holds seq {low}..{high}, outside the range {part.first_seq}..{part.last_seq}"
+    return None
+
+
+def _scan_parts(layout: Layout, day: dt.date) -> _Parts:
+    visible: dict[str, list[PartFile]] = {}
+    readable: dict[str, list[Path]] = {}
+    problems: list[dict[str, Any]] = []
+    for table in TABLES:
+        try:
+            parts = layout.parts(table, day)
+        except StorageError as exc:
+            problems.append({"table": table, "part": None, "problem": str(exc)})
+            parts = []
+        visible[table] = parts
+        readable[table] = []
+        for part in parts:
+            problem = _read_part(table, part)
+            if problem is None:
+                readable[table].append(part.path)
+            else:
+                problems.append({"table": table, "part": part.path.name, "problem": problem})
+    return _Parts(visible, readable, problems)
+
+
+def _check_parts(parts: _Parts) -> Check:
+    count = sum(len(p) for p in parts.visible.values())
+    if parts.problems:
+        return Check(
+            "parts",
+            "error",
+            f"{_plural(len(parts.problems), 'problem')} in {_plural(count, 'part')}"
+            " (bad parts are left out of the other checks)",
+            parts.problems[:DETAIL_LIMIT],
+        )
+    return Check("parts", "ok", f"{_plural(count, 'part')} readable")
+
+
+def _check_orphans(parts: _Parts) -> Check:
+    raw = parts.visible["raw"]
+    orphans = [
+        {"table": table, "part": part.path.name}
+        for table in NORMALIZED
+        for part in parts.visible[table]
+        if not any(r.first_seq <= part.first_seq and part.last_seq <= r.last_seq for r in raw)
+    ]
+    if orphans:
+        return Check(
+            "orphan_parts",
+            "error",
+            f"{_plural(len(orphans), 'normalized part')} outside every raw part's seq range",
+            orphans[:DETAIL_LIMIT],
+        )
+    return Check("orphan_parts", "ok", "every normalized part lies within a raw part")
+
+
+# -- seq ----------------------------------------------------------------------------------
+
+
+def _check_raw_seq(con: duckdb.DuckDBPyConnection) -> tuple[Check, int]:
+    summary = fetch_rows(
+        con,
+        "SELECT count(*) AS n, count(DISTINCT seq) AS distinct_n, min(seq) AS low,"
+        " max(seq) AS high FROM raw",
+    )[0]
+    rows, distinct, high = summary["n"], summary["distinct_n"], summary["high"] or 0
+    details: list[dict[str, Any]] = []
+    gaps = fetch_rows(
+        con,
+        f"""
+        SELECT first_missing, last_missing FROM (
+            SELECT prev + 1 AS first_missing, seq - 1 AS last_missing
+            FROM (SELECT seq, lag(seq, 1, 0) OVER (ORDER BY seq) AS prev
+                  FROM (SELECT DISTINCT seq FROM raw))
+            WHERE seq - prev > 1)
+        ORDER BY first_missing LIMIT {DETAIL_LIMIT}
+        """,
+    )
+    details += [{"problem": "missing", **gap} for gap in gaps]
+    repeated = fetch_rows(
+        con,
+        "SELECT seq, count(*) AS copies FROM raw GROUP BY seq HAVING count(*) > 1"
+        f" ORDER BY seq LIMIT {DETAIL_LIMIT}",
+    )
+    details += [{"problem": "duplicate", **row} for row in repeated]
+    missing = high - distinct
+    duplicates = rows - distinct
+    if missing or duplicates or (summary["low"] is not None and summary["low"] < 1):
+        return (
+            Check(
+                "raw_seq",
+                "error",
+                f"seq 1..{high:,}: {_plural(missing, 'missing seq')},"
+                f" {_plural(duplicates, 'duplicate row')}",
+                details[:DETAIL_LIMIT],
+            ),
+            rows,
+        )
+    return Check("raw_seq", "ok", f"seq 1..{high:,} gap-free and unique"), rows
+
+
+def _check_normalized_in_raw(con: duckdb.DuckDBPyConnection) -> Check:
+    details: list[dict[str, Any]] = []
+    problems = 0
+    for table in NORMALIZED:
+        quoted = f'"{table}"'
+        found = fetch_rows(
+            con,
+            f"""
+            SELECT (SELECT count(*) FROM {quoted} t ANTI JOIN raw USING (seq)) AS not_in_raw,
+                   (SELECT count(*) - count(DISTINCT seq) FROM {quoted}) AS duplicate_rows,
+                   (SELECT min(seq) FROM {quoted} t ANTI JOIN raw USING (seq)) AS first_seq
+            """,
+        )[0]
+        if found["not_in_raw"] or found["duplicate_rows"]:
+            problems += found["not_in_raw"] + found["duplicate_rows"]
+            details.append({"table": table, **found})
+    if problems:
+        return Check(
+            "normalized_in_raw",
+            "error",
+            f"{_plural(problems, 'normalized row')} not in raw or repeated",
+            details,
+        )
+    return Check("normalized_in_raw", "ok", "every normalized row's seq is in raw, once")
+
+
+# -- market data quality ------------------------------------------------------------------
+
+
+def _check_completeness(con: duckdb.DuckDBPyConnection) -> Check:
+    rows = fetch_rows(
+        con,
+        """
+        SELECT symbol, max(total_vol) AS last_total_vol,
+               CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade'), 0) AS BIGINT)
+                   AS counted_volume
+        FROM trade_outcomes GROUP BY symbol
+        """,
+    )
+    missed = [
+        {**row, "missed_volume": row["last_total_vol"] - row["counted_volume"]}
+        for row in rows
+        if row["last_total_vol"] is not None and row["last_total_vol"] > row["counted_volume"]
+    ]
+    missed.sort(key=lambda row: (-row["missed_volume"], row["symbol"]))
+    if missed:
+        total = sum(row["missed_volume"] for row in missed)
+        return Check(
+            "completeness",
+            "warning",
+            f"{_plural(len(missed), 'symbol')} of {len(rows):,} miss {total:,} in volume"
+            " (last TotalVol above the volume of the recorded trades)",
+            missed[:DETAIL_LIMIT],
+        )
+    return Check(
+        "completeness",
+        "ok",
+        f"{_plural(len(rows), 'symbol')}: recorded trades account for every last TotalVol",
+    )
+
+
+def _check_repeats(con: duckdb.DuckDBPyConnection) -> Check:
+    rows = fetch_rows(
+        con,
+        "SELECT symbol, count(*) AS repeats FROM trade_outcomes WHERE outcome = 'repeat'"
+        " GROUP BY symbol ORDER BY repeats DESC, symbol",
+    )
+    if rows:
+        total = sum(row["repeats"] for row in rows)
+        return Check(
+            "repeats",
+            "warning",
+            f"{_plural(total, 'repeated trade')} in {_plural(len(rows), 'symbol')} (not counted)",
+            rows[:DETAIL_LIMIT],
+        )
+    return Check("repeats", "ok", "no repeated trades")
+
+
+def _check_time_order(con: duckdb.DuckDBPyConnection) -> Check:
+    details: list[dict[str, Any]] = []
+    total = 0
+    for table, key in _KEYED_TABLES.items():
+        found = fetch_rows(
+            con,
+            f"""
+            SELECT {key} AS key, seq, event_ts, previous_ts, count(*) OVER () AS backwards
+            FROM (SELECT {key}, seq, event_ts,
+                         lag(event_ts) OVER (PARTITION BY {key} ORDER BY seq) AS previous_ts
+                  FROM "{table}" WHERE {key} IS NOT NULL AND event_ts IS NOT NULL)
+            WHERE event_ts < previous_ts
+            ORDER BY seq LIMIT {DETAIL_LIMIT}
+            """,
+        )
+        if found:
+            total += found[0]["backwards"]
+            details += [
+                {
+                    "table": table,
+                    "key": r["key"],
+                    "seq": r["seq"],
+                    "event_ts": r["event_ts"],
+                    "previous_ts": r["previous_ts"],
+                }
+                for r in found
+            ]
+    if total:
+        return Check(
+            "event_time_order",
+            "warning",
+            f"{_plural(total, 'row')} with an event time before the previous row's"
+            " of the same symbol or index",
+            details[:DETAIL_LIMIT],
+        )
+    return Check("event_time_order", "ok", "event times never go backwards per symbol")
+
+
+def _connection_files(root: Path, day: dt.date) -> list[Path] | None:
+    base = root / CONNECTIONS_DIR
+    if not base.is_dir():
+        return None
+    return sorted((base / f"date={day.isoformat()}").glob("*.parquet"))
+
+
+def _check_coverage(con: duckdb.DuckDBPyConnection, root: Path, day: dt.date) -> Check:
+    files = _connection_files(root, day)
+    if files is None:
+        return Check(
+            "coverage", "skipped", f"no {CONNECTIONS_DIR}/ table in the data root (not recorded)"
+        )
+    if not files:
+        return Check("coverage", "skipped", f"no {CONNECTIONS_DIR} rows for this day")
+    listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    try:
+        columns = {
+            row[0]
+            for row in con.sql(f"DESCRIBE SELECT * FROM read_parquet([{listing}])").fetchall()
+        }
+    except duckdb.Error as exc:
+        return Check("coverage", "error", f"{CONNECTIONS_DIR} parts unreadable: {exc}")
+    if not {"run_id", "ts", "event"} <= columns:
+        return Check(
+            "coverage",
+            "skipped",
+            f"{CONNECTIONS_DIR} has no run_id, ts and event columns; cannot tell gaps",
+        )
+    # A gap opens at a disconnect or stall, or at the last event of a run that never logged
+    # `stop` (it was killed), and closes at the next connect of any run.
+    gaps = fetch_rows(
+        con,
+        f"""
+        WITH events AS (SELECT run_id, ts, event FROM read_parquet([{listing}])),
+        killed AS (
+            SELECT run_id, max(ts) AS ts FROM events GROUP BY run_id
+            HAVING NOT bool_or(event = 'stop')
+        ),
+        opened AS (
+            SELECT ts, event AS reason FROM events WHERE event IN ('disconnect', 'stall')
+            UNION ALL
+            SELECT ts, 'recorder stopped without a clean stop' FROM killed
+        )
+        SELECT o.ts AS disconnected, min(e.ts) AS reconnected,
+               epoch(min(e.ts)) - epoch(o.ts) AS seconds, o.reason AS reason
+        FROM opened o JOIN events e ON e.event = 'connect' AND e.ts > o.ts
+        GROUP BY o.ts, o.reason
+        ORDER BY disconnected
+        """,
+    )
+    if gaps:
+        return Check(
+            "coverage",
+            "warning",
+            f"{_plural(len(gaps), 'connection gap')} (disconnected until the next connect)",
+            gaps[:DETAIL_LIMIT],
+        )
+    return Check("coverage", "ok", "no disconnections recorded")
+
+
+def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> VerifyReport:
+    """Check one day of the data root; raises NoDataError when the day has no raw parts."""
+    layout = Layout(root)
+    if not layout.all_parts("raw", day):
+        raise NoDataError(f"no recorded data for {day.isoformat()} in {root}")
+    parts = _scan_parts(layout, day)
+    checks = [_check_parts(parts), _check_orphans(parts)]
+    con = open_connection(parts.readable, threads=threads)
+    try:
+        seq_check, events = _check_raw_seq(con)
+        checks.append(seq_check)
+        steps: list[Callable[[duckdb.DuckDBPyConnection], Check]] = [
+            _check_normalized_in_raw,
+            _check_completeness,
+            _check_repeats,
+            _check_time_order,
+        ]
+        checks += [step(con) for step in steps]
+        checks.append(_check_coverage(con, root, day))
+    finally:
+        con.close()
+    return VerifyReport(day, events, checks)

@@ -1,0 +1,174 @@
+"""Commands over the DuckDB analytics: `stats`, `basis`, `foreign`, `query`, `verify`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vnrec.analytics import DEFAULT_THREADS, connect
+from vnrec.analytics.query import query_rows
+from vnrec.analytics.reports import basis_series, foreign_flow, session_stats
+from vnrec.analytics.verify import verify_day
+from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.output import OutputFormat, default_format, emit, to_json
+from vnrec.errors import BadInputError, NoDataError
+from vnrec.storage.layout import Layout
+
+FormatOption = Annotated[
+    OutputFormat | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="table, json, csv or parquet (default: table on a terminal, else json).",
+    ),
+]
+OutputOption = Annotated[
+    Path | None,
+    typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+]
+ThreadsOption = Annotated[int, typer.Option("--threads", min=1, help="DuckDB worker threads.")]
+DateOption = Annotated[str, typer.Option("--date", help="The trading day (YYYY-MM-DD).")]
+
+
+class ReportFormat(enum.StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _format(fmt: OutputFormat | None, output: Path | None) -> OutputFormat:
+    chosen = fmt or default_format()
+    if chosen is OutputFormat.parquet and output is None:
+        raise BadInputError("--format parquet needs --output FILE")
+    return chosen
+
+
+def _recorded_days(root: Path, days: Iterable[dt.date]) -> list[dt.date]:
+    layout = Layout(root)
+    return [day for day in days if layout.parts("raw", day)]
+
+
+def _one_day(root: Path, date: str) -> dt.date:
+    day = parse_day(date)
+    if not _recorded_days(root, [day]):
+        raise NoDataError(f"no recorded data for {day.isoformat()} in {root}")
+    return day
+
+
+def stats_command(
+    date: DateOption,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    threads: ThreadsOption = DEFAULT_THREADS,
+) -> None:
+    """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day."""
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    day = _one_day(root, date)
+    with connect(root, threads=threads, days=[day]) as con:
+        rows = session_stats(con, day, symbol)
+    emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")
+
+
+def basis_command(
+    start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
+    end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
+    interval: Annotated[
+        str, typer.Option("--interval", help="Bucket size: 30s, 1m, 5m, 1h, ...")
+    ] = "1m",
+    contract: Annotated[
+        str,
+        typer.Option("--contract", help="`front` (each day's front contract) or a symbol."),
+    ] = "front",
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    threads: ThreadsOption = DEFAULT_THREADS,
+) -> None:
+    """VN30 futures basis per interval: last trade price, the VN30 value then, the basis."""
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    first, last = parse_day(start), parse_day(end)
+    if last < first:
+        raise BadInputError(f"--to {last} is before --from {first}")
+    days = _recorded_days(root, [d for d in Layout(root).days("raw") if first <= d <= last])
+    if not days:
+        raise NoDataError(f"no recorded data from {first} to {last} in {root}")
+    with connect(root, threads=threads, days=days) as con:
+        rows = basis_series(con, first, last, interval=interval, contract=contract)
+    emit(rows, chosen, output=output, title=f"basis {first} .. {last} ({contract}, {interval})")
+
+
+def foreign_command(
+    date: DateOption,
+    top: Annotated[
+        int | None,
+        typer.Option("--top", min=1, help="Only the N symbols of largest absolute net value."),
+    ] = None,
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    threads: ThreadsOption = DEFAULT_THREADS,
+) -> None:
+    """Foreign investors' cumulative buy/sell and room per symbol at the day's last R message."""
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    day = _one_day(root, date)
+    with connect(root, threads=threads, days=[day]) as con:
+        rows = foreign_flow(con, day, top)
+    emit(rows, chosen, output=output, title=f"foreign flow {day.isoformat()}")
+
+
+def query_command(
+    sql: Annotated[str, typer.Argument(help="SQL over the views (see docs/analytics.md).")],
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    threads: ThreadsOption = DEFAULT_THREADS,
+) -> None:
+    """Run any SQL over the recorded history (views: raw, trades, quotes, session_stats, ...)."""
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    with connect(root, threads=threads) as con:
+        rows = query_rows(con, sql)
+    emit(rows, chosen, output=output)
+
+
+def verify_command(
+    date: DateOption,
+    data: DataOption = None,
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="table or json (default: table on a terminal)."),
+    ] = None,
+    threads: ThreadsOption = DEFAULT_THREADS,
+) -> None:
+    """Check a recorded day: parts, seq, completeness, repeats, time order, coverage.
+
+    Exit status 1 when the day is damaged (storage integrity); warnings do not fail."""
+    root = resolve_data_root(data)
+    terminal = default_format() is OutputFormat.table
+    chosen = fmt or (ReportFormat.table if terminal else ReportFormat.json)
+    report = verify_day(root, parse_day(date), threads=threads)
+    if chosen is ReportFormat.json:
+        sys.stdout.write(to_json(report.to_dict()).decode() + "\n")
+    else:
+        sys.stdout.write(report.render())
+    sys.stdout.flush()
+    if report.damaged:
+        raise typer.Exit(1)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("stats")(stats_command)
+    app.command("basis")(basis_command)
+    app.command("foreign")(foreign_command)
+    app.command("query")(query_command)
+    app.command("verify")(verify_command)

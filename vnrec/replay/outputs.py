@@ -1,0 +1,166 @@
+"""`--out DIR`: the day's derived series as Parquet files under `DIR/date=YYYY-MM-DD/`.
+
+`trades.parquet` (classified trades) is streamed while the replay runs, so memory does not
+grow with the day; `basis.parquet`, `foreign_flow.parquet` and `index.parquet` come from
+the trackers' series at the end. Each file is written under a temporary name and renamed,
+so a reader never sees half a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vnrec.storage.schema import EVENT_TS_TYPE
+from vnrec.trackers.day import DayTrackers
+from vnrec.trackers.trades import CountedTrade
+
+TRADES_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("event_ts", EVENT_TS_TYPE),
+        ("symbol", pa.string()),
+        ("price", pa.float64()),
+        ("volume", pa.int64()),
+        ("value", pa.float64()),
+        ("side", pa.string()),
+        ("phase", pa.string()),
+        ("bid1", pa.float64()),
+        ("ask1", pa.float64()),
+        ("wire_side", pa.string()),
+    ]
+)
+BASIS_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("event_ts", EVENT_TS_TYPE),
+        ("symbol", pa.string()),
+        ("price", pa.float64()),
+        ("index_value", pa.float64()),
+        ("basis", pa.float64()),
+    ]
+)
+FOREIGN_FLOW_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("event_ts", EVENT_TS_TYPE),
+        ("symbol", pa.string()),
+        ("buy_volume", pa.int64()),
+        ("sell_volume", pa.int64()),
+        ("buy_value", pa.float64()),
+        ("sell_value", pa.float64()),
+        ("net_volume", pa.int64()),
+        ("net_value", pa.float64()),
+        ("rebaselined", pa.bool_()),
+        ("net_volume_speed", pa.float64()),
+        ("net_value_speed", pa.float64()),
+    ]
+)
+INDEX_SCHEMA = pa.schema(
+    [
+        ("seq", pa.int64()),
+        ("event_ts", EVENT_TS_TYPE),
+        ("index_id", pa.string()),
+        ("value", pa.float64()),
+    ]
+)
+PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd"}
+FLUSH_ROWS = 65_536
+TMP_PREFIX = ".tmp-"
+
+
+def out_dir(root: Path, day: dt.date) -> Path:
+    return root / f"date={day.isoformat()}"
+
+
+def _record_batch(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
+    arrays = [
+        pa.array(values, type=pa.int64()).cast(f.type)
+        if f.type == EVENT_TS_TYPE
+        else pa.array(values, type=f.type)
+        for values, f in zip(columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+
+def write_rows(path: Path, rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> None:
+    """Write tuples (in the schema's field order) as one Parquet file, atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(TMP_PREFIX + path.name)
+    table = pa.Table.from_batches([_record_batch(rows, schema)], schema=schema)
+    pq.write_table(table, temporary, **PARQUET_OPTIONS)
+    os.replace(temporary, path)
+
+
+class TradeWriter:
+    """A trade sink writing classified trades to Parquet in bounded batches."""
+
+    def __init__(self, path: Path, flush_rows: int = FLUSH_ROWS) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._temporary = path.with_name(TMP_PREFIX + path.name)
+        self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
+        self._rows: list[CountedTrade] = []
+        self._flush_rows = flush_rows
+
+    def __call__(self, trade: CountedTrade) -> None:
+        self._rows.append(trade)
+        if len(self._rows) >= self._flush_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._rows:
+            self._writer.write_batch(_record_batch(self._rows, TRADES_SCHEMA))
+            self._rows = []
+
+    def close(self) -> None:
+        """Flush, close and make the file visible under its name."""
+        self._flush()
+        self._writer.close()
+        os.replace(self._temporary, self.path)
+
+    def abort(self) -> None:
+        """Close and remove the unfinished file (and its directory, when it is empty)."""
+        self._writer.close()
+        self._temporary.unlink(missing_ok=True)
+        # Not empty means other outputs live there: leaving it is the point.
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
+
+    def __enter__(self) -> TradeWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def write_series(directory: Path, trackers: DayTrackers) -> list[Path]:
+    """The basis, foreign flow and index series of a finished day; returns the paths."""
+    files: list[tuple[str, Sequence[tuple[Any, ...]], pa.Schema]] = [
+        ("basis.parquet", trackers.basis.series, BASIS_SCHEMA),
+        ("foreign_flow.parquet", trackers.foreign.series, FOREIGN_FLOW_SCHEMA),
+        ("index.parquet", trackers.index.series, INDEX_SCHEMA),
+    ]
+    paths = []
+    for name, rows, schema in files:
+        path = directory / name
+        write_rows(path, rows, schema)
+        paths.append(path)
+    return paths

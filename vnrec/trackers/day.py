@@ -1,0 +1,112 @@
+"""The standard set of trackers of SPEC.md section 4 for one trading day, wired together.
+
+`DayTrackers.handlers` maps each event type to the one function that updates every
+built-in tracker for it, so the engine dispatches with a single dict lookup per event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, cast
+
+from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
+from vnrec.events import EVENT_TYPES, Event, ForeignEvent, IndexEvent, QuoteEvent, TradeEvent
+from vnrec.trackers.basis import BasisTracker
+from vnrec.trackers.book import QuoteBook
+from vnrec.trackers.foreign import ForeignTracker
+from vnrec.trackers.index import IndexTracker
+from vnrec.trackers.stats import SessionStats
+from vnrec.trackers.trades import CountedTrade, TradeCounter, classify, phase_of
+
+TradeSink = Callable[[CountedTrade], None]
+# tuple.__new__ skips NamedTuple's Python-level __new__ (with --out it runs once per trade).
+_new_counted = cast(Any, partial(tuple.__new__, CountedTrade))
+
+
+def _ignore(event: Any) -> None:
+    """Handler of the event types no built-in tracker uses (bars, status, odd lots, ...)."""
+
+
+class DayTrackers:
+    """Quote book, trade counter, session stats, foreign flow, index and basis of a day.
+
+    `trade_sinks` receive every counted trade after the trackers (e.g. a Parquet writer);
+    `keep_series=False` drops the intraday series when only the summary is wanted."""
+
+    def __init__(
+        self,
+        day: dt.date,
+        *,
+        calendar: TradingCalendar = DEFAULT_CALENDAR,
+        trade_sinks: Sequence[TradeSink] = (),
+        keep_series: bool = True,
+    ) -> None:
+        self.day = day
+        self.book = QuoteBook()
+        self.counter = TradeCounter()
+        self.stats = SessionStats()
+        self.foreign = ForeignTracker(keep_series)
+        self.index = IndexTracker(keep_series)
+        self.basis = BasisTracker(day, calendar, keep_series)
+        self._trade_sinks = tuple(trade_sinks)
+        self._books = self.book.books
+        self._volume = self.counter.volume
+        self._add = self.stats.add
+        # Per symbol: does anything need the counted trade as an object (basis, sinks)?
+        self._wanted: dict[str | None, bool] = {}
+        self.handlers: dict[type[Event], Callable[[Any], None]] = dict.fromkeys(
+            EVENT_TYPES, _ignore
+        )
+        self.handlers[TradeEvent] = self.on_trade
+        self.handlers[QuoteEvent] = self.book.on_quote
+        self.handlers[ForeignEvent] = self.on_foreign
+        self.handlers[IndexEvent] = self.on_index
+
+    def on_event(self, event: Event) -> None:
+        self.handlers[type(event)](event)
+
+    def on_trade(self, event: TradeEvent) -> None:
+        """Count, classify against the book before the trade, and pass the trade on."""
+        # The per-trade path of a replay: one unpack, no object unless someone needs it.
+        seq, _, event_ts, data_type, symbol, price, last_vol, total_vol, _, session, side = event
+        volume = self._volume(data_type, symbol, price, last_vol, total_vol)
+        if not volume:
+            return
+        book = self._books.get(symbol)
+        if book is None:
+            bid1 = ask1 = 0.0  # no quote yet: both sides empty
+        else:
+            bid1 = book.bid1
+            ask1 = book.ask1
+        value = price * volume
+        classified = classify(price, bid1, ask1, session)
+        phase = phase_of(session)
+        self._add(symbol, price, volume, value, classified, phase)
+        wanted = self._wanted.get(symbol)
+        if wanted is None:
+            wanted = self._wanted[symbol] = bool(self._trade_sinks) or self.basis.covers(symbol)
+        if wanted:
+            trade: CountedTrade = _new_counted(
+                (seq, event_ts, symbol, price, volume, value, classified, phase, bid1, ask1, side)
+            )
+            self.basis.on_trade(trade)
+            for sink in self._trade_sinks:
+                sink(trade)
+
+    def on_foreign(self, event: ForeignEvent) -> None:
+        self.foreign.on_foreign(event)
+
+    def on_index(self, event: IndexEvent) -> None:
+        self.index.on_index(event)
+        self.basis.on_index(event)
+
+    def summary(self) -> dict[str, list[dict[str, Any]]]:
+        """The `stats`, `foreign`, `index` and `basis` lists of the replay result."""
+        return {
+            "stats": self.stats.rows(self.counter.duplicates),
+            "foreign": self.foreign.rows(),
+            "index": self.index.rows(),
+            "basis": self.basis.rows(),
+        }

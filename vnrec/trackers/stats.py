@@ -1,0 +1,141 @@
+"""Session statistics per symbol over the counted trades of the day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from vnrec.trackers.trades import BUY, SELL
+
+STATS_KEYS = (
+    "symbol",
+    "trades",
+    "volume",
+    "value",
+    "buy_volume",
+    "buy_value",
+    "sell_volume",
+    "sell_value",
+    "neutral_volume",
+    "neutral_value",
+    "ato_volume",
+    "continuous_volume",
+    "atc_volume",
+    "open",
+    "high",
+    "low",
+    "close",
+    "vwap",
+    "duplicates",
+)
+
+
+class _Totals:
+    __slots__ = (
+        "atc_volume",
+        "ato_volume",
+        "buy_value",
+        "buy_volume",
+        "close",
+        "continuous_volume",
+        "high",
+        "low",
+        "neutral_value",
+        "neutral_volume",
+        "open",
+        "sell_value",
+        "sell_volume",
+        "trades",
+        "value",
+        "volume",
+    )
+
+    def __init__(self, price: float) -> None:
+        self.trades = 0
+        self.volume = 0
+        self.value = 0.0
+        self.buy_volume = 0
+        self.buy_value = 0.0
+        self.sell_volume = 0
+        self.sell_value = 0.0
+        self.neutral_volume = 0
+        self.neutral_value = 0.0
+        self.ato_volume = 0
+        self.continuous_volume = 0
+        self.atc_volume = 0
+        self.open = price
+        self.high = price
+        self.low = price
+        self.close = price
+
+
+class SessionStats:
+    """trades, volume, value, buy/sell/neutral split, phase split, OHLC and VWAP per symbol."""
+
+    def __init__(self) -> None:
+        self._totals: dict[str | None, _Totals] = {}
+
+    def add(
+        self, symbol: str | None, price: float, volume: int, value: float, side: str, phase: str
+    ) -> None:
+        """One counted trade: its classification (`side`) and `phase` pick the splits."""
+        totals = self._totals.get(symbol)
+        if totals is None:
+            totals = self._totals[symbol] = _Totals(price)
+        totals.trades += 1
+        totals.volume += volume
+        totals.value += value
+        if side == BUY:
+            totals.buy_volume += volume
+            totals.buy_value += value
+        elif side == SELL:
+            totals.sell_volume += volume
+            totals.sell_value += value
+        else:
+            totals.neutral_volume += volume
+            totals.neutral_value += value
+        if phase == "continuous":
+            totals.continuous_volume += volume
+        elif phase == "ato":
+            totals.ato_volume += volume
+        else:
+            totals.atc_volume += volume
+        # Plain comparisons: max()/min() calls cost more on this per-trade path.
+        if price > totals.high:  # noqa: PLR1730
+            totals.high = price
+        if price < totals.low:  # noqa: PLR1730
+            totals.low = price
+        totals.close = price
+
+    def symbols(self) -> list[str]:
+        return sorted(s for s in self._totals if s is not None)
+
+    def rows(self, duplicates: Callable[[str], int]) -> list[dict[str, Any]]:
+        """One object per symbol with a counted trade, sorted by symbol, keys as STATS_KEYS."""
+        rows = []
+        for symbol in self.symbols():
+            t = self._totals[symbol]
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "trades": t.trades,
+                    "volume": t.volume,
+                    "value": t.value,
+                    "buy_volume": t.buy_volume,
+                    "buy_value": t.buy_value,
+                    "sell_volume": t.sell_volume,
+                    "sell_value": t.sell_value,
+                    "neutral_volume": t.neutral_volume,
+                    "neutral_value": t.neutral_value,
+                    "ato_volume": t.ato_volume,
+                    "continuous_volume": t.continuous_volume,
+                    "atc_volume": t.atc_volume,
+                    "open": t.open,
+                    "high": t.high,
+                    "low": t.low,
+                    "close": t.close,
+                    "vwap": t.value / t.volume,
+                    "duplicates": duplicates(symbol),
+                }
+            )
+        return rows

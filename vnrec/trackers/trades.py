@@ -1,0 +1,95 @@
+"""The trade rules: counting (repeat detection), classification and phase. `DayTrackers`
+applies them to each trade message against the quote book just before it.
+
+Rules (SPEC.md section 4, docs/design.md): a candidate is an `X-TRADE`/`Trade` with
+`LastVol > 0` and `LastPrice > 0`, or an `X` with `LastPrice > 0`. With `max_tv` the largest
+`TotalVol` counted so far for the symbol: an `X-TRADE` whose `TotalVol > 0` and `<= max_tv`
+is a repeat (counted in `duplicates`, not in volume), else it counts with `LastVol`; an `X`
+counts only when `TotalVol > max_tv`, with the increase as its volume.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from vnrec.events import TradeEvent
+
+BUY = "buy"
+SELL = "sell"
+NEUTRAL = "neutral"
+AUCTIONS = frozenset({"ATO", "ATC"})
+PHASES: dict[str | None, str] = {"ATO": "ato", "ATC": "atc"}
+CONTINUOUS = "continuous"
+SNAPSHOT = "X"
+
+
+class CountedTrade(NamedTuple):
+    """A counted trade with its classification and the book it was classified against."""
+
+    seq: int
+    event_ts: int | None
+    symbol: str | None
+    price: float
+    volume: int
+    value: float
+    side: str  # buy / sell / neutral (classification)
+    phase: str  # ato / continuous / atc
+    bid1: float
+    ask1: float
+    wire_side: str | None  # the message's own Side (BU/SD), kept alongside
+
+
+def classify(price: float, bid1: float, ask1: float, session: str | None) -> str:
+    """buy / sell / neutral for a trade at `price` against the book before it."""
+    if session in AUCTIONS:
+        return NEUTRAL
+    if ask1 > 0 and price >= ask1:
+        return BUY
+    if bid1 > 0 and price <= bid1:
+        return SELL
+    return NEUTRAL
+
+
+def phase_of(session: str | None) -> str:
+    """ato / atc for the auction sessions, continuous otherwise."""
+    return PHASES.get(session, CONTINUOUS)
+
+
+class TradeCounter:
+    """Decides which trade messages count, and with what volume, per symbol."""
+
+    def __init__(self) -> None:
+        self._max_tv: dict[str | None, int] = {}
+        self._duplicates: dict[str | None, int] = {}
+
+    def volume(
+        self, data_type: str, symbol: str | None, price: float, last_vol: int, total_vol: int
+    ) -> int:
+        """The counted volume of a trade message (a `TradeEvent`'s fields); 0 when it is not
+        a (new) trade. A repeat is counted in `duplicates` instead."""
+        if not price > 0:
+            return 0
+        max_tv = self._max_tv.get(symbol, 0)
+        if data_type == SNAPSHOT:
+            if total_vol <= max_tv:
+                return 0
+            self._max_tv[symbol] = total_vol
+            return total_vol - max_tv
+        if not last_vol > 0:
+            return 0
+        if 0 < total_vol <= max_tv:
+            self._duplicates[symbol] = self._duplicates.get(symbol, 0) + 1
+            return 0
+        if total_vol > max_tv:
+            self._max_tv[symbol] = total_vol
+        return last_vol
+
+    def count(self, event: TradeEvent) -> int:
+        """The counted volume of `event` (see `volume`)."""
+        return self.volume(
+            event.data_type, event.symbol, event.price, event.volume, event.total_vol
+        )
+
+    def duplicates(self, symbol: str | None) -> int:
+        """Repeats of already counted trades seen for the symbol."""
+        return self._duplicates.get(symbol, 0)
