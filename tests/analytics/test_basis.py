@@ -10,7 +10,7 @@ import pytest
 from vnrec import testing
 from vnrec.analytics.contracts import symbol_prefixes, vn30_futures
 from vnrec.analytics.reports import (
-    BASIS_CONTRACT_KEYS,
+    BASIS_KEYS,
     basis_contracts,
     basis_series,
     fetch_rows,
@@ -93,7 +93,7 @@ def test_contract_summaries(write: Write, open_con: Connect) -> None:
             "front": False,
         },
     ]
-    assert tuple(summaries[0]) == BASIS_CONTRACT_KEYS
+    assert tuple(summaries[0]) == BASIS_KEYS
     assert front_contract([FRONT, NEXT], DAY) == FRONT
 
 

@@ -17,63 +17,10 @@ import pyarrow as pa
 
 from vnrec.calendar import front_contract
 from vnrec.errors import BadInputError
+from vnrec.results import BASIS_KEYS, FOREIGN_KEYS, INDEX_KEYS, STATS_KEYS
 
 Row = dict[str, Any]
 
-STATS_KEYS: tuple[str, ...] = (
-    "symbol",
-    "trades",
-    "volume",
-    "value",
-    "buy_volume",
-    "buy_value",
-    "sell_volume",
-    "sell_value",
-    "neutral_volume",
-    "neutral_value",
-    "ato_volume",
-    "continuous_volume",
-    "atc_volume",
-    "open",
-    "high",
-    "low",
-    "close",
-    "vwap",
-    "duplicates",
-)
-FOREIGN_KEYS: tuple[str, ...] = (
-    "symbol",
-    "buy_volume",
-    "sell_volume",
-    "buy_value",
-    "sell_value",
-    "net_volume",
-    "net_value",
-    "total_room",
-    "current_room",
-)
-INDEX_KEYS: tuple[str, ...] = (
-    "index_id",
-    "value",
-    "prior_value",
-    "change",
-    "ratio_change",
-    "advances",
-    "declines",
-    "no_changes",
-    "total_qtty",
-    "total_value",
-)
-BASIS_CONTRACT_KEYS: tuple[str, ...] = (
-    "symbol",
-    "points",
-    "last_price",
-    "last_index",
-    "last_basis",
-    "min_basis",
-    "max_basis",
-    "front",
-)
 _INTERVAL_RE = re.compile(r"^(\d+)(s|m|h)$")
 _INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
 
@@ -150,7 +97,7 @@ def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
     )
     front = front_contract([row["symbol"] for row in rows], day)
     summaries = [
-        {key: row["symbol"] == front if key == "front" else row[key] for key in BASIS_CONTRACT_KEYS}
+        {key: row["symbol"] == front if key == "front" else row[key] for key in BASIS_KEYS}
         for row in rows
     ]
     return _bytewise(summaries, "symbol")

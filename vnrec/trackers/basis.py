@@ -14,16 +14,6 @@ from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, pa
 from vnrec.events import IndexEvent
 from vnrec.trackers.trades import CountedTrade
 
-BASIS_KEYS = (
-    "symbol",
-    "points",
-    "last_price",
-    "last_index",
-    "last_basis",
-    "min_basis",
-    "max_basis",
-    "front",
-)
 VN30 = "VN30"
 
 

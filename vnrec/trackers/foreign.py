@@ -16,17 +16,6 @@ from typing import Any, NamedTuple
 
 from vnrec.events import ForeignEvent
 
-FOREIGN_KEYS = (
-    "symbol",
-    "buy_volume",
-    "sell_volume",
-    "buy_value",
-    "sell_value",
-    "net_volume",
-    "net_value",
-    "total_room",
-    "current_room",
-)
 SPEED_WINDOW_US = 5 * 60 * 1_000_000
 _US_PER_MINUTE = 60 * 1_000_000
 

@@ -6,19 +6,6 @@ from typing import Any, NamedTuple
 
 from vnrec.events import IndexEvent
 
-INDEX_KEYS = (
-    "index_id",
-    "value",
-    "prior_value",
-    "change",
-    "ratio_change",
-    "advances",
-    "declines",
-    "no_changes",
-    "total_qtty",
-    "total_value",
-)
-
 
 class IndexPoint(NamedTuple):
     """One point of an index's intraday series."""

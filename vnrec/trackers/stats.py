@@ -7,28 +7,6 @@ from typing import Any
 
 from vnrec.trackers.trades import BUY, SELL
 
-STATS_KEYS = (
-    "symbol",
-    "trades",
-    "volume",
-    "value",
-    "buy_volume",
-    "buy_value",
-    "sell_volume",
-    "sell_value",
-    "neutral_volume",
-    "neutral_value",
-    "ato_volume",
-    "continuous_volume",
-    "atc_volume",
-    "open",
-    "high",
-    "low",
-    "close",
-    "vwap",
-    "duplicates",
-)
-
 
 class _Totals:
     __slots__ = (
