@@ -18,3 +18,17 @@ def test_storage_doc_lists_every_column_with_its_type() -> None:
             if table != "raw" and field.name in ("seq", "recv_ns", "event_ts", "data_type"):
                 continue  # the common columns are documented once at the top
             assert f"| `{field.name}` | {field.type} |" in section, (table, field.name)
+
+
+def test_every_command_is_in_the_readme_and_has_help() -> None:
+    """Each CLI command appears in README.md and has a one-line help text."""
+    import typer.main
+
+    from vnrec.cli.main import build_app
+
+    readme = (ROOT / "README.md").read_text()
+    group = typer.main.get_group(build_app())
+    assert len(group.commands) >= 12
+    for name, command in group.commands.items():
+        assert f"vnrec {name}" in readme, name
+        assert (command.help or "").strip(), name

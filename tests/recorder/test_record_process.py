@@ -199,3 +199,35 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
     summary = json.loads(live.stdout)
     assert summary["events"] == len(SyntheticMarket(market).envelopes())
     assert summary["stats"] and summary["index"] and summary["basis"]
+
+
+def test_sigint_stops_cleanly(tmp_path: Path) -> None:
+    """SIGINT: stop the stream, flush and convert everything, one summary line, exit 0, no
+    journal left behind."""
+    market = MarketConfig(DAY, symbols=3, activity=1.0, seed=8)
+    config = EmulatorConfig(credentials=Credentials(CONSUMER_ID, SECRET), pacing=Pacing(rate=500))
+    root = tmp_path / "data"
+    layout = Layout(root)
+    journal = root / "journal" / f"date={DAY.isoformat()}"
+    log = tmp_path / "stderr.log"
+    with EmulatorServer.synthetic(config, market) as server, open(log, "wb") as stderr:
+        proc = subprocess.Popen(_record(root, "--duration", "600"), env=_env(server), stderr=stderr)
+        try:
+            deadline = time.monotonic() + 60
+            while _journal_records(journal) < 200:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=120)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    text = log.read_text()
+    assert proc.returncode == 0, text[-2000:]
+    assert "SIGINT: stopping" in text
+    summary = next(line for line in text.splitlines() if line.startswith("recorded "))
+    assert "stopped: SIGINT" in summary
+    rows = raw_rows(layout)
+    assert len(rows) >= 200 and f"{DAY} seq 1-{len(rows)}" in summary
+    assert _journal_records(journal) == 0

@@ -164,9 +164,9 @@ def record_command(
         SsiClient(settings, redactor),
         on_tables=tracking.on_tables if tracking is not None else None,
     )
-    _install_signal_handlers(recorder)
+    install_signal_handlers(recorder)
     status = StatusReporter(recorder, sys.stderr, interactive=sys.stderr.isatty())
-    log.info("recording %s until %s into %s", plan.day, plan.stop.astimezone(HCM_TZ), layout.root)
+    log.info("recording until %s into %s", plan.stop.astimezone(HCM_TZ), layout.root)
     status.start()
     try:
         summary = recorder.run()
@@ -177,7 +177,10 @@ def record_command(
         render_results(tracking.results(), fmt or default_format())
 
 
-def _install_signal_handlers(recorder: Recorder) -> None:
+def install_signal_handlers(recorder: Recorder) -> None:
+    """SIGINT/SIGTERM ask the recorder to stop; a second one during the stop is ignored so
+    that it cannot interrupt a half-written flush."""
+
     def handle(signum: int, _frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
         if recorder.stopping:
