@@ -21,7 +21,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-BENCHMARKS = ("import", "emulator", "recorder", "replay", "analytics")
+BENCHMARKS = ("import", "naive", "emulator", "recorder", "replay", "scaling", "analytics", "peers")
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 

@@ -89,15 +89,15 @@ def run(quick: bool) -> list[dict[str, Any]]:
     )
     return [
         {
-            "benchmark": "emulator_send",
-            "metric": "messages_per_second",
+            "benchmark": "emulator",
+            "metric": "send rate to one ssi-fc-data client",
             "value": count / elapsed,
             "unit": "msg/s",
             "note": note,
         },
         {
-            "benchmark": "emulator_generate",
-            "metric": "messages_per_second",
+            "benchmark": "emulator",
+            "metric": "synthetic day generation alone",
             "value": generated / generation,
             "unit": "msg/s",
             "note": f"synthetic day generation alone, {generated} messages",

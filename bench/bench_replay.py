@@ -277,20 +277,20 @@ def run(quick: bool) -> list[dict[str, Any]]:
     full = stages["replay"]
     cpu = {name: stage["cpu"] for name, stage in stages.items()}
     return [
-        _row("events_per_s", messages / full["seconds"], "msg/s", f"{day}, wall clock"),
-        _row("events_per_cpu_s", messages / full["cpu"], "msg/s", f"{day}, CPU time"),
-        _row("seconds", full["seconds"], "s", "wall clock of the whole replay"),
-        _row("peak_rss", full["peak_rss_mb"], "MB", "VmHWM of the replay process, all included"),
-        _row("cpu_parquet_decode", cpu["decode"], "s", "needed columns of every part to Arrow"),
+        _row("events/s (wall clock)", messages / full["seconds"], "msg/s", f"{day}, wall clock"),
+        _row("events/s (CPU time)", messages / full["cpu"], "msg/s", f"{day}, CPU time"),
+        _row("whole replay", full["seconds"], "s", "wall clock of the whole replay"),
+        _row("peak RSS", full["peak_rss_mb"], "MB", "VmHWM of the replay process, all included"),
+        _row("CPU: Parquet decode", cpu["decode"], "s", "needed columns of every part to Arrow"),
         _row(
-            "cpu_arrow_to_events",
+            "CPU: Arrow to event tuples",
             cpu["events"] - cpu["decode"],
             "s",
             "columns to Python lists, one event tuple per row (and freeing them)",
         ),
-        _row("cpu_seq_merge", cpu["merge"] - cpu["events"], "s", "per-table streams merged"),
+        _row("CPU: merge by seq", cpu["merge"] - cpu["events"], "s", "per-table streams merged"),
         _row(
-            "cpu_trackers",
+            "CPU: dispatch + trackers",
             cpu["replay"] - cpu["merge"],
             "s",
             "dispatch and every built-in tracker (the rest of the replay)",
