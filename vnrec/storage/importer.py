@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import logging
 import os
 import time
@@ -23,7 +24,7 @@ import polars as pl
 
 from vnrec.calendar import HCM_UTC_OFFSET, hcm_date_of_ns
 from vnrec.errors import AlreadyImportedError, BadInputError
-from vnrec.ssi.envelope import EnvelopeError, parse_envelope_line
+from vnrec.ssi.envelope import EnvelopeError, parse_envelope_batch, parse_envelope_line
 from vnrec.storage.layout import Layout
 from vnrec.storage.normalize import build_tables, decode
 from vnrec.storage.writer import DayLock, PartWriter, make_dirs_durable, recover_day
@@ -94,8 +95,8 @@ class Importer:
     # -- public ---------------------------------------------------------------------------
 
     def import_lines(self, lines: Iterable[bytes], source: str) -> ImportReport:
-        for batch in _batches(lines, self.batch_lines):
-            self._import_batch(batch, source)
+        for first_line, batch in _batches(lines, self.batch_lines):
+            self._import_batch(first_line, batch, source)
         return self.report
 
     def close(self) -> None:
@@ -116,32 +117,42 @@ class Importer:
 
     # -- one batch ------------------------------------------------------------------------
 
-    def _import_batch(self, batch: list[tuple[int, bytes]], source: str) -> None:
-        line_numbers: list[int] = []
-        line_texts: list[bytes] = []
-        data_types: list[str] = []
-        contents: list[str] = []
-        recv: list[int | None] = []
+    def _import_batch(self, first_line: int, lines: list[bytes], source: str) -> None:
         rejects: list[Reject] = []
-        for number, line in batch:
-            self.report.lines += 1
-            try:
-                envelope = parse_envelope_line(line)
-            except EnvelopeError as exc:
-                rejects.append(Reject(source, number, str(exc), _text(line)))
-                continue
-            line_numbers.append(number)
-            line_texts.append(line)
-            data_types.append(envelope.data_type)
-            contents.append(envelope.content)
-            recv.append(envelope.recv_ns)
-        data_type_series = pl.Series(data_types, dtype=pl.String)
-        content_series = pl.Series(contents, dtype=pl.String)
+        line_numbers: list[int]
+        line_texts: list[bytes]
+        fast = parse_envelope_batch(b"".join(lines), len(lines))
+        if fast is not None:
+            self.report.lines += len(lines)
+            line_numbers = list(range(first_line, first_line + len(lines)))
+            line_texts = lines
+            data_type_series, content_series, recv_ns = fast.data_types, fast.contents, fast.recv_ns
+        else:
+            line_numbers, line_texts = [], []
+            data_types: list[str] = []
+            contents: list[str] = []
+            recv: list[int | None] = []
+            for number, line in enumerate(lines, start=first_line):
+                if not line.strip():
+                    continue  # blank lines (a trailing newline) carry nothing
+                self.report.lines += 1
+                try:
+                    envelope = parse_envelope_line(line)
+                except EnvelopeError as exc:
+                    rejects.append(Reject(source, number, str(exc), _text(line)))
+                    continue
+                line_numbers.append(number)
+                line_texts.append(line)
+                data_types.append(envelope.data_type)
+                contents.append(envelope.content)
+                recv.append(envelope.recv_ns)
+            data_type_series = pl.Series(data_types, dtype=pl.String)
+            content_series = pl.Series(contents, dtype=pl.String)
+            recv_ns = pl.Series(recv, dtype=pl.Int64)
         decoded = decode(data_type_series, content_series)
         for row, reason in sorted(decoded.bad_rows.items()):
             rejects.append(Reject(source, line_numbers[row], reason, _text(line_texts[row])))
-        keep = pl.Series([row not in decoded.bad_rows for row in range(len(contents))])
-        recv_ns = pl.Series(recv, dtype=pl.Int64)
+        keep = pl.Series([row not in decoded.bad_rows for row in range(decoded.rows)])
         days = self._days(decoded.trading_dates, recv_ns)
         tables = build_tables(
             decoded,
@@ -248,17 +259,13 @@ def _text(line: bytes) -> str:
     return line.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
 
-def _batches(lines: Iterable[bytes], size: int) -> Iterator[list[tuple[int, bytes]]]:
-    batch: list[tuple[int, bytes]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue  # blank lines (a trailing newline) carry nothing
-        batch.append((number, line))
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
+    """Lists of up to `size` lines with the number of their first line."""
+    iterator = iter(lines)
+    first = 1
+    while batch := list(itertools.islice(iterator, size)):
+        yield first, batch
+        first += len(batch)
 
 
 def import_files(
