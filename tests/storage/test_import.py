@@ -273,3 +273,18 @@ def test_nested_values_in_scalar_fields_do_not_lose_the_row(layout: Layout) -> N
     rows = _read(layout, "status")
     assert [r["symbol"] for r in rows] == ["MWG", "FPT"]
     assert orjson.loads(rows[0]["trading_session"]) == {"odd": True}
+
+
+def test_bad_content_in_an_otherwise_clean_batch_is_rejected_by_line(layout: Layout) -> None:
+    """When every envelope line is well formed, the batch is decoded in one call and a
+    Content that is not JSON is still rejected with its own line number."""
+    seen: list[Reject] = []
+    envelopes = [
+        f.trade("A", 10000.0, 100.0, 100.0),
+        {"DataType": "X-TRADE", "Content": '{"Symbol": broken'},
+        f.trade("A", 10000.0, 100.0, 200.0),
+    ]
+    report = import_envelopes(layout, envelopes, source="s", on_reject=seen.append)
+    assert [(r.line, r.reason.split(" (")[0]) for r in seen] == [(2, "Content is not valid JSON")]
+    assert report.imported == 2 and report.lines == 3
+    assert [r["seq"] for r in _read(layout, "trades")] == [1, 2]
