@@ -3,6 +3,7 @@ and which faults it injects. Small frozen value objects with named defaults."""
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 
 from vnrec.emulator.auth import DEFAULT_TOKEN_TTL, Credentials
@@ -90,6 +91,7 @@ class EmulatorConfig:
     faults: Faults = field(default_factory=Faults)
     keepalive: float = DEFAULT_KEEPALIVE
     token_ttl: int = DEFAULT_TOKEN_TTL
+    tls: ssl.SSLContext | None = None  # serve https/wss, to test clients' certificate checks
 
     def __post_init__(self) -> None:
         if self.host not in LOOPBACK_HOSTS:

@@ -137,7 +137,7 @@ class EmulatorServer:
             app, access_log=None, handle_signals=False, shutdown_timeout=_CLOSE_TIMEOUT
         )
         await runner.setup()
-        site = web.TCPSite(runner, config.host, config.port)
+        site = web.TCPSite(runner, config.host, config.port, ssl_context=config.tls)
         try:
             await site.start()
         except OSError:
@@ -176,7 +176,8 @@ class EmulatorServer:
     def url(self) -> str:
         """The REST base URL (`SSI_URL`), with the trailing slash the client expects."""
         host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
-        return f"http://{host}:{self._port}/"
+        scheme = "https" if self.config.tls is not None else "http"
+        return f"{scheme}://{host}:{self._port}/"
 
     @property
     def stream_url(self) -> str:
