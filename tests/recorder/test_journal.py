@@ -1,5 +1,5 @@
-"""The journal: records round-trip, segments rotate, a torn tail is cut and kept aside,
-and conversion to Parquet is idempotent across a crash."""
+"""The journal: records round-trip, segments rotate, a torn tail is cut at the last complete
+group commit and kept aside, and conversion to Parquet is idempotent across a crash."""
 
 from __future__ import annotations
 
@@ -37,7 +37,8 @@ def _journal(directory: Path, first_seq: int = 1, **kwargs: object) -> tuple[Jou
 
 
 def test_records_round_trip_in_order(tmp_path: Path) -> None:
-    """Appended messages come back with their seq, recv_ns, type and exact content."""
+    """Appended messages come back with their seq, recv_ns, type and exact content, in one
+    block per commit."""
     journal, closed = _journal(tmp_path)
     contents = ['{"a":1}', '{"b":"ä"}', "{}"]
     seqs = [journal.append("X-TRADE", c, 1000 + i) for i, c in enumerate(contents)]
@@ -45,7 +46,9 @@ def test_records_round_trip_in_order(tmp_path: Path) -> None:
     assert journal.commit() == 3
     journal.close()
     assert closed == list_segments(tmp_path)
-    records = scan_segment(closed[0]).records
+    scan = scan_segment(closed[0])
+    assert scan.torn_bytes == 0
+    records = scan.records
     assert [(r.seq, r.recv_ns, r.data_type, r.content) for r in records] == [
         (1, 1000, "X-TRADE", '{"a":1}'),
         (2, 1001, "X-TRADE", '{"b":"ä"}'),
@@ -67,10 +70,11 @@ def test_segments_rotate_by_size_and_continue_seq(tmp_path: Path) -> None:
 
 
 def test_torn_tail_is_cut_reported_and_kept_aside(tmp_path: Path) -> None:
-    """A half-written last record is cut; the complete records stay; dropped bytes kept."""
+    """A half-written last commit is cut; the complete ones stay; dropped bytes kept."""
     journal, closed = _journal(tmp_path)
     for i in range(5):
         journal.append("R", f'{{"i":{i}}}', i)
+        journal.commit()
     journal.close()
     segment = closed[0]
     whole = segment.read_bytes()
@@ -83,11 +87,12 @@ def test_torn_tail_is_cut_reported_and_kept_aside(tmp_path: Path) -> None:
     assert repair_segment(segment) is None
 
 
-def test_corrupt_record_stops_the_scan(tmp_path: Path) -> None:
-    """A record whose checksum does not match ends the valid prefix."""
+def test_corrupt_block_stops_the_scan(tmp_path: Path) -> None:
+    """A commit block whose checksum does not match ends the valid prefix."""
     journal, closed = _journal(tmp_path)
     for i in range(3):
         journal.append("R", f'{{"i":{i}}}', i)
+        journal.commit()
     journal.close()
     data = bytearray(closed[0].read_bytes())
     data[-2] ^= 0xFF
