@@ -31,7 +31,9 @@ def generate(path: Path, count: int, seed: int = 1) -> None:
         for i in range(count):
             symbol = symbols[rng.randrange(len(symbols))]
             price = prices[symbol]
-            clock = f"{9 + i * 6 // count:02d}:{rng.randrange(60):02d}:{rng.randrange(60):02d}"
+            # Event times advance through 09:00-15:00 as in a real stream.
+            second = 9 * 3600 + i * 6 * 3600 // count
+            clock = f"{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}"
             kind = rng.random()
             if kind < 0.6:
                 levels = 3 if kind < 0.4 else 10
