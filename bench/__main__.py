@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import importlib
 import importlib.metadata
+import math
 import os
 import platform
 import sys
@@ -22,6 +23,26 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 BENCHMARKS = ("import", "naive", "emulator", "recorder", "replay", "scaling", "analytics", "peers")
+# The rows copied into the README; bench/results/latest.md has every row.
+HEADLINE = (
+    ("import", "envelopes/s (1 thread)"),
+    ("import", "normalized bytes/message (compacted)"),
+    ("import", "raw bytes/message (compacted)"),
+    ("naive", "vnrec/naive speed"),
+    ("emulator", "send rate to one ssi-fc-data client"),
+    ("recorder", "journal append + group commit"),
+    ("recorder", "end-to-end record rate (as fast as the client reads)"),
+    ("recorder", "highest paced rate recorded with zero loss"),
+    ("replay", "events/s (wall clock)"),
+    ("replay", "peak RSS"),
+    ("scaling", "replay 10M events/s"),
+    ("scaling", "replay 10M peak RSS"),
+    ("analytics", "one-day stats (median)"),
+    ("analytics", "all-days basis at 1m (median)"),
+    ("analytics", "full-history GROUP BY symbol (median)"),
+    ("peers", "vnrec/nautilus write"),
+    ("peers", "vnrec/nautilus replay"),
+)
 README_START = "<!-- bench:start -->"
 README_END = "<!-- bench:end -->"
 
@@ -61,9 +82,12 @@ def format_value(value: float, unit: str) -> str:
     return f"{value:,.2f}"
 
 
-def markdown(results: list[dict[str, Any]], info: dict[str, str], quick: bool) -> str:
+def markdown(
+    results: list[dict[str, Any]], info: dict[str, str], quick: bool, header: str = ""
+) -> str:
     lines = [
-        f"Measured {info['date']} on {info['cpu']}, {info['memory']} RAM, Python"
+        header
+        or f"Measured {info['date']} on {info['cpu']}, {info['memory']} RAM, Python"
         f" {info['python']} ({info['versions']}){' — QUICK smoke sizes' if quick else ''}.",
         "",
         "| benchmark | metric | value | unit | note |",
@@ -77,6 +101,34 @@ def markdown(results: list[dict[str, Any]], info: dict[str, str], quick: bool) -
     return "\n".join(lines) + "\n"
 
 
+def headline(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    wanted = {key: i for i, key in enumerate(HEADLINE)}
+    chosen = [r for r in results if (r["benchmark"], r["metric"]) in wanted]
+    return sorted(chosen, key=lambda r: wanted[(r["benchmark"], r["metric"])])
+
+
+def read_latest(path: Path) -> tuple[str, list[dict[str, Any]]]:
+    """The header line and the rows of a results file written by this driver."""
+    lines = path.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("Measured "))
+    rows = []
+    for line in lines:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or cells[0] in ("benchmark", "---"):
+            continue
+        value = float(cells[2].replace(",", "")) if cells[2] not in ("", "nan") else math.nan
+        rows.append(
+            dict(
+                zip(
+                    ("benchmark", "metric", "value", "unit", "note"),
+                    [cells[0], cells[1], value, cells[3], cells[4]],
+                    strict=True,
+                )
+            )
+        )
+    return header, rows
+
+
 def update_readme(table: str) -> None:
     readme = ROOT / "README.md"
     text = readme.read_text()
@@ -87,12 +139,27 @@ def update_readme(table: str) -> None:
     readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}")
 
 
+def _readme_table(header: str, results: list[dict[str, Any]]) -> str:
+    rows = markdown(headline(results), {}, quick=False, header=header)
+    return (
+        rows + "\nEvery figure, with notes: [bench/results/latest.md](bench/results/latest.md).\n"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
     parser.add_argument("--only", default="", help="comma-separated benchmark names")
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument(
+        "--readme", action="store_true", help="refresh the README from the latest results"
+    )
     args = parser.parse_args(argv)
+    latest = HERE / "results" / "latest.md"
+    if args.readme:
+        header, rows = read_latest(latest)
+        update_readme(_readme_table(header, rows))
+        return 0
     wanted = [b for b in args.only.split(",") if b] or list(BENCHMARKS)
     results: list[dict[str, Any]] = []
     for name in wanted:
@@ -116,11 +183,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     if not args.no_write and not args.quick:
-        out = HERE / "results" / "latest.md"
-        out.parent.mkdir(exist_ok=True)
-        out.write_text("# vnrec benchmarks (latest run)\n\n" + table)
-        update_readme(table)
-        print(f"written to {out} and README.md", file=sys.stderr)
+        latest.parent.mkdir(exist_ok=True)
+        latest.write_text("# vnrec benchmarks (latest run)\n\n" + table)
+        header = table.splitlines()[0]
+        update_readme(_readme_table(header, results))
+        print(f"written to {latest} and README.md", file=sys.stderr)
     return 0
 
 

@@ -122,7 +122,6 @@ class Recorder:
         self.config = config
         self.source = source
         self.clock = clock or Clock()
-        self._on_tables = on_tables
         self._stop = threading.Event()
         self.stop_reason = ""
         self.per_type: Counter[str] = Counter()

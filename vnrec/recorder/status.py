@@ -69,7 +69,8 @@ class StatusReporter:
 
     def snapshot(self) -> dict[str, object]:
         recorder = self._recorder
-        current = Counter(recorder.per_type)
+        # dict() copies in one step under the GIL while the websocket thread adds counts
+        current = Counter(dict(recorder.per_type))
         rates = {k: (current[k] - self._previous[k]) / self._interval for k in sorted(current)}
         self._previous = current
         if self._ticks % 10 == 0:
