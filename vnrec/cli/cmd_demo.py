@@ -63,7 +63,10 @@ def record_day(root: Path, market: MarketConfig) -> RecordingSummary:
             url=server.url,
             stream_url=server.stream_url,
         )
-        config = RecorderConfig(stop_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+        config = RecorderConfig(
+            stop_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+            compact_at_stop=True,  # as `vnrec record` does when the session is over
+        )
         recorder = Recorder(Layout(root), config, SsiClient(settings, Redactor()))
         outcome: dict[str, Any] = {}
         thread = threading.Thread(target=lambda: outcome.update(summary=recorder.run()))

@@ -4,6 +4,7 @@ a file, as a table, JSON, CSV or Parquet. Logs never go through here."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import enum
 import io
 import math
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import orjson
+
+from vnrec.calendar import HCM_TZ
 
 
 class OutputFormat(enum.StrEnum):
@@ -62,6 +65,9 @@ def format_cell(value: Any) -> str:
         return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        # Terminal tables are read by people trading in Ho Chi Minh City: local time.
+        return value.astimezone(HCM_TZ).strftime("%Y-%m-%d %H:%M:%S")
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
