@@ -3,7 +3,7 @@
 Trading days are generated directly as Parquet parts (storage schemas, the real layout, one
 compacted part per table and day), deterministically with numpy: per day 2M quotes, 1M
 stock trades, VN30 index ticks and trades of two VN30 futures, seq interleaved at random.
-`raw` rows carry a placeholder `content` (`{}`): the timed queries never read it, and
+`raw` rows carry an empty-object `content` (`{}`): the timed queries never read it, and
 several GB of JSON text per day would only measure the disk.
 
 Timed on 2 DuckDB threads, median of a few runs: one-day `stats`, 20-day `basis` at 1m,

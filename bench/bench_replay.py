@@ -3,7 +3,7 @@
 The day is generated directly as Parquet parts (storage schemas, the real layout, parts of
 200,000 seqs like a recorder's day before compaction), deterministically with numpy:
 2,000,000 quotes, 1,000,000 trades (stocks, `X` snapshots and two VN30 futures), foreign
-room and index ticks, seq interleaved at random. `raw` rows carry a placeholder `content`
+room and index ticks, seq interleaved at random. `raw` rows carry an empty-object `content`
 (`{}`): replay reads raw's `seq`/`data_type` only, and its content only for unknown types.
 
 Each measurement runs in its own subprocess, so peak RSS (`ru_maxrss`) is that of one
