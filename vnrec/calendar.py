@@ -67,16 +67,6 @@ class TradingCalendar:
             candidate -= dt.timedelta(days=1)
         return candidate
 
-    def trading_days(self, start: dt.date, end: dt.date) -> list[dt.date]:
-        """Trading days in [start, end], ascending."""
-        days: list[dt.date] = []
-        day = start
-        while day <= end:
-            if self.is_trading_day(day):
-                days.append(day)
-            day += dt.timedelta(days=1)
-        return days
-
     def futures_last_trading_day(self, year: int, month: int) -> dt.date:
         """Third Thursday of the month, or the trading day before it when it is not one."""
         first = dt.date(year, month, 1)
@@ -136,9 +126,6 @@ SESSIONS: dict[str, tuple[Session, ...]] = {
         Session("ATC", _t("14:30"), _t("14:45")),
     ),
 }
-
-MARKET_OPEN = _t("08:45")  # earliest phase of any market (derivatives ATO)
-MARKET_CLOSE = _t("15:00")  # end of the last phase of any market
 
 
 def session_at(market: str, local_time: dt.time) -> str:

@@ -183,13 +183,5 @@ KNOWN_DATA_TYPES: frozenset[str] = frozenset(t for c in CHANNELS for t in c.data
 # Key spellings of the envelope and of the time fields inside Content.
 ENVELOPE_TYPE_KEYS = ("DataType", "datatype", "dataType", "Datatype")
 ENVELOPE_CONTENT_KEYS = ("Content", "content")
-RTYPE_KEYS = ("RType", "Rtype", "rtype")
 DATE_KEYS = ("TradingDate",)
 TIME_KEYS = ("Time", "TradingTime")
-
-
-def channel_for_table(table: str) -> Channel:
-    for channel in CHANNELS:
-        if channel.table == table:
-            return channel
-    raise KeyError(table)
