@@ -6,7 +6,6 @@ import logging
 
 import pytest
 
-from vnrec.ssi.client import token_expiry
 from vnrec.ssi.secrets import MASK, RedactingFilter, Redactor, Secret
 
 
@@ -39,16 +38,3 @@ def test_log_records_and_tracebacks_are_masked(caplog: pytest.LogCaptureFixture)
         logger.exception("headers %s", {"Authorization": "Bearer eyJtoken.payload.sig"})
     assert "eyJtoken" not in caplog.text
     assert "Bearer ***" in caplog.text and "ValueError: bad header Bearer ***" in caplog.text
-
-
-def test_token_expiry_reads_the_jwt_exp_claim() -> None:
-    """The exp claim of a JWT is read without verifying it; garbage gives None."""
-    import base64
-
-    import orjson
-
-    payload = base64.urlsafe_b64encode(orjson.dumps({"exp": 1_800_000_000})).rstrip(b"=")
-    token = f"x.{payload.decode()}.y"
-    expiry = token_expiry(token)
-    assert expiry is not None and expiry.timestamp() == 1_800_000_000
-    assert token_expiry("not-a-jwt") is None

@@ -136,11 +136,6 @@ class Pipeline:
             for on_event in self._user[kind]:
                 on_event(event)
 
-    def on_events(self, events: Iterable[Event]) -> None:
-        """Process events in seq order, one by one."""
-        for event in events:
-            self.on_event(event)
-
     def on_chunk(self, chunk: Chunk) -> None:
         """Process a chunk of `merge_by_seq` (the replay's hot path): the order check and
         the message count are done on the seq array, not per event."""

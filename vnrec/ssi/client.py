@@ -16,16 +16,13 @@ Errors of requests/websocket are translated into vnrec errors with secrets maske
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime as dt
 import io
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 import requests
 
 from vnrec.errors import AuthError, VnrecError
@@ -65,16 +62,6 @@ class _LibraryConfig:
     url: str
     stream_url: str
     auth_type: str = "Bearer"
-
-
-def token_expiry(token: str) -> dt.datetime | None:
-    """The `exp` claim of a JWT, as an aware UTC datetime (None when unreadable)."""
-    try:
-        payload = token.split(".")[1]
-        claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return dt.datetime.fromtimestamp(float(claims["exp"]), dt.UTC)
-    except (IndexError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
-        return None
 
 
 class _Discard(io.TextIOBase):
