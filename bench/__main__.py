@@ -139,6 +139,10 @@ def update_readme(table: str) -> None:
     readme.write_text(f"{head}{README_START}\n{table}{README_END}{tail}")
 
 
+def _order(benchmark: str) -> int:
+    return BENCHMARKS.index(benchmark) if benchmark in BENCHMARKS else len(BENCHMARKS)
+
+
 def _readme_table(header: str, results: list[dict[str, Any]]) -> str:
     rows = markdown(headline(results), {}, quick=False, header=header)
     return (
@@ -183,9 +187,17 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table)
     if not args.no_write and not args.quick:
+        header = table.splitlines()[0]
+        if args.only and latest.is_file():
+            # A partial run replaces its benchmarks' rows and keeps the others.
+            old_header, old_rows = read_latest(latest)
+            rerun = {row["benchmark"] for row in results}
+            results = [r for r in old_rows if r["benchmark"] not in rerun] + results
+            results.sort(key=lambda r: _order(r["benchmark"]))
+            header = f"{old_header} Re-run of {', '.join(sorted(rerun))}: {info['date']}."
+            table = markdown(results, info, quick=False, header=header)
         latest.parent.mkdir(exist_ok=True)
         latest.write_text("# vnrec benchmarks (latest run)\n\n" + table)
-        header = table.splitlines()[0]
         update_readme(_readme_table(header, results))
         print(f"written to {latest} and README.md", file=sys.stderr)
     return 0

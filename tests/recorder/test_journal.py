@@ -7,8 +7,10 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from vnrec import testing as f
+from vnrec.recorder import converter
 from vnrec.recorder.converter import ConversionStats, convert_pending
 from vnrec.recorder.journal import Journal, list_segments, repair_segment, scan_segment
 from vnrec.storage.layout import Layout
@@ -129,3 +131,22 @@ def test_conversion_writes_parquet_and_skips_what_is_stored(tmp_path: Path) -> N
     convert_pending(layout, DAY, directory, again)
     assert again.rows == 0 and again.skipped == 3
     assert len(layout.parts("raw", DAY)) == 3
+
+
+def test_a_segment_is_converted_in_bounded_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big segment becomes several parts of at most CONVERT_BATCH records, in seq order,
+    so the converter's memory does not grow with the message rate."""
+    monkeypatch.setattr(converter, "CONVERT_BATCH", 4)
+    layout = Layout(tmp_path / "data")
+    directory = tmp_path / "journal"
+    journal, closed = _journal(directory)
+    for i in range(10):
+        journal.append("X-TRADE", str(f.trade("A", 10000.0, 100.0, 100.0 * (i + 1))["Content"]), i)
+    journal.close()
+    stats = ConversionStats()
+    convert_pending(layout, DAY, directory, stats)
+    parts = layout.parts("raw", DAY)
+    assert [(p.first_seq, p.last_seq) for p in parts] == [(1, 4), (5, 8), (9, 10)]
+    assert stats.rows == 10 and len(closed) == 1 and not list_segments(directory)

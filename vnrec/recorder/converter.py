@@ -20,7 +20,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
-from vnrec.recorder.journal import list_segments, repair_segment, scan_segment
+from vnrec.recorder.journal import JournalRecord, list_segments, repair_segment, scan_segment
 from vnrec.storage.layout import Layout
 from vnrec.storage.normalize import build_tables, decode
 from vnrec.storage.writer import PartWriter, fsync_dir, recover_day
@@ -28,6 +28,8 @@ from vnrec.storage.writer import PartWriter, fsync_dir, recover_day
 log = logging.getLogger(__name__)
 
 TablesSink = Callable[[Mapping[str, pa.Table]], None]
+# Records decoded at once: bounds the converter's memory whatever the message rate.
+CONVERT_BATCH = 50_000
 
 
 @dataclass
@@ -59,31 +61,41 @@ def convert_segment(
     already = layout.last_seq(day)
     fresh = [r for r in records if r.seq > already]
     stats.skipped += len(records) - len(fresh)
-    if fresh:
-        data_types = pl.Series([r.data_type for r in fresh], dtype=pl.String)
-        contents = pl.Series([r.content for r in fresh], dtype=pl.String)
-        decoded = decode(data_types, contents)
-        stats.bad_content += len(decoded.bad_rows)
-        for row, reason in sorted(decoded.bad_rows.items()):
-            log.warning("seq %d of %s kept in raw only: %s", fresh[row].seq, day, reason)
-        batches = build_tables(
-            decoded,
-            seq=pl.Series([r.seq for r in fresh], dtype=pl.Int64),
-            recv_ns=pl.Series([r.recv_ns for r in fresh], dtype=pl.Int64),
-            day=pl.Series([day] * len(fresh), dtype=pl.Date),
-            data_types=data_types,
-            contents=contents,
-            keep=pl.Series([True] * len(fresh), dtype=pl.Boolean),
-        )
-        writer = PartWriter(layout)
-        for batch in batches:
-            writer.commit(batch)
-            if on_tables is not None:
-                on_tables(batch.tables)
-        stats.rows += len(fresh)
+    writer = PartWriter(layout)
+    for start in range(0, len(fresh), CONVERT_BATCH):
+        _convert_batch(writer, day, fresh[start : start + CONVERT_BATCH], stats, on_tables)
     segment.unlink()
     fsync_dir(segment.parent)
     stats.segments += 1
+
+
+def _convert_batch(
+    writer: PartWriter,
+    day: dt.date,
+    records: list[JournalRecord],
+    stats: ConversionStats,
+    on_tables: TablesSink | None,
+) -> None:
+    data_types = pl.Series([r.data_type for r in records], dtype=pl.String)
+    contents = pl.Series([r.content for r in records], dtype=pl.String)
+    decoded = decode(data_types, contents)
+    stats.bad_content += len(decoded.bad_rows)
+    for row, reason in sorted(decoded.bad_rows.items()):
+        log.warning("seq %d of %s kept in raw only: %s", records[row].seq, day, reason)
+    batches = build_tables(
+        decoded,
+        seq=pl.Series([r.seq for r in records], dtype=pl.Int64),
+        recv_ns=pl.Series([r.recv_ns for r in records], dtype=pl.Int64),
+        day=pl.Series([day] * len(records), dtype=pl.Date),
+        data_types=data_types,
+        contents=contents,
+        keep=pl.Series([True] * len(records), dtype=pl.Boolean),
+    )
+    for batch in batches:
+        writer.commit(batch)
+        if on_tables is not None:
+            on_tables(batch.tables)
+    stats.rows += len(records)
 
 
 def convert_pending(
