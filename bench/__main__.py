@@ -194,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             rerun = {row["benchmark"] for row in results}
             results = [r for r in old_rows if r["benchmark"] not in rerun] + results
             results.sort(key=lambda r: _order(r["benchmark"]))
-            header = f"{old_header} Re-run of {', '.join(sorted(rerun))}: {info['date']}."
+            base = old_header.split(" Re-run of ", 1)[0]
+            header = f"{base} Re-run of {', '.join(sorted(rerun))}: {info['date']}."
             table = markdown(results, info, quick=False, header=header)
         latest.parent.mkdir(exist_ok=True)
         latest.write_text("# vnrec benchmarks (latest run)\n\n" + table)
