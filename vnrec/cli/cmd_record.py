@@ -23,6 +23,7 @@ from vnrec.recorder.schedule import NoSession, plan_recording
 from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
 from vnrec.recorder.status import StatusReporter
 from vnrec.recorder.tracking import LiveTracking
+from vnrec.replay.filters import parse_hhmm
 from vnrec.ssi.client import DEFAULT_STREAM_URL, DEFAULT_URL, SsiClient, SsiSettings
 from vnrec.ssi.secrets import Redactor, Secret, install_redaction
 from vnrec.storage.layout import Layout
@@ -50,13 +51,6 @@ def _setting(name: str, flag: str | None, dotenv: dict[str, str], default: str =
     if flag:
         return flag
     return os.environ.get(name) or dotenv.get(name) or default
-
-
-def _parse_hhmm(text: str) -> dt.time:
-    try:
-        return dt.time.fromisoformat(text)
-    except ValueError as exc:
-        raise BadInputError(f"not a time of day (expected HH:MM): {text!r}") from exc
 
 
 def record_command(
@@ -134,7 +128,7 @@ def record_command(
     plan = plan_recording(
         dt.datetime.now(dt.UTC),
         calendar,
-        until=_parse_hhmm(until) if until else None,
+        until=parse_hhmm(until) if until else None,
         duration=duration,
         wait=wait,
         force=force,
