@@ -26,12 +26,14 @@ from typing import Any
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vnrec.analytics import connect
 from vnrec.analytics.reports import basis_series, session_stats
 from vnrec.calendar import DEFAULT_CALENDAR, HCM_UTC_OFFSET, listed_futures
+from vnrec.storage.commits import OP_IMPORT
+from vnrec.storage.day import open_day
 from vnrec.storage.layout import Layout
+from vnrec.storage.normalize import BatchTables
 from vnrec.storage.schema import SCHEMAS
 
 THREADS = 2
@@ -199,17 +201,17 @@ def generate_day(layout: Layout, day: dt.date, sizes: Sizes, rng: np.random.Gene
         "data_type": pa.array(raw_types),
         "content": pa.array(np.full(rows, "{}")),
     }
-    for table, count, columns in (
-        ("quotes", len(q), quote_cols),
-        ("trades", len(t), trade_cols),
-        ("index", len(i), index_cols),
-        ("raw", rows, raw_cols),
-    ):
-        path = layout.part_path(table, day, 1, rows)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(
-            _table(table, count, columns), path, compression="zstd", row_group_size=1_000_000
+    tables = {
+        table: _table(table, count, columns)
+        for table, count, columns in (
+            ("quotes", len(q), quote_cols),
+            ("trades", len(t), trade_cols),
+            ("index", len(i), index_cols),
+            ("raw", rows, raw_cols),
         )
+    }
+    with open_day(layout, day) as writer:
+        writer.commit(OP_IMPORT, writer.write(BatchTables(day, 1, rows, tables)))
 
 
 def generate(root: Path, sizes: Sizes) -> list[dt.date]:

@@ -6,7 +6,7 @@ and 1,000,000 trades; quick: 66,000 and 33,000). Both sides start from its Parqu
 (a) Writing. NautilusTrader: the day's rows as `QuoteTick`/`TradeTick` objects (built
     per instrument with `from_raw_arrays_to_list`, timed apart), then
     `ParquetDataCatalog.write_data`. vnrec: the same rows as Arrow batches of 200,000 seqs
-    through `PartWriter.commit` (quotes, trades and raw per batch, each part fsynced and
+    through `DayWriter.write` and `commit` (quotes, trades and raw per batch, each part fsynced and
     renamed). Rows/s counts quotes + trades on both sides.
 (b) Replay. NautilusTrader: `BacktestEngine` with a Python `Actor` subscribed to every
     instrument's quotes and trades, classifying each trade by SPEC section 4's rule (at or
@@ -262,9 +262,10 @@ def _nautilus_child(root: Path, work: Path) -> dict[str, Any]:
 
 def _vnrec_write_child(root: Path, work: Path) -> dict[str, Any]:
     """The generated day's parts re-committed through vnrec's writer into a fresh root."""
+    from vnrec.storage.commits import OP_IMPORT
+    from vnrec.storage.day import open_day
     from vnrec.storage.layout import Layout
     from vnrec.storage.normalize import BatchTables
-    from vnrec.storage.writer import PartWriter
 
     source = Layout(root)
     tables = ("quotes", "trades", "raw")
@@ -283,10 +284,10 @@ def _vnrec_write_child(root: Path, work: Path) -> dict[str, Any]:
         )
         for raw in parts["raw"]
     ]
-    writer = PartWriter(Layout(work / "vnrec-write"))
     started = time.perf_counter()
-    for batch in batches:
-        writer.commit(batch)
+    with open_day(Layout(work / "vnrec-write"), bench_replay.DAY) as writer:
+        for batch in batches:
+            writer.commit(OP_IMPORT, writer.write(batch))
     write_s = time.perf_counter() - started
     rows = sum(b.tables[t].num_rows for b in batches for t in ("quotes", "trades") if t in b.tables)
     written = sum(p.stat().st_size for p in (work / "vnrec-write").rglob("*.parquet"))
@@ -401,7 +402,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "vnrec write rows/s",
             vnrec_write,
             "rows/s",
-            f"PartWriter.commit of the same rows (+ raw), batches of {bench_replay.PART_SEQS:,},"
+            "DayWriter.write + commit of the same rows (+ raw), batches of"
+            f" {bench_replay.PART_SEQS:,},"
             f" fsync per part; {write['bytes'] / rows:.0f} B/row",
         ),
         _row("vnrec/nautilus write", vnrec_write / peer_write, "x", "rows/s ratio"),

@@ -23,14 +23,14 @@ from vnrec.emulator.config import EmulatorConfig, Pacing
 from vnrec.emulator.feed import FeedItem, SyntheticSource
 from vnrec.emulator.market import MarketConfig, SyntheticMarket
 from vnrec.emulator.server import EmulatorServer
-from vnrec.recorder.journal import (
+from vnrec.recorder.service import Recorder, RecorderConfig
+from vnrec.storage.journal import (
     Journal,
     journal_days,
     journal_dir,
     list_segments,
     scan_segment,
 )
-from vnrec.recorder.service import Recorder, RecorderConfig
 from vnrec.storage.layout import Layout
 
 DAY = dt.date(2026, 2, 6)

@@ -25,10 +25,12 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from vnrec.calendar import HCM_UTC_OFFSET
+from vnrec.storage.commits import OP_IMPORT
+from vnrec.storage.day import open_day
 from vnrec.storage.layout import Layout
+from vnrec.storage.normalize import BatchTables
 from vnrec.storage.schema import SCHEMAS
 
 DAY = dt.date(2026, 2, 6)
@@ -176,32 +178,34 @@ def generate_day(root: Path, sizes: Sizes) -> int:
         )
         for kind, table in TABLES.items()
     }
-    layout = Layout(root)
-    for first in range(1, total + 1, PART_SEQS):
-        last = min(first + PART_SEQS - 1, total)
-        for kind, table in TABLES.items():
-            data = day_tables[kind]
-            day_seqs = data.column("seq").to_numpy()
-            lo, hi = np.searchsorted(day_seqs, [first, last + 1])
-            if hi > lo:
-                _write(layout, table, first, last, data.slice(lo, hi - lo))
-        part_seqs = seqs[first - 1 : last]
-        raw = {
-            "seq": part_seqs,
-            "recv_ns": 1_770_343_200_000_000_000 + part_seqs * 7_000_000,
-            "data_type": np.array(
-                [DATA_TYPES[int(k)] for k in kinds[first - 1 : last]], dtype=object
-            ),
-            "content": np.full(len(part_seqs), "{}", dtype=object),
-        }
-        _write(layout, "raw", first, last, _table("raw", len(part_seqs), raw))
+    with open_day(Layout(root), DAY) as writer:
+        for first in range(1, total + 1, PART_SEQS):
+            last = min(first + PART_SEQS - 1, total)
+            batch = _batch(day_tables, kinds, seqs, first, last)
+            writer.commit(OP_IMPORT, writer.write(batch))
     return total
 
 
-def _write(layout: Layout, table: str, first: int, last: int, data: pa.Table) -> None:
-    path = layout.part_path(table, DAY, first, last)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(data, path, compression="zstd")
+def _batch(
+    day_tables: dict[int, pa.Table], kinds: np.ndarray, seqs: np.ndarray, first: int, last: int
+) -> BatchTables:
+    """Seqs first..last of the day, one table per kind plus raw, as a recorder batch."""
+    tables: dict[str, pa.Table] = {}
+    for kind, table in TABLES.items():
+        data = day_tables[kind]
+        day_seqs = data.column("seq").to_numpy()
+        lo, hi = np.searchsorted(day_seqs, [first, last + 1])
+        if hi > lo:
+            tables[table] = data.slice(lo, hi - lo)
+    part_seqs = seqs[first - 1 : last]
+    raw = {
+        "seq": part_seqs,
+        "recv_ns": 1_770_343_200_000_000_000 + part_seqs * 7_000_000,
+        "data_type": np.array([DATA_TYPES[int(k)] for k in kinds[first - 1 : last]], dtype=object),
+        "content": np.full(len(part_seqs), "{}", dtype=object),
+    }
+    tables["raw"] = _table("raw", len(part_seqs), raw)
+    return BatchTables(DAY, first, last, tables)
 
 
 # One stage per subprocess: the code each stage runs, over the generated root.
@@ -216,20 +220,21 @@ _STAGE = textwrap.dedent(
     import datetime as dt
     stage, root, day = sys.argv[1], Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
     layout = Layout(root)
+    state = layout.state(day)
     started = time.perf_counter()
     cpu_started = time.process_time()
     events = 0
     with paused_gc():
         if stage == "decode":
             for table in EVENT_TABLES:
-                for batch in parquet_batches(layout, day, table, 1, 16384):
+                for batch in parquet_batches(layout, state, table, 1, 16384):
                     events += batch.num_rows
         elif stage == "events":
-            for table, chunks in parquet_streams(layout, day):
+            for table, chunks in parquet_streams(layout, state):
                 for chunk in chunks:
                     events += len(chunk.events)
         elif stage == "merge":
-            for chunk in merge_by_seq(parquet_streams(layout, day)):
+            for chunk in merge_by_seq(parquet_streams(layout, state)):
                 events += len(chunk.events)
     if stage == "replay":
         events = replay(day, data=root).events

@@ -16,6 +16,14 @@ class StorageError(VnrecError):
     """The data root is inconsistent or an operation on it was refused."""
 
 
+class LockedError(StorageError):
+    """Another vnrec process holds what this one needs to write (a day, the recorder)."""
+
+
+class IntegrityError(StorageError):
+    """Committed data is missing or differs from what its commit record says."""
+
+
 class OverlapError(StorageError):
     """A part file would overlap seq ranges already stored for the day."""
 

@@ -118,6 +118,48 @@ def test_query_error_names_views(open_con: Connect) -> None:
     assert "session_stats" in VIEW_NAMES and "_trade_outcomes_classified" not in VIEW_NAMES
 
 
-def test_query_without_result_set(open_con: Connect) -> None:
-    """A statement that returns nothing gives an empty table, not an error."""
-    assert query_table(open_con(), "CREATE TEMP TABLE t (x INT)").num_rows == 0
+def test_query_without_rows_keeps_its_columns(write: Write, open_con: Connect) -> None:
+    """A SELECT that matches nothing gives an empty table with its columns, not an error."""
+    write([testing.trade("AAA", 10.0, 100.0, 100.0)])
+    table = query_table(open_con(), "SELECT symbol, seq FROM trades WHERE false")
+    assert table.num_rows == 0 and table.column_names == ["symbol", "seq"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "refusal"),
+    [
+        ("COPY (SELECT 1) TO '{root}/trades/x.parquet'", "COPY statements are refused"),
+        ("EXPLAIN ANALYZE COPY (SELECT 1) TO '{root}/y.csv'", "COPY statements are refused"),
+        ("ATTACH '{root}/db.duckdb' AS other", "ATTACH statements are refused"),
+        ("EXPORT DATABASE '{root}/export'", "EXPORT statements are refused"),
+        ("CREATE TABLE t AS SELECT 1", "CREATE statements are refused"),
+        ("SET enable_external_access = true", "SET statements are refused"),
+        ("INSTALL httpfs", "statements are refused"),
+        ("SELECT 1; SELECT 2", "one statement, not 2"),
+        ("SELECT * FROM read_csv('/etc/passwd')", "Permission Error"),
+        ("SELECT * FROM glob('/etc/*')", "Permission Error"),
+    ],
+)
+def test_query_is_read_only(write: Write, open_con: Connect, sql: str, refusal: str) -> None:
+    """Nothing run through `query` writes, attaches, changes a setting or reads outside the
+    data root; the root is left exactly as it was."""
+    layout = write([testing.trade("AAA", 10.0, 100.0, 100.0)])
+    before = sorted(p for p in layout.root.rglob("*") if ".locks" not in p.parts)
+    with pytest.raises(QueryError, match=refusal):
+        query_rows(open_con(), sql.format(root=layout.root))
+    assert sorted(p for p in layout.root.rglob("*") if ".locks" not in p.parts) == before
+
+
+def test_query_reads_the_views_and_explains(write: Write, open_con: Connect) -> None:
+    """SELECT, WITH, DESCRIBE, SUMMARIZE, SHOW and EXPLAIN of a SELECT all run."""
+    write([testing.trade("AAA", 10.0, 100.0, 100.0)])
+    con = open_con()
+    for sql in (
+        "WITH t AS (SELECT symbol FROM trades) SELECT * FROM t",
+        "DESCRIBE trades",
+        "SUMMARIZE trades",
+        "SHOW TABLES",
+        "EXPLAIN SELECT * FROM trades",
+        "EXPLAIN ANALYZE SELECT count(*) FROM trades",
+    ):
+        assert query_rows(con, sql), sql

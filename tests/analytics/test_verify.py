@@ -14,7 +14,8 @@ from vnrec import testing
 from vnrec.analytics.verify import VerifyReport, verify_day
 from vnrec.errors import NoDataError
 from vnrec.recorder.connections import DAY_EVENT, ConnectionLog
-from vnrec.storage.layout import Layout
+from vnrec.storage.journal import Journal, journal_dir
+from vnrec.storage.layout import Layout, part_name
 
 from .conftest import Write
 
@@ -46,8 +47,11 @@ def test_clean_day(write: Write, layout: Layout) -> None:
     assert not report.damaged
     assert report.events == 3
     assert _status(report) == {
+        "commit_log": "ok",
         "parts": "ok",
-        "orphan_parts": "ok",
+        "seq_coverage": "ok",
+        "journal": "ok",
+        "uncommitted_files": "ok",
         "raw_seq": "ok",
         "normalized_in_raw": "ok",
         "completeness": "ok",
@@ -55,59 +59,80 @@ def test_clean_day(write: Write, layout: Layout) -> None:
         "event_time_order": "ok",
         "coverage": "skipped",
     }
-    assert report.render().startswith("2026-11-05: OK (3 events)\n  [OK     ] parts: 4 parts")
+    assert report.render().startswith(
+        "2026-11-05: OK (3 events)\n  [OK     ] commit_log: 2 commits in date=2026-11-05.log\n"
+        "  [OK     ] parts: 4 committed parts present, checksums match, readable\n"
+    )
     assert report.to_dict()["damaged"] is False
 
 
 def test_no_data_is_an_error(layout: Layout) -> None:
-    """A day without raw parts raises NoDataError."""
+    """A day without committed data or journal raises NoDataError."""
     with pytest.raises(NoDataError):
         verify_day(layout.root, DAY)
 
 
-def test_lost_raw_part_leaves_orphans_and_unknown_seqs(write: Write, layout: Layout) -> None:
-    """Without the raw part of a batch, its normalized parts are orphans and their rows'
-    seqs are not in raw: the day is damaged."""
+def test_a_deleted_committed_part_is_damage(write: Write, layout: Layout) -> None:
+    """A committed part that is gone: the parts check names it, and its rows are missing."""
     write(_clean_batch())
     write(_clean_batch(100))
-    layout.parts("raw", DAY)[-1].path.unlink()
+    lost = layout.parts("trades", DAY)[-1]
+    lost.path.unlink()
     report = verify_day(layout.root, DAY)
     assert report.damaged
-    status = _status(report)
-    assert (status["orphan_parts"], status["normalized_in_raw"]) == ("error", "error")
-    assert _check(report, "normalized_in_raw")["details"][0] == {
-        "table": "trades",
-        "not_in_raw": 1,
-        "duplicate_rows": 0,
-        "first_seq": 5,
-    }
+    assert _check(report, "parts")["details"] == [
+        {"table": "trades", "part": lost.name, "problem": "missing (committed, but not on disk)"}
+    ]
 
 
 def test_seq_gap_in_raw(write: Write, layout: Layout) -> None:
-    """A missing first batch shows as missing seqs 1..3 in raw."""
+    """A missing first batch shows as missing parts and missing seqs 1..3 in raw."""
     write(_clean_batch())
     write(_clean_batch(100))
     for table in ("raw", "trades", "quotes", "index"):
         layout.parts(table, DAY)[0].path.unlink()
     report = verify_day(layout.root, DAY)
+    assert _check(report, "parts")["status"] == "error"
     seq = _check(report, "raw_seq")
     assert seq["status"] == "error"
     assert seq["summary"] == "seq 1..6: 3 missing seqs, 0 duplicate rows"
     assert seq["details"] == [{"problem": "missing", "first_missing": 1, "last_missing": 3}]
 
 
-def test_duplicate_raw_rows(write: Write, layout: Layout) -> None:
-    """A raw part holding a seq twice is reported as duplicate rows."""
+def test_a_rewritten_part_fails_its_checksum(write: Write, layout: Layout) -> None:
+    """A part replaced by other rows (here: one row twice) no longer matches the checksum
+    recorded at its commit."""
     write(_clean_batch())
     (part,) = layout.parts("raw", DAY)
     table = pq.read_table(part.path)
     pq.write_table(pa.concat_tables([table, table.slice(0, 1)]), part.path)
-    seq = _check(verify_day(layout.root, DAY), "raw_seq")
-    assert seq["details"] == [{"problem": "duplicate", "seq": 1, "copies": 2}]
+    parts = _check(verify_day(layout.root, DAY), "parts")
+    assert parts["status"] == "error"
+    assert "(altered" in parts["details"][0]["problem"]
 
 
-def test_unreadable_and_overlapping_parts(write: Write, layout: Layout) -> None:
-    """A corrupt part and two parts overlapping without nesting are both reported."""
+def test_flipped_bytes_inside_a_part_are_found(write: Write, layout: Layout) -> None:
+    """A few bytes changed inside a data page, same size: the SHA-256 catches it."""
+    write(_clean_batch())
+    (part,) = layout.parts("trades", DAY)
+    data = bytearray(part.path.read_bytes())
+    for offset in range(40, 48):
+        data[offset] ^= 0x5A
+    part.path.write_bytes(bytes(data))
+    report = verify_day(layout.root, DAY)
+    assert report.damaged
+    assert _check(report, "parts")["details"] == [
+        {
+            "table": "trades",
+            "part": part.name,
+            "problem": "SHA-256 differs from its commit record (altered or damaged)",
+        }
+    ]
+
+
+def test_garbage_part_and_stray_file(write: Write, layout: Layout) -> None:
+    """A committed part overwritten with garbage is damage; a file no commit names is only
+    reported (it is invisible to vnrec's readers)."""
     write(_clean_batch())
     write(_clean_batch(100))
     quotes = layout.parts("quotes", DAY)[0].path
@@ -117,24 +142,32 @@ def test_unreadable_and_overlapping_parts(write: Write, layout: Layout) -> None:
     report = verify_day(layout.root, DAY)
     parts = _check(report, "parts")
     assert parts["status"] == "error"
-    problems = parts["details"]
-    assert [(p["table"], p["part"]) for p in problems] == [
-        ("quotes", quotes.name),
-        ("index", None),
-    ]
-    assert "unreadable" in problems[0]["problem"]
-    assert "overlapping" in problems[1]["problem"]
+    assert [(p["table"], p["part"]) for p in parts["details"]] == [("quotes", quotes.name)]
+    stray = _check(report, "uncommitted_files")
+    assert stray["status"] == "warning"
+    assert stray["details"] == [{"table": "index", "file": part_name(2, 5)}]
+    assert _check(report, "raw_seq")["status"] == "ok"
 
 
-def test_part_holding_seqs_outside_its_name(write: Write, layout: Layout) -> None:
-    """A part whose rows lie outside the seq range in its name is damaged."""
+def test_unconverted_journal_is_reported(write: Write, layout: Layout) -> None:
+    """Messages a killed recorder journaled but did not commit are a warning with their seq
+    range; a journal that does not continue the committed seq is damage."""
     write(_clean_batch())
-    (part,) = layout.parts("trades", DAY)
-    table = pq.read_table(part.path)
-    table = table.set_column(0, "seq", pa.array([99], pa.int64()))
-    pq.write_table(table, part.path)
-    parts = _check(verify_day(layout.root, DAY), "parts")
-    assert "outside the range" in parts["details"][0]["problem"]
+    journal = Journal(journal_dir(layout.root, DAY), first_seq=4, monotonic=lambda: 0.0)
+    journal.append("X-TRADE", str(testing.trade("AAA", 101.0, 100, 200)["Content"]), 1)
+    journal.append("X-TRADE", str(testing.trade("AAA", 101.0, 100, 300)["Content"]), 2)
+    journal.close()
+    check = _check(verify_day(layout.root, DAY), "journal")
+    assert check["status"] == "warning"
+    assert check["summary"].startswith("2 messages (seq 4-5) journaled but not yet committed")
+    other = Journal(journal_dir(layout.root, DAY), first_seq=9, monotonic=lambda: 0.0)
+    other.append("X-TRADE", str(testing.trade("AAA", 101.0, 100, 400)["Content"]), 3)
+    other.close()
+    check = _check(verify_day(layout.root, DAY), "journal")
+    assert check["status"] == "error"
+    assert check["details"] == [
+        {"segment": "segment-000000000009.journal", "first_seq": 9, "expected": 6}
+    ]
 
 
 def test_quality_warnings_do_not_damage(write: Write, layout: Layout) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +11,9 @@ from pathlib import Path
 import orjson
 
 from vnrec import testing as f
+from vnrec.storage.layout import Layout
+
+DAY = dt.date(2026, 11, 5)
 
 FIXTURE_LINES = [
     f.quote("MWG", [(71400.0, 12300.0)], [(71500.0, 800.0)], time="09:20:01"),
@@ -98,18 +103,44 @@ def test_rejected_lines_fail_the_import_but_keep_good_lines(tmp_path: Path) -> N
 
 
 def test_reimport_is_refused_with_a_one_line_error(tmp_path: Path) -> None:
-    """Importing the same file twice fails with one clear line and no traceback."""
+    """Importing into a day that holds data needs --append; the same content a second time
+    needs --again as well; each refusal is one clear line and changes nothing."""
     source = tmp_path / "cap.jsonl"
     source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    other = tmp_path / "other.jsonl"
+    other.write_bytes(f.to_jsonl(FIXTURE_LINES[:1]))
     data = tmp_path / "data"
     assert vnrec("import", str(source), "--data", str(data)).returncode == 0
-    again = vnrec("import", str(source), "--data", str(data))
-    assert again.returncode == 1
-    assert again.stderr == (
+    into_day = vnrec("import", str(other), "--data", str(data))
+    assert into_day.returncode == 1
+    assert into_day.stderr == (
         "vnrec: error: 2026-11-05 already holds seq 1-3; importing again would duplicate it."
         " Pass --append to add these lines after them.\n"
     )
-    assert vnrec("import", str(source), "--data", str(data), "--append").returncode == 0
+    same = vnrec("import", str(source), "--data", str(data), "--append")
+    assert same.returncode == 1
+    assert same.stderr.startswith(f"vnrec: error: {source} was already imported (same content")
+    assert same.stderr.endswith("into 2026-11-05); pass --again to import it again\n")
+    assert same.stderr.count("\n") == 1
+    assert Layout(data).last_seq(DAY) == 3
+    assert vnrec("import", str(source), "--data", str(data), "--append", "--again").returncode == 0
+    assert Layout(data).last_seq(DAY) == 6
+
+
+def test_the_same_content_twice_in_one_command_is_refused(tmp_path: Path) -> None:
+    """Two files with the same content in one import: refused before anything is written."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    copy = tmp_path / "copy.jsonl"
+    copy.write_bytes(source.read_bytes())
+    data = tmp_path / "data"
+    result = vnrec("import", str(source), str(copy), "--data", str(data))
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"vnrec: error: {copy} has the same content as {source} in this command;"
+        " pass --again to import it twice\n"
+    )
+    assert not Layout(data).days()
 
 
 def test_missing_file_and_bad_date_are_one_line_errors(tmp_path: Path) -> None:
@@ -127,7 +158,7 @@ def test_compact_merges_and_reports(tmp_path: Path) -> None:
     source.write_bytes(f.to_jsonl(FIXTURE_LINES))
     data = tmp_path / "data"
     vnrec("import", str(source), "--data", str(data))
-    vnrec("import", str(source), "--data", str(data), "--append")
+    vnrec("import", str(source), "--data", str(data), "--append", "--again")
     result = vnrec("compact", "--date", "2026-11-05", "--data", str(data))
     assert result.returncode == 0
     assert "2026-11-05 raw: 6 rows, 2 parts merged" in result.stderr
@@ -147,3 +178,25 @@ def test_data_root_comes_from_the_environment(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert (env_root / "raw" / "date=2026-11-05").is_dir()
+
+
+def test_a_vnrec_0_1_root_is_adopted_by_recover(tmp_path: Path) -> None:
+    """A root written before commit logs: ls says so, readers refuse with the way out,
+    `vnrec recover` adopts the parts and everything reads them again."""
+    source = tmp_path / "cap.jsonl"
+    source.write_bytes(f.to_jsonl(FIXTURE_LINES))
+    data = tmp_path / "data"
+    vnrec("import", str(source), "--data", str(data))
+    shutil.rmtree(data / "_commits")  # what vnrec 0.1 left: parts only
+    listing = vnrec("ls", "--data", str(data), "--format", "json")
+    assert listing.returncode == 0 and orjson.loads(listing.stdout) == []
+    assert "2026-11-05: part files without a commit log (vnrec 0.1)" in listing.stderr
+    refused = vnrec("stats", "--date", "2026-11-05", "--data", str(data))
+    assert refused.returncode == 1
+    assert refused.stderr.endswith("run `vnrec recover` to check and adopt them\n")
+    recovered = vnrec("recover", "--data", str(data))
+    assert recovered.returncode == 0
+    assert "2026-11-05: adopted 4 part files written by vnrec 0.1" in recovered.stderr
+    assert vnrec("stats", "--date", "2026-11-05", "--data", str(data)).returncode == 0
+    again = vnrec("recover", "--data", str(data))
+    assert again.stderr == f"{data}: nothing to recover (1 day checked)\n"

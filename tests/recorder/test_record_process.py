@@ -139,7 +139,7 @@ def _is_subsequence(recorded: list[str], sent: list[str]) -> bool:
 
 
 def _journal_records(directory: Path) -> int:
-    from vnrec.recorder.journal import list_segments, scan_segment
+    from vnrec.storage.journal import list_segments, scan_segment
 
     return sum(len(scan_segment(p).records) for p in list_segments(directory))
 

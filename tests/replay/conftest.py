@@ -138,6 +138,7 @@ def import_day(root: Path, envelopes: list[dict[str, Any]], batch_lines: int) ->
     layout = Layout(root)
     with Importer(layout, batch_lines=batch_lines) as importer:
         importer.import_lines((orjson.dumps(e) for e in envelopes), "<test>")
+        importer.commit()
     return layout
 
 

@@ -1,11 +1,13 @@
-"""kill -9 during `vnrec import`: visible parts stay readable, no row is duplicated, and
-importing the remaining lines with --append completes the day exactly."""
+"""kill -9 during `vnrec import` and `vnrec compact`, at random moments: readers never see
+uncommitted, duplicated or missing rows, and running the same command again completes the
+work exactly."""
 
 from __future__ import annotations
 
 import datetime as dt
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from vnrec import testing as f
+from vnrec.analytics.verify import verify_day
 from vnrec.storage.layout import Layout
 
 DAY = dt.date(2026, 11, 5)
@@ -40,58 +43,134 @@ def _write_day(path: Path) -> list[bytes]:
     return lines
 
 
-def _raw(layout: Layout) -> list[tuple[int, str]]:
-    rows: list[tuple[int, str]] = []
-    for table in ("raw", "trades", "quotes"):
-        for part in layout.parts(table, DAY):
-            pq.read_table(part.path)  # every visible part must be readable
+def _seqs(layout: Layout, table: str) -> list[int]:
+    """What a reader sees: the committed parts of the table, every one readable."""
+    seqs: list[int] = []
+    for part in layout.parts(table, DAY):
+        seqs.extend(pq.read_table(part.path, columns=["seq"])["seq"].to_pylist())
+    return seqs
+
+
+def _contents(layout: Layout) -> list[str]:
+    contents: list[str] = []
     for part in layout.parts("raw", DAY):
-        data = pq.read_table(part.path, columns=["seq", "content"]).to_pydict()
-        rows.extend(zip(data["seq"], data["content"], strict=True))
-    return rows
+        contents.extend(pq.read_table(part.path, columns=["content"])["content"].to_pylist())
+    return contents
 
 
-def test_kill_minus_nine_during_import_loses_and_duplicates_nothing(tmp_path: Path) -> None:
-    """Across several random kills, the committed prefix is intact and --append completes it."""
+def _files(layout: Layout) -> int:
+    return sum(len(files) for files in layout.disk_parts(DAY).values())
+
+
+def _kill_when(proc: subprocess.Popen[bytes], started: object, delay: float) -> None:
+    """Kill -9 `delay` seconds after `started()` first holds (or once the process ended)."""
+    deadline = time.monotonic() + 120
+    while not started() and proc.poll() is None:  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the command did not start working in 120 s"
+        time.sleep(0.002)
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _verify_clean(layout: Layout) -> None:
+    report = verify_day(layout.root, DAY)
+    statuses = {check.name: check.status for check in report.checks}
+    assert not report.damaged, report.render()
+    assert statuses["uncommitted_files"] == statuses["commit_log"] == "ok", report.render()
+
+
+def test_kill_minus_nine_during_import_is_all_or_nothing(tmp_path: Path) -> None:
+    """While the import runs and after each kill, readers see no row or every row; running
+    the same command again imports the whole file once (or refuses: already imported)."""
     source = tmp_path / "day.jsonl"
     lines = _write_day(source)
     rng = random.Random(20261105)
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    interrupted = 0
+    outcomes = {"nothing": 0, "everything": 0}
     for trial in range(TRIALS):
         layout = Layout(tmp_path / f"data{trial}")
+        command = _vnrec("import", str(source), "--data", str(layout.root), "--batch-lines", "40")
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+
+        def started(layout: Layout = layout) -> bool:
+            seen = _seqs(layout, "raw")
+            assert seen in ([], list(range(1, LINES + 1))), "a reader saw part of an import"
+            return _files(layout) > 0
+
+        _kill_when(proc, started, rng.uniform(0.0, 0.6))
+        assert proc.stderr is not None
+        proc.stderr.close()
+        seqs = _seqs(layout, "raw")
+        assert seqs in ([], list(range(1, LINES + 1))), f"trial {trial}: partial import visible"
+        outcomes["everything" if seqs else "nothing"] += 1
+
+        again = subprocess.run(command, capture_output=True, check=False, env=env)
+        if seqs:
+            assert again.returncode == 1 and b"was already imported" in again.stderr
+        else:
+            assert again.returncode == 0, again.stderr.decode()
+        assert _seqs(layout, "raw") == list(range(1, LINES + 1)), f"trial {trial}"
+        assert _contents(layout) == [orjson.loads(x)["Content"] for x in lines]
+        assert _seqs(layout, "trades") == list(range(2, LINES + 1, 2)), f"trial {trial}"
+        _verify_clean(layout)
+    assert outcomes["nothing"] >= 2, f"too few kills landed mid-import: {outcomes}"
+
+
+def test_kill_minus_nine_during_compaction_loses_and_duplicates_nothing(tmp_path: Path) -> None:
+    """Compaction killed at random moments: readers always see every row exactly once, and
+    compacting again finishes with one file per table."""
+    source = tmp_path / "day.jsonl"
+    _write_day(source)
+    template = Layout(tmp_path / "template")
+    subprocess.run(
+        _vnrec("import", str(source), "--data", str(template.root), "--batch-lines", "20"),
+        check=True,
+        capture_output=True,
+    )
+    parts_before = len(template.parts("raw", DAY))
+    expected = {t: _seqs(template, t) for t in ("raw", "trades", "quotes")}
+    # How long an uninterrupted compaction takes here, to spread the kills over it (a
+    # measurement of this machine now, not a threshold).
+    timing = Layout(tmp_path / "timing")
+    shutil.copytree(template.root, timing.root)
+    began = time.monotonic()
+    subprocess.run(
+        _vnrec("compact", "--date", DAY.isoformat(), "--data", str(timing.root)),
+        check=True,
+        capture_output=True,
+    )
+    duration = time.monotonic() - began
+    rng = random.Random(20261106)
+    merged_at_kill = 0
+    for trial in range(TRIALS):
+        layout = Layout(tmp_path / f"data{trial}")
+        shutil.copytree(template.root, layout.root)
         proc = subprocess.Popen(
-            _vnrec("import", str(source), "--data", str(layout.root), "--batch-lines", "40"),
+            _vnrec("compact", "--date", DAY.isoformat(), "--data", str(layout.root)),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env=env,
         )
-        deadline = time.monotonic() + 60
-        while not layout.parts("raw", DAY) and proc.poll() is None:
-            assert time.monotonic() < deadline, "import wrote nothing in 60 s"
-            time.sleep(0.005)
-        time.sleep(rng.uniform(0.0, 0.4))
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
 
-        rows = _raw(layout)
-        seqs = [s for s, _ in rows]
-        assert seqs == list(range(1, len(seqs) + 1)), f"trial {trial}: gap or duplicate"
-        assert [c for _, c in rows] == [orjson.loads(x)["Content"] for x in lines[: len(rows)]]
-        if 0 < len(rows) < len(lines):
-            interrupted += 1
-        rest = tmp_path / f"rest{trial}.jsonl"
-        rest.write_bytes(b"".join(lines[len(rows) :]))
-        if len(rows) < len(lines):
-            subprocess.run(
-                _vnrec("import", str(rest), "--data", str(layout.root), "--append"),
-                check=True,
-                capture_output=True,
-            )
-        complete = _raw(layout)
-        assert [s for s, _ in complete] == list(range(1, LINES + 1))
-        trade_seqs = []
-        for part in layout.parts("trades", DAY):
-            trade_seqs.extend(pq.read_table(part.path, columns=["seq"])["seq"].to_pylist())
-        assert trade_seqs == list(range(2, LINES + 1, 2)), f"trial {trial}: trades damaged"
-    assert interrupted >= 2, "too few kills landed mid-import to test anything"
+        def started(layout: Layout = layout) -> bool:
+            for table, seqs in expected.items():
+                assert _seqs(layout, table) == seqs, f"a reader saw {table} change"
+            return True
+
+        _kill_when(proc, started, rng.uniform(0.0, duration))
+        for table, seqs in expected.items():
+            assert _seqs(layout, table) == seqs, f"trial {trial}: {table} after the kill"
+        if len(layout.parts("raw", DAY)) == 1:
+            merged_at_kill += 1
+        subprocess.run(
+            _vnrec("compact", "--date", DAY.isoformat(), "--data", str(layout.root)),
+            check=True,
+            capture_output=True,
+        )
+        for table, seqs in expected.items():
+            assert [p.name for p in layout.parts(table, DAY)] == [
+                f"part-{1:012d}-{LINES:012d}.parquet"
+            ]
+            assert _seqs(layout, table) == seqs
+        _verify_clean(layout)
+    assert parts_before > 50 and merged_at_kill < TRIALS, "no kill landed before the commit"

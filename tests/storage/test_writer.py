@@ -1,20 +1,23 @@
-"""Part files: atomic commits, overlap refusal, recovery after a crash, compaction."""
+"""Days are written through `DayWriter`: parts named by seq range, seq that continues the day
+exactly, recovery of what crashed writers left, locks, and compaction in one commit."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from vnrec import testing as f
-from vnrec.errors import NoDataError, OverlapError, StorageError
+from vnrec.errors import IntegrityError, LockedError, NoDataError, OverlapError, StorageError
+from vnrec.storage.commits import OP_IMPORT, log_path, read_state
 from vnrec.storage.compact import compact_day
+from vnrec.storage.day import open_day
 from vnrec.storage.importer import Importer, import_envelopes
 from vnrec.storage.layout import Layout, part_name
+from vnrec.storage.locks import DayLock
 from vnrec.storage.normalize import BatchTables
-from vnrec.storage.writer import DayLock, PartWriter, recover_day, write_parquet_atomic
+from vnrec.storage.writer import write_parquet_atomic
 
 DAY = dt.date(2026, 11, 5)
 
@@ -34,91 +37,169 @@ def _rows(layout: Layout, table: str) -> list[int]:
     return seqs
 
 
+def _import_in_batches(layout: Layout, envelopes: list[dict[str, object]], lines: int) -> None:
+    with Importer(layout, batch_lines=lines) as importer:
+        importer.import_lines((f.to_jsonl([e]) for e in envelopes), "mem")
+        importer.commit()
+
+
 def test_parts_are_named_by_their_seq_range(layout: Layout) -> None:
     """Each batch writes part-<first>-<last> per table that has rows."""
-    with Importer(layout, batch_lines=4) as importer:
-        importer.import_lines((f.to_jsonl([e]) for e in _day(4)), "mem")
+    _import_in_batches(layout, _day(4), 4)
     names = [p.path.name for p in layout.parts("raw", DAY)]
     assert names == [part_name(1, 4), part_name(5, 8)]
     assert [p.path.name for p in layout.parts("trades", DAY)] == names
 
 
-def test_overlapping_batch_is_refused(layout: Layout) -> None:
-    """Committing a seq range the day already holds raises OverlapError, writing nothing."""
-    report = import_envelopes(layout, _day(2))
-    assert report.days[DAY].last_seq == 4
+def test_a_batch_that_does_not_continue_the_day_is_refused(layout: Layout) -> None:
+    """A seq range that overlaps the day or leaves a gap raises OverlapError, writing nothing."""
+    import_envelopes(layout, _day(2))
     table = pq.read_table(layout.parts("raw", DAY)[0].path)
-    with pytest.raises(OverlapError, match="overlaps"):
-        PartWriter(layout).commit(BatchTables(DAY, 3, 6, {"raw": table}))
-    assert len(layout.parts("raw", DAY)) == 1
+    with open_day(layout, DAY) as writer:
+        for first, last in ((3, 6), (6, 9)):
+            with pytest.raises(OverlapError, match="does not continue"):
+                writer.write(BatchTables(DAY, first, last, {"raw": table}))
+    assert [p.name for p in layout.parts("raw", DAY)] == [part_name(1, 4)]
+    assert sorted(p.name for p in layout.day_dir("raw", DAY).iterdir()) == [part_name(1, 4)]
 
 
-def test_recovery_removes_uncommitted_batches_and_temp_files(layout: Layout) -> None:
-    """Normalized parts without a raw part (a crash mid-batch) and temp files are removed."""
+def test_written_parts_are_invisible_until_committed(layout: Layout) -> None:
+    """An import's parts are on disk before its commit but no reader sees them; the commit
+    makes every one of them visible at once."""
+    import_envelopes(layout, _day(1))
+    with Importer(layout, append=True, batch_lines=2) as importer:
+        importer.import_lines((f.to_jsonl([e]) for e in _day(3, start=1)), "mem")
+        written = importer._written[DAY]
+        assert len(written) == 9 and all(part.path.exists() for part in written)
+        assert _rows(layout, "raw") == [1, 2] and layout.last_seq(DAY) == 2
+        importer.commit()
+        assert _rows(layout, "raw") == [1, 2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_failed_import_leaves_no_file(layout: Layout) -> None:
+    """An import that fails before its commit removes the parts it wrote."""
+    import_envelopes(layout, _day(1))
+    with pytest.raises(RuntimeError), Importer(layout, append=True, batch_lines=2) as importer:
+        importer.import_lines((f.to_jsonl([e]) for e in _day(2, start=1)), "mem")
+        raise RuntimeError("the input broke")
+    assert sorted(p.name for p in layout.day_dir("raw", DAY).iterdir()) == [part_name(1, 2)]
+    assert _rows(layout, "raw") == [1, 2]
+
+
+def test_recovery_removes_uncommitted_files(layout: Layout) -> None:
+    """Parts no commit names (a crashed batch) and temp files go; committed parts stay."""
     import_envelopes(layout, _day(2))
     trades = layout.parts("trades", DAY)[0]
-    orphan = layout.part_path("trades", DAY, 5, 8)
-    orphan.write_bytes(trades.path.read_bytes())
+    stray = layout.part_path("trades", DAY, 5, 8)
+    stray.write_bytes(trades.path.read_bytes())
     temp = layout.day_dir("quotes", DAY) / ".tmp-part-000000000005-000000000008.parquet.123"
     temp.write_bytes(b"partial")
-    with DayLock(layout, DAY):
-        report = recover_day(layout, DAY)
-    assert sorted(p.name for p in report.removed) == sorted([orphan.name, temp.name])
-    assert not orphan.exists() and not temp.exists() and trades.path.exists()
+    assert [p.name for p in layout.parts("trades", DAY)] == [trades.name]  # invisible already
+    with open_day(layout, DAY) as writer:
+        assert writer.next_seq == 5
+    assert not stray.exists() and not temp.exists() and trades.path.exists()
 
 
-def test_a_failed_write_leaves_no_file(layout: Layout) -> None:
-    """An exception while writing leaves neither the target nor a temp file."""
-    target = layout.part_path("raw", DAY, 1, 1)
-
-    class Boom(Exception):
+def test_an_interrupted_commit_is_invisible_and_cut_off(layout: Layout) -> None:
+    """A half-written last record of the log is not a commit: readers ignore it, the next
+    writer keeps its bytes aside and cuts it off."""
+    import_envelopes(layout, _day(1))
+    path = log_path(layout.root, DAY)
+    committed = path.read_bytes()
+    path.write_bytes(committed + b'0badc0de {"op":"record","add":[{"tab')
+    state = layout.state(DAY)
+    assert state.last_seq == 2 and state.torn_bytes > 0
+    with open_day(layout, DAY):
         pass
+    assert path.read_bytes() == committed
+    aside = list((layout.root / "_commits" / "torn").iterdir())
+    assert len(aside) == 1 and aside[0].read_bytes().startswith(b"0badc0de")
 
-    class Exploding:
-        def __getattr__(self, name: str) -> object:
-            raise Boom
 
-    with pytest.raises((Boom, TypeError, AttributeError)):
-        write_parquet_atomic(Exploding(), target)  # type: ignore[arg-type]
-    assert list(target.parent.iterdir()) == []
+def test_a_damaged_record_inside_the_log_is_an_error(layout: Layout) -> None:
+    """A record that fails its checksum before the end of the log is damage, not a crash."""
+    _import_in_batches(layout, _day(2), 2)
+    import_envelopes(layout, _day(1, start=2), append=True)
+    path = log_path(layout.root, DAY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[0] = lines[0].replace(b'"rows":', b'"rowz":', 1)
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(StorageError, match=r":1: commit record damaged"):
+        layout.state(DAY)
+    with pytest.raises(StorageError, match=r":1: commit record damaged"):
+        open_day(layout, DAY)
+
+
+def test_pending_import_records_are_invisible_then_dropped(layout: Layout) -> None:
+    """An import record without its decision is invisible; the next writer drops it and
+    its files, and the day's seq continues where the committed data ends."""
+    import_envelopes(layout, _day(1))
+    with Importer(layout, append=True) as importer:
+        importer.import_lines((f.to_jsonl([e]) for e in _day(2, start=1)), "mem")
+        writer = importer._writers[DAY]
+        pending = importer._written[DAY]
+        writer.commit(OP_IMPORT, pending, tx="import-test")
+        assert layout.last_seq(DAY) == 2  # prepared, not decided: invisible
+        importer._written.clear()  # as if killed here: nothing discards the files
+    assert list(read_state(layout.root, DAY).pending) == ["import-test"]
+    assert all(part.path.exists() for part in pending)
+    with open_day(layout, DAY) as again:
+        assert again.next_seq == 3 and not again.state.pending
+    assert not any(part.path.exists() for part in pending)
+    assert _rows(layout, "raw") == [1, 2]
 
 
 def test_day_lock_is_exclusive(layout: Layout) -> None:
-    """A second writer of the same day is refused with a clear error."""
-    with DayLock(layout, DAY), pytest.raises(StorageError, match="being written by another"):
-        DayLock(layout, DAY).acquire()
-    with DayLock(layout, DAY):
+    """A second writer of the same day is refused with a clear error naming the holder."""
+    with open_day(layout, DAY), pytest.raises(LockedError, match="being written by another"):
+        open_day(layout, DAY)
+    with DayLock(layout.root, DAY):
         pass  # released: can be taken again
 
 
-def test_compaction_merges_parts_and_is_idempotent(layout: Layout) -> None:
-    """One file per table covering the day's range, same rows in seq order; rerun is a no-op."""
-    with Importer(layout, batch_lines=3) as importer:
-        importer.import_lines((f.to_jsonl([e]) for e in _day(5)), "mem")
+def test_compaction_merges_parts_in_one_commit_and_is_idempotent(layout: Layout) -> None:
+    """One file per table covering the day's range, same rows in seq order, old files gone,
+    the log rewritten as one checkpoint; a rerun is a no-op."""
+    _import_in_batches(layout, _day(5), 3)
     before = {t: _rows(layout, t) for t in ("raw", "trades", "quotes")}
+    version = layout.state(DAY).version
     assert len(layout.parts("raw", DAY)) == 4
     report = compact_day(layout, DAY)
     assert report.changed and report.tables["raw"] == (4, 10)
     for table, seqs in before.items():
-        parts = layout.all_parts(table, DAY)
-        assert [p.path.name for p in parts] == [part_name(1, 10)]
+        assert [p.name for p in layout.parts(table, DAY)] == [part_name(1, 10)]
+        assert [p.name for p in layout.day_dir(table, DAY).iterdir()] == [part_name(1, 10)]
         assert _rows(layout, table) == seqs
+    assert len(log_path(layout.root, DAY).read_bytes().splitlines()) == 1
+    assert layout.state(DAY).version > version
     assert not compact_day(layout, DAY).changed
     assert _rows(layout, "raw") == before["raw"]
 
 
-def test_interrupted_compaction_never_shows_rows_twice(layout: Layout) -> None:
-    """With the merged file written but old parts not yet deleted, readers see each row once,
-    and the next compaction cleans up."""
-    with Importer(layout, batch_lines=2) as importer:
-        importer.import_lines((f.to_jsonl([e]) for e in _day(3)), "mem")
+def test_an_uncommitted_merge_is_invisible_and_removed(layout: Layout) -> None:
+    """A merged file written by a compaction that died before its commit is never read."""
+    _import_in_batches(layout, _day(3), 2)
     old = layout.parts("raw", DAY)
-    table = pa.concat_tables([pq.read_table(p.path) for p in old])
-    write_parquet_atomic(table, layout.part_path("raw", DAY, 1, 6))
+    merged = pq.read_table(old[0].path)
+    write_parquet_atomic(merged, layout.part_path("raw", DAY, 1, 6))
+    assert [p.name for p in layout.parts("raw", DAY)] == [p.name for p in old]
     assert _rows(layout, "raw") == [1, 2, 3, 4, 5, 6]
     compact_day(layout, DAY)
-    assert [p.path.name for p in layout.all_parts("raw", DAY)] == [part_name(1, 6)]
+    assert _rows(layout, "raw") == [1, 2, 3, 4, 5, 6]
     assert _rows(layout, "trades") == [2, 4, 6]
+
+
+def test_compaction_refuses_an_altered_part(layout: Layout) -> None:
+    """A part whose bytes differ from its commit record is not merged (that would give the
+    damage a fresh checksum)."""
+    _import_in_batches(layout, _day(2), 2)
+    part = layout.parts("trades", DAY)[0]
+    data = bytearray(part.path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    part.path.write_bytes(bytes(data))
+    with pytest.raises(IntegrityError, match="checksum"):
+        compact_day(layout, DAY)
+    assert len(layout.parts("raw", DAY)) == 2
 
 
 def test_compacting_an_empty_day_is_an_error(layout: Layout) -> None:

@@ -1,7 +1,13 @@
 """`connect(root)`: an in-memory DuckDB connection with every view of the data root.
 
-The views list the part files present when they are registered; call `refresh` after new
+The views list the part files committed when they are registered; call `refresh` after new
 data was written to see it.
+
+The connection is sandboxed: DuckDB may read files under the data root only, cannot touch
+any other file, install or load extensions, and its settings are locked, so that nothing
+run through it (`vnrec query` in particular) can read `/etc/passwd` or change a setting
+back. Writing into the data root is refused by `vnrec query`'s statement check
+(vnrec.analytics.query).
 """
 
 from __future__ import annotations
@@ -35,9 +41,10 @@ VIEW_NAMES: tuple[str, ...] = (
 
 
 def open_connection(
-    files: TableFiles, *, threads: int = DEFAULT_THREADS
+    files: TableFiles, *, threads: int = DEFAULT_THREADS, sandbox: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
-    """A connection with the views over exactly these files (per table)."""
+    """A connection with the views over exactly these files (per table); with `sandbox`,
+    file access is limited to that directory and the settings are locked."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # Timestamps are stored in UTC; showing them in the machine's zone would make
@@ -55,6 +62,11 @@ def open_connection(
         con.unregister("_vn30_contracts_arrow")
         register_tables(con, files)
         register_derived(con, symbol_prefixes(contracts))
+        if sandbox is not None:
+            directory = str(sandbox.resolve()).rstrip("/") + "/"
+            con.execute("SET allowed_directories = ?", [[directory]])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
     except duckdb.Error:
         con.close()
         raise
@@ -67,8 +79,11 @@ def connect(
     threads: int = DEFAULT_THREADS,
     days: Iterable[dt.date] | None = None,
 ) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection with views over the data root (all days, or only `days`)."""
-    return open_connection(layout_files(Layout(Path(root)), days), threads=threads)
+    """A DuckDB connection with views over the data root (all days, or only `days`),
+    allowed to read files under the root only (see the module docstring)."""
+    root_path = Path(root)
+    files = layout_files(Layout(root_path), days)
+    return open_connection(files, threads=threads, sandbox=root_path)
 
 
 def refresh(

@@ -1,8 +1,15 @@
-"""`vnrec query`: any SQL over the views, with DuckDB's errors turned into `QueryError`."""
+"""`vnrec query`: any read-only SQL over the views, with DuckDB's errors turned into
+`QueryError`.
+
+Read-only by two locks: the connection may open files under the data root only (see
+vnrec.analytics.connection), and only one SELECT (or EXPLAIN of one) is run, so `COPY`,
+`ATTACH`, `EXPORT`, `CREATE`, `SET` and the rest are refused before DuckDB sees them. A
+result is exported with `--format parquet --output FILE`, written by vnrec itself."""
 
 from __future__ import annotations
 
 import decimal
+import re
 from typing import Any
 
 import duckdb
@@ -43,9 +50,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
+_EXPLAIN_RE = re.compile(r"^\s*EXPLAIN\s+(?:ANALYZE\s+)?", re.IGNORECASE)
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    """Refuse anything but one SELECT (DESCRIBE, SUMMARIZE and SHOW are SELECTs), or an
+    EXPLAIN of one: `EXPLAIN ANALYZE` runs its statement, so what it explains is checked."""
+    try:
+        statements = con.extract_statements(sql)
+        if len(statements) == 1 and statements[0].type == duckdb.StatementType.EXPLAIN:
+            statements = con.extract_statements(_EXPLAIN_RE.sub("", sql, count=1))
+    except duckdb.Error as exc:
+        raise QueryError(f"{exc}\nviews: {', '.join(VIEW_NAMES)}") from exc
+    if len(statements) != 1:
+        raise QueryError(f"vnrec query runs one statement, not {len(statements)}")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        name = str(kind).rsplit(".", 1)[-1]
+        raise QueryError(
+            f"vnrec query is read-only: {name} statements are refused (SELECT, WITH, DESCRIBE,"
+            " SUMMARIZE, SHOW and EXPLAIN are allowed; export with --format parquet --output)"
+        )
+
+
 def query_table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
-    """The result of `sql` as an Arrow table (empty, with its columns, for a statement that
-    returns no rows)."""
+    """The result of the read-only `sql` as an Arrow table (empty, with its columns, for a
+    statement that returns no rows)."""
+    check_read_only(con, sql)
     try:
         relation = con.sql(sql)
         if relation is None:

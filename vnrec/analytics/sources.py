@@ -1,7 +1,8 @@
-"""The stored tables as DuckDB views: one `read_parquet` over the part files `Layout` lists.
+"""The stored tables as DuckDB views: one `read_parquet` over the committed part files.
 
-The file list comes from `Layout.parts` (never a glob), so superseded parts left by an
-interrupted compaction are never read twice. The trading day is the hive partition
+The file list comes from each day's commit log (never a glob), so files of an interrupted
+write or superseded by a compaction are never read, and a committed part that is missing
+or changed size is an error before any SQL runs. The trading day is the hive partition
 `date=YYYY-MM-DD` of each file's path; DuckDB prunes the list by it, so a query for one day
 opens only that day's files (plus, to bind the view, the footer of the table's first file).
 A table without files is an empty view with the columns of its Arrow schema.
@@ -16,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from vnrec.storage.layout import Layout
+from vnrec.storage.commits import logged_days
+from vnrec.storage.layout import Layout, check_present
 from vnrec.storage.schema import SCHEMAS
 
 TableFiles = Mapping[str, list[Path]]
@@ -48,12 +50,15 @@ def sql_string(text: str) -> str:
 
 
 def layout_files(layout: Layout, days: Iterable[dt.date] | None = None) -> dict[str, list[Path]]:
-    """Every table's visible part files, for the given days or for every day on disk."""
-    wanted = None if days is None else sorted(set(days))
-    files: dict[str, list[Path]] = {}
-    for table in TABLES:
-        table_days = layout.days(table) if wanted is None else wanted
-        files[table] = [part.path for day in table_days for part in layout.parts(table, day)]
+    """Every table's committed part files, for the given days or for every logged day."""
+    wanted = logged_days(layout.root) if days is None else sorted(set(days))
+    files: dict[str, list[Path]] = {table: [] for table in TABLES}
+    for day in wanted:
+        state = layout.state(day)
+        for table in TABLES:
+            parts = state.table_parts(table)
+            check_present(parts)
+            files[table] += [part.path for part in parts]
     return files
 
 

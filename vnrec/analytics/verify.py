@@ -1,8 +1,12 @@
 """`vnrec verify --date D`: check one recorded day and say what was found.
 
-Storage integrity problems (unreadable or overlapping parts, seq gaps or duplicates in
-`raw`, normalized rows or parts that `raw` does not cover) make the day *damaged*. Data
-quality findings (volume the trades do not account for, repeats, event times going
+Storage integrity problems make the day *damaged*: a commit log that cannot be read, a
+committed part that is missing, altered (its SHA-256 differs from the one recorded at
+commit), unreadable or not holding what its record says, a seq range that is not
+gap-free from 1 across the committed parts and the recorder's unconverted journal, seq
+gaps or duplicates in `raw`, normalized rows that `raw` does not hold. Files no commit
+names (left by an interrupted write) are invisible to vnrec's readers and only reported.
+Data quality findings (volume the trades do not account for, repeats, event times going
 backwards, connection gaps) are warnings: the day is readable and complete as recorded,
 but the market data in it has holes or noise.
 """
@@ -24,8 +28,11 @@ import pyarrow.parquet as pq
 from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
 from vnrec.analytics.reports import fetch_rows
 from vnrec.analytics.sources import NORMALIZED, TABLES
-from vnrec.errors import NoDataError, StorageError
-from vnrec.storage.layout import Layout, PartFile
+from vnrec.storage.commits import DayState, PartFile, log_path
+from vnrec.storage.files import file_sha256
+from vnrec.storage.journal import journal_dir, list_segments, scan_segment
+from vnrec.storage.layout import Layout
+from vnrec.storage.locks import day_locked
 from vnrec.storage.schema import SCHEMAS
 
 Status = Literal["ok", "warning", "error", "skipped"]
@@ -101,22 +108,28 @@ def _plural(count: int, word: str) -> str:
     return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
-# -- parts --------------------------------------------------------------------------------
+# -- the commit log and its parts ---------------------------------------------------------
 
 
 @dataclass
 class _Parts:
-    visible: dict[str, list[PartFile]]
+    committed: dict[str, list[PartFile]]
     readable: dict[str, list[Path]]
     problems: list[dict[str, Any]]
 
 
 def _read_part(table: str, part: PartFile) -> str | None:
-    """None when the part reads completely with the table's columns and its seq values lie
-    in the range its name claims; otherwise what is wrong."""
+    """None when the part is the file its commit record names (size and SHA-256), reads
+    completely with the table's columns, holds the rows the record says, and its seq values
+    lie in the range its record claims; otherwise what is wrong."""
     expected = SCHEMAS[table]
     try:
-        parquet = pq.ParquetFile(part.path)
+        size = part.path.stat().st_size
+        if size != part.bytes:
+            return f"has {size:,} bytes, its commit record says {part.bytes:,} (altered)"
+        if file_sha256(part.path) != part.sha256:
+            return "SHA-256 differs from its commit record (altered or damaged)"
+        parquet = pq.ParquetFile(part.path, page_checksum_verification=True)
         schema = parquet.schema_arrow
         missing = [f.name for f in expected if f.name not in schema.names]
         if missing:
@@ -126,70 +139,159 @@ def _read_part(table: str, part: PartFile) -> str | None:
             return f"unexpected column types for {', '.join(wrong)}"
         low: int | None = None
         high: int | None = None
+        rows = 0
         for batch in parquet.iter_batches():
+            rows += batch.num_rows
             seqs = batch.column("seq")
             if len(seqs) and seqs.null_count < len(seqs):
                 bounds = pc.min_max(seqs)
                 batch_low, batch_high = bounds["min"].as_py(), bounds["max"].as_py()
                 low = batch_low if low is None else min(low, batch_low)
                 high = batch_high if high is None else max(high, batch_high)
+    except FileNotFoundError:
+        return "missing (committed, but not on disk)"
     except (OSError, pa.ArrowException) as exc:
         return f"unreadable: {exc}"
+    if rows != part.rows:
+        return f"holds {rows:,} rows, its commit record says {part.rows:,}"
     if low is not None and high is not None and (low < part.first_seq or high > part.last_seq):
         return f"holds seq {low}..{high}, outside the range {part.first_seq}..{part.last_seq}"
     return None
 
 
-def _scan_parts(layout: Layout, day: dt.date) -> _Parts:
-    visible: dict[str, list[PartFile]] = {}
+def _scan_parts(state: DayState) -> _Parts:
+    committed: dict[str, list[PartFile]] = {}
     readable: dict[str, list[Path]] = {}
     problems: list[dict[str, Any]] = []
     for table in TABLES:
-        try:
-            parts = layout.parts(table, day)
-        except StorageError as exc:
-            problems.append({"table": table, "part": None, "problem": str(exc)})
-            parts = []
-        visible[table] = parts
+        committed[table] = state.table_parts(table)
         readable[table] = []
-        for part in parts:
+        for part in committed[table]:
             problem = _read_part(table, part)
             if problem is None:
                 readable[table].append(part.path)
             else:
                 problems.append({"table": table, "part": part.path.name, "problem": problem})
-    return _Parts(visible, readable, problems)
+    return _Parts(committed, readable, problems)
+
+
+def _check_commit_log(state: DayState) -> Check:
+    path = log_path(state.root, state.day)
+    notes = []
+    if state.torn_bytes:
+        notes.append(
+            f"an interrupted commit ({state.torn_bytes:,} bytes) at the end of {path.name}"
+        )
+    notes += [f"import {tx} interrupted before it committed" for tx in sorted(state.pending)]
+    if notes:
+        return Check(
+            "commit_log",
+            "warning",
+            f"{state.version:,} commits; {'; '.join(notes)} (invisible; the next writer of the"
+            " day removes it)",
+        )
+    return Check("commit_log", "ok", f"{state.version:,} commits in {path.name}")
 
 
 def _check_parts(parts: _Parts) -> Check:
-    count = sum(len(p) for p in parts.visible.values())
+    count = sum(len(p) for p in parts.committed.values())
     if parts.problems:
         return Check(
             "parts",
             "error",
-            f"{_plural(len(parts.problems), 'problem')} in {_plural(count, 'part')}"
+            f"{_plural(len(parts.problems), 'problem')} in {_plural(count, 'committed part')}"
             " (bad parts are left out of the other checks)",
             parts.problems[:DETAIL_LIMIT],
         )
-    return Check("parts", "ok", f"{_plural(count, 'part')} readable")
+    return Check(
+        "parts", "ok", f"{_plural(count, 'committed part')} present, checksums match, readable"
+    )
 
 
-def _check_orphans(parts: _Parts) -> Check:
-    raw = parts.visible["raw"]
-    orphans = [
-        {"table": table, "part": part.path.name}
-        for table in NORMALIZED
-        for part in parts.visible[table]
-        if not any(r.first_seq <= part.first_seq and part.last_seq <= r.last_seq for r in raw)
-    ]
-    if orphans:
+def _check_seq_coverage(state: DayState) -> Check:
+    """Committed raw parts cover 1..last without a gap or an overlap; every normalized part
+    lies within one raw part."""
+    details: list[dict[str, Any]] = []
+    expected = 1
+    for part in state.table_parts("raw"):
+        if part.first_seq != expected:
+            problem = "gap" if part.first_seq > expected else "overlap"
+            details.append({"problem": problem, "part": part.name, "expected_first": expected})
+        expected = max(expected, part.last_seq + 1)
+    raw = state.table_parts("raw")
+    for table in NORMALIZED:
+        for part in state.table_parts(table):
+            if not any(r.first_seq <= part.first_seq and part.last_seq <= r.last_seq for r in raw):
+                details.append({"problem": "outside raw", "table": table, "part": part.name})
+    if details:
         return Check(
-            "orphan_parts",
+            "seq_coverage",
             "error",
-            f"{_plural(len(orphans), 'normalized part')} outside every raw part's seq range",
-            orphans[:DETAIL_LIMIT],
+            f"{_plural(len(details), 'problem')} in the committed seq ranges",
+            details[:DETAIL_LIMIT],
         )
-    return Check("orphan_parts", "ok", "every normalized part lies within a raw part")
+    return Check("seq_coverage", "ok", f"committed parts cover seq 1..{expected - 1:,}")
+
+
+def _check_uncommitted(layout: Layout, state: DayState) -> Check:
+    stray = [
+        {"table": table, "file": path.name}
+        for table, paths in layout.disk_parts(state.day).items()
+        for path in paths
+        if path.name not in state.committed_names(table)
+    ]
+    stray += [{"file": str(path)} for path in layout.disk_leftovers(state.day)]
+    if stray:
+        return Check(
+            "uncommitted_files",
+            "warning",
+            f"{_plural(len(stray), 'file')} no commit names (left by an interrupted write;"
+            " invisible to vnrec, removed by the next writer of the day; engines that glob"
+            " the directories would read them)",
+            stray[:DETAIL_LIMIT],
+        )
+    return Check("uncommitted_files", "ok", "no file outside the commit log")
+
+
+def _check_journal(root: Path, state: DayState) -> Check:
+    segments = list_segments(journal_dir(root, state.day))
+    if not segments:
+        return Check("journal", "ok", "no unconverted journal")
+    first = last = None
+    expected = state.last_seq + 1
+    problems: list[dict[str, Any]] = []
+    count = 0
+    for segment in segments:
+        records = scan_segment(segment).records
+        if not records:
+            continue
+        count += len(records)
+        if state.sources.get(segment.name) == (records[0].seq, records[-1].seq):
+            continue  # committed; the segment outlived its commit by a crash
+        if records[0].seq != expected:
+            problems.append(
+                {"segment": segment.name, "first_seq": records[0].seq, "expected": expected}
+            )
+        first = records[0].seq if first is None else first
+        last = records[-1].seq
+        expected = records[-1].seq + 1
+    if problems:
+        return Check(
+            "journal",
+            "error",
+            "journal segments do not continue the committed seq",
+            problems[:DETAIL_LIMIT],
+        )
+    if first is None:
+        return Check("journal", "ok", "journal segments already committed (removed next)")
+    if day_locked(root, state.day):
+        return Check("journal", "ok", f"seq {first}-{last} journaled by the running recorder")
+    return Check(
+        "journal",
+        "warning",
+        f"{_plural(count, 'message')} (seq {first}-{last}) journaled but not yet committed"
+        " (the recorder was killed); `vnrec recover` commits them",
+    )
 
 
 # -- seq ----------------------------------------------------------------------------------
@@ -415,12 +517,20 @@ def _check_coverage(con: duckdb.DuckDBPyConnection, root: Path, day: dt.date) ->
 
 
 def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> VerifyReport:
-    """Check one day of the data root; raises NoDataError when the day has no raw parts."""
+    """Check one day of the data root; raises NoDataError when nothing of the day is
+    committed or journaled."""
     layout = Layout(root)
-    if not layout.all_parts("raw", day):
-        raise NoDataError(f"no recorded data for {day.isoformat()} in {root}")
-    parts = _scan_parts(layout, day)
-    checks = [_check_parts(parts), _check_orphans(parts)]
+    state = layout.state(day)
+    if state.empty and not list_segments(journal_dir(root, day)):
+        layout.recorded_state(day)  # raises, with the adoption hint for a 0.1 day
+    parts = _scan_parts(state)
+    checks = [
+        _check_commit_log(state),
+        _check_parts(parts),
+        _check_seq_coverage(state),
+        _check_journal(root, state),
+        _check_uncommitted(layout, state),
+    ]
     con = open_connection(parts.readable, threads=threads)
     try:
         seq_check, events = _check_raw_seq(con)

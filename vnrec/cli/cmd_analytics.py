@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import sys
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -48,15 +47,9 @@ def _format(fmt: OutputFormat | None, output: Path | None) -> OutputFormat:
     return chosen
 
 
-def _recorded_days(root: Path, days: Iterable[dt.date]) -> list[dt.date]:
-    layout = Layout(root)
-    return [day for day in days if layout.parts("raw", day)]
-
-
 def _one_day(root: Path, date: str) -> dt.date:
     day = parse_day(date)
-    if not _recorded_days(root, [day]):
-        raise NoDataError(f"no recorded data for {day.isoformat()} in {root}")
+    Layout(root).recorded_state(day)
     return day
 
 
@@ -98,7 +91,7 @@ def basis_command(
     first, last = parse_day(start), parse_day(end)
     if last < first:
         raise BadInputError(f"--to {last} is before --from {first}")
-    days = _recorded_days(root, [d for d in Layout(root).days("raw") if first <= d <= last])
+    days = [d for d in Layout(root).days("raw") if first <= d <= last]
     if not days:
         raise NoDataError(f"no recorded data from {first} to {last} in {root}")
     with connect(root, threads=threads, days=days) as con:

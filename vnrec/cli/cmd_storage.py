@@ -1,4 +1,4 @@
-"""Commands over the storage layer: `import`, `ls`, `compact`."""
+"""Commands over the storage layer: `import`, `ls`, `compact`, `recover`."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
 from vnrec.storage.compact import compact_day
 from vnrec.storage.importer import DEFAULT_BATCH_LINES, Reject, import_files
-from vnrec.storage.inventory import inventory
+from vnrec.storage.inventory import inventory, legacy_days
 from vnrec.storage.layout import Layout
+from vnrec.storage.recover import recover_root
 
 log = logging.getLogger("vnrec")
 
@@ -34,11 +35,15 @@ def import_command(
     append: Annotated[
         bool, typer.Option("--append", help="Add to days that already hold data.")
     ] = False,
+    again: Annotated[
+        bool,
+        typer.Option("--again", help="Import content that was imported before (duplicates it)."),
+    ] = False,
     batch_lines: Annotated[
         int, typer.Option("--batch-lines", min=1, help="Lines per part file (bounds memory).")
     ] = DEFAULT_BATCH_LINES,
 ) -> None:
-    """Import SSI envelopes from JSON Lines files (seq in line order)."""
+    """Import SSI envelopes from JSON Lines files (seq in line order), all or nothing."""
     layout = Layout(resolve_data_root(data))
     shown = 0
 
@@ -49,7 +54,7 @@ def import_command(
             print(f"{reject.source}:{reject.line}: rejected: {reject.reason}", file=sys.stderr)
 
     report = import_files(
-        layout, files, append=append, on_reject=on_reject, batch_lines=batch_lines
+        layout, files, append=append, again=again, on_reject=on_reject, batch_lines=batch_lines
     )
     for day in sorted(report.days):
         done = report.days[day]
@@ -76,7 +81,14 @@ def ls_command(
 ) -> None:
     """List recorded days: rows, symbols, event times, seq range and bytes per table."""
     layout = Layout(resolve_data_root(data))
-    entries = inventory(layout, [parse_day(date)] if date else None)
+    days = [parse_day(date)] if date else None
+    for day in legacy_days(layout, days):
+        print(
+            f"{day}: part files without a commit log (vnrec 0.1), not listed;"
+            " `vnrec recover` adopts them",
+            file=sys.stderr,
+        )
+    entries = inventory(layout, days)
     rows = [dataclasses.asdict(e) for e in entries]
     emit(rows, fmt or default_format(), title=f"{layout.root}")
 
@@ -93,7 +105,24 @@ def compact_command(
         print(f"{report.day} {table}: {rows:,} rows, {state}", file=sys.stderr)
 
 
+def recover_command(
+    data: DataOption = None,
+    date: Annotated[str | None, typer.Option("--date", help="Only this day (YYYY-MM-DD).")] = None,
+) -> None:
+    """Finish what interrupted writers left: commit the recorder's journal, drop unfinished
+    imports and stray files, adopt days written by vnrec 0.1."""
+    layout = Layout(resolve_data_root(data))
+    reports = recover_root(layout, [parse_day(date)] if date else None)
+    lines = [line for report in reports for line in report.lines()]
+    for line in lines:
+        print(line, file=sys.stderr)
+    if not lines:
+        checked = f"{len(reports)} day{'' if len(reports) == 1 else 's'} checked"
+        print(f"{layout.root}: nothing to recover ({checked})", file=sys.stderr)
+
+
 def register(app: typer.Typer) -> None:
     app.command("import")(import_command)
     app.command("ls")(ls_command)
     app.command("compact")(compact_command)
+    app.command("recover")(recover_command)

@@ -58,6 +58,12 @@ def run() -> None:
     except VnrecError as exc:
         print(f"vnrec: error: {exc}", file=sys.stderr)
         sys.exit(1)
+    except OSError as exc:
+        # A full, read-only or failing disk, a missing permission: the environment, not a
+        # bug; say what and where in one line.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"vnrec: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        sys.exit(1)
     except KeyboardInterrupt:
         print("vnrec: interrupted", file=sys.stderr)
         sys.exit(130)

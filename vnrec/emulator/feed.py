@@ -15,8 +15,7 @@ import pyarrow.parquet as pq
 
 from vnrec.calendar import HCM_TZ
 from vnrec.emulator.market import SyntheticMarket
-from vnrec.errors import NoDataError
-from vnrec.storage.layout import Layout
+from vnrec.storage.layout import Layout, check_present
 
 _BATCH_ROWS = 8_192
 
@@ -82,14 +81,14 @@ class RecordedSource:
     def __init__(self, root: Path, day: dt.date) -> None:
         self.layout = Layout(root)
         self.day = day
-        if not self.layout.parts("raw", day):
-            raise NoDataError(f"no raw data for {day.isoformat()} under {root}")
+        self.state = self.layout.recorded_state(day)
+        check_present(self.state.table_parts("raw"))
 
     def items(self) -> Iterator[FeedItem]:
         midnight = dt.datetime.combine(self.day, dt.time(0), HCM_TZ).timestamp()
         first: float | None = None
         previous = 0.0
-        for part in self.layout.parts("raw", self.day):
+        for part in self.state.table_parts("raw"):
             reader = pq.ParquetFile(part.path)
             columns = ["recv_ns", "data_type", "content"]
             for batch in reader.iter_batches(batch_size=_BATCH_ROWS, columns=columns):

@@ -17,7 +17,8 @@ import orjson
 import pyarrow as pa
 
 from vnrec.calendar import HCM_TZ
-from vnrec.storage.writer import fsync_dir, make_dirs_durable, write_parquet_atomic
+from vnrec.storage.files import fsync_dir, make_dirs_durable
+from vnrec.storage.writer import write_parquet_atomic
 
 log = logging.getLogger(__name__)
 

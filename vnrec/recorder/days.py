@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vnrec.calendar import hcm_date_of_ns
-from vnrec.recorder.journal import Journal, journal_dir
 from vnrec.ssi.envelope import trading_date_of
+from vnrec.storage.day import DayWriter, open_day
+from vnrec.storage.journal import Journal, journal_dir
 from vnrec.storage.layout import Layout
-from vnrec.storage.writer import DayLock
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class DayJournals:
         layout: Layout,
         settings: JournalSettings,
         *,
-        on_segment_closed: Callable[[dt.date, Path], None],
+        on_segment_closed: Callable[[DayWriter, Path], None],
         on_day_opened: Callable[[dt.date], None],
         monotonic: Callable[[], float],
     ) -> None:
@@ -44,7 +44,7 @@ class DayJournals:
         self._monotonic = monotonic
         self._journals: dict[dt.date, Journal] = {}
         self._first_seq: dict[dt.date, int] = {}
-        self._locks: list[DayLock] = []
+        self._writers: list[DayWriter] = []
         self._open_lock = threading.Lock()
         self._current_day: dt.date | None = None
         self.appended = 0
@@ -63,16 +63,15 @@ class DayJournals:
 
     def _open(self, day: dt.date) -> Journal:
         with self._open_lock:
-            lock = DayLock(self._layout, day)
-            lock.acquire()
-            self._locks.append(lock)
-            first_seq = self._layout.last_seq(day) + 1
+            writer = open_day(self._layout, day)
+            self._writers.append(writer)
+            first_seq = writer.next_seq
             journal = Journal(
                 journal_dir(self._layout.root, day),
                 first_seq=first_seq,
                 segment_bytes=self._settings.segment_bytes,
                 segment_seconds=self._settings.segment_seconds,
-                on_segment_closed=lambda path: self._on_segment_closed(day, path),
+                on_segment_closed=lambda path: self._on_segment_closed(writer, path),
                 monotonic=self._monotonic,
             )
             self._first_seq[day] = first_seq
@@ -108,9 +107,9 @@ class DayJournals:
             journal.close()
 
     def release(self) -> None:
-        for lock in self._locks:
-            lock.release()
-        self._locks.clear()
+        for writer in self._writers:
+            writer.close()
+        self._writers.clear()
 
     @property
     def bytes_written(self) -> int:

@@ -23,20 +23,19 @@ import orjson
 from vnrec.calendar import hcm_date_of_ns
 from vnrec.errors import AuthError, VnrecError
 from vnrec.recorder.backoff import Backoff
+from vnrec.recorder.committer import GroupCommitter
 from vnrec.recorder.connections import DAY_EVENT, ConnectionLog, finalize_leftovers
-from vnrec.recorder.converter import (
-    BackgroundConverter,
-    ConversionStats,
-    DayTablesSink,
-    convert_pending,
-)
+from vnrec.recorder.converter import BackgroundConverter, DayTablesSink
 from vnrec.recorder.days import DayJournals, JournalSettings
-from vnrec.recorder.journal import GroupCommitter, journal_days, journal_dir
 from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
 from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
 from vnrec.storage.compact import compact_day
+from vnrec.storage.day import RecoveryReport, open_day
+from vnrec.storage.files import make_dirs_durable
+from vnrec.storage.journal import journal_days
 from vnrec.storage.layout import Layout
-from vnrec.storage.writer import DayLock, make_dirs_durable
+from vnrec.storage.locks import RecorderLock
+from vnrec.storage.segments import ConversionStats
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +133,7 @@ class Recorder:
         self._generation = 0
         self._subscribed = threading.Event()
         self.run_id = f"{self.clock.time_ns()}"
-        self.converter = BackgroundConverter(layout, on_tables)
+        self.converter = BackgroundConverter(on_tables)
         self.journals = DayJournals(
             layout,
             JournalSettings(config.segment_bytes, config.segment_seconds),
@@ -164,6 +163,12 @@ class Recorder:
     # -- the run --------------------------------------------------------------------------
 
     def run(self) -> RecordingSummary:
+        """Record until the stop time or `request_stop`. A second recorder on the same root
+        fails here, before it reads anything of the first one's."""
+        with RecorderLock(self.layout.root):
+            return self._run()
+
+    def _run(self) -> RecordingSummary:
         self.converter.stats = self._recover()
         committer = GroupCommitter(self.journals.commit, self.config.commit_interval)
         self._connections = ConnectionLog(self.layout.root, self.run_id)
@@ -198,11 +203,11 @@ class Recorder:
         """Convert what earlier runs journaled but did not convert (any day), first."""
         stats = ConversionStats()
         for day in journal_days(self.layout.root):
-            with DayLock(self.layout, day):
-                convert_pending(self.layout, day, journal_dir(self.layout.root, day), stats)
+            report = RecoveryReport(day, conversion=stats)
+            open_day(self.layout, day, report=report).close()
         if stats.segments:
             log.info(
-                "recovered %d journal segments: %d rows converted, %d already stored",
+                "recovered %d journal segments: %d rows converted, %d already committed",
                 stats.segments,
                 stats.rows,
                 stats.skipped,
@@ -345,14 +350,34 @@ class Recorder:
         log.info("%s: %s (%d messages so far)", event, reason, messages)
 
     def _shutdown(self, committer: GroupCommitter) -> None:
-        committer.stop()
-        self.journals.close()
-        self.converter.stop()
-        self._event("stop", self.stop_reason or "error")
+        """Stop every worker and flush what can be flushed, each step whatever the earlier
+        ones did; then report the first failure (the journal keeps what was not
+        converted, for the next start)."""
+        failures: list[str] = []
+        steps: list[tuple[str, Callable[[], object]]] = [
+            ("stopping the group commit", committer.stop),
+            ("flushing the journal", self.journals.close),
+            ("converting the journal", self.converter.stop),
+            ("logging the stop", lambda: self._event("stop", self.stop_reason or "error")),
+        ]
         if self._connections is not None:
-            self._connections.close()
-        if self.converter.error is not None:
+            steps.append(("closing the connection log", self._connections.close))
+        for what, step in steps:
+            try:
+                step()
+            except Exception as exc:  # noqa: BLE001 - every step runs; the first is reported
+                log.error("%s failed: %s", what, exc)
+                failures.append(f"{what} failed: {exc}")
+        causes = [
+            f"{what} failed: {error}"
+            for what, error in (
+                ("writing the journal", committer.error),
+                ("converting the journal", self.converter.error),
+            )
+            if error is not None
+        ]
+        failures = causes + failures
+        if failures:
             raise VnrecError(
-                f"converting the journal failed: {self.converter.error}; the journal is kept"
-                " and converted on the next start"
+                f"{failures[0]}; what was journaled is kept and converted on the next start"
             )

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from vnrec.errors import BadInputError, NoDataError
+from vnrec.errors import BadInputError
 from vnrec.replay.filters import make_filter
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.pacing import Clock, Pacer, Sleep
@@ -58,13 +58,12 @@ def replay(
     `book_levels` > 1 fills `QuoteEvent.levels` with that many levels."""
     the_day = _as_day(day)
     layout = Layout(Path(data))
-    if not layout.parts("raw", the_day):
-        raise NoDataError(f"no data for {the_day.isoformat()} under {layout.root}")
+    state = layout.recorded_state(the_day)
     event_filter = make_filter(the_day, symbols, start, end)
     day_trackers = DayTrackers(the_day, trade_sinks=trade_sinks, keep_series=keep_series)
     pipeline = Pipeline(the_day, trackers, day_trackers=day_trackers, book_levels=book_levels)
     pacer = None if speed is None else Pacer(speed, clock, sleep)
-    chunks = merge_by_seq(parquet_streams(layout, the_day, event_filter, book_levels, batch_rows))
+    chunks = merge_by_seq(parquet_streams(layout, state, event_filter, book_levels, batch_rows))
     # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
     with paused_gc() if pacer is None else contextlib.nullcontext():
         for chunk in chunks:

@@ -1,15 +1,20 @@
-"""Where event chunks come from: a day's Parquet parts (streamed batch by batch, only the
-needed columns) or in-memory normalized tables (the live recorder's micro-batches)."""
+"""Where event chunks come from: a day's committed Parquet parts (streamed batch by batch,
+only the needed columns) or in-memory normalized tables (the live recorder's micro-batches).
+
+A replay follows the snapshot of the commit log it started with. Should a compaction
+replace the parts under it, a part it has not opened yet is gone: it then reads the commit
+log again and goes on from the first seq it has not emitted, in the merged file. A part
+missing while the log did not change is damage, and an error."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from vnrec.errors import IntegrityError, StorageError
 from vnrec.replay.convert import (
     EVENT_TABLES,
     KNOWN_TYPES,
@@ -19,6 +24,7 @@ from vnrec.replay.convert import (
     to_events,
 )
 from vnrec.replay.filters import EventFilter
+from vnrec.storage.commits import DayState, PartFile
 from vnrec.storage.layout import Layout
 
 DEFAULT_BATCH_ROWS = 16_384  # bigger batches are no faster and cost memory
@@ -37,7 +43,7 @@ def _chunks(
 def _read_part(
     path: object, columns: list[str], batch_rows: int, text: list[str]
 ) -> Iterator[pa.RecordBatch]:
-    with pq.ParquetFile(path, read_dictionary=text) as parquet:
+    with pq.ParquetFile(path, read_dictionary=text, page_checksum_verification=True) as parquet:
         present = set(parquet.schema_arrow.names)
         wanted = [c for c in columns if c in present]
         yield from parquet.iter_batches(batch_size=batch_rows, columns=wanted)
@@ -53,22 +59,55 @@ def _has_unknown(path: object, batch_rows: int) -> bool:
     return False
 
 
+def _part_batches(
+    part: PartFile, table: str, columns: list[str], text: list[str], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    try:
+        size = part.path.stat().st_size
+        if size != part.bytes:
+            raise IntegrityError(
+                f"committed part {part.path} has {size:,} bytes, its commit record says"
+                f" {part.bytes:,}: it was altered; run `vnrec verify`"
+            )
+        if table == "raw" and not _has_unknown(part.path, batch_rows):
+            return
+        yield from _read_part(part.path, columns, batch_rows, text)
+    except FileNotFoundError:
+        raise
+    except (OSError, pa.ArrowException) as exc:
+        raise StorageError(f"cannot read {part.path}: {exc}") from exc
+
+
 def parquet_batches(
-    layout: Layout, day: dt.date, table: str, book_levels: int, batch_rows: int
+    layout: Layout, state: DayState, table: str, book_levels: int, batch_rows: int
 ) -> Iterator[pa.RecordBatch]:
     """The Arrow batches of one table of a day, only the columns its events need (for `raw`:
-    only the parts that hold an unknown DataType)."""
+    only the parts that hold an unknown DataType), in seq order, each row once."""
     columns = columns_needed(table, book_levels)
     text = text_columns(table)
-    for part in layout.parts(table, day):
-        if table == "raw" and not _has_unknown(part.path, batch_rows):
-            continue
-        yield from _read_part(part.path, columns, batch_rows, text)
+    next_seq = 0
+    while True:
+        for part in [p for p in state.table_parts(table) if p.last_seq >= next_seq]:
+            try:
+                for batch in _part_batches(part, table, columns, text, batch_rows):
+                    if part.first_seq < next_seq:  # a merged file over rows already emitted
+                        yield batch.filter(pc.greater_equal(batch.column("seq"), next_seq))
+                    else:
+                        yield batch
+            except FileNotFoundError:
+                newer = layout.state(state.day)
+                if newer.version == state.version:
+                    raise IntegrityError(f"committed part {part.path} is missing") from None
+                state = newer
+                break
+            next_seq = part.last_seq + 1
+        else:
+            return
 
 
 def parquet_streams(
     layout: Layout,
-    day: dt.date,
+    state: DayState,
     event_filter: EventFilter = NO_FILTER,
     book_levels: int = 1,
     batch_rows: int = DEFAULT_BATCH_ROWS,
@@ -78,7 +117,7 @@ def parquet_streams(
     for table in EVENT_TABLES:
         if table == "raw" and event_filter.has_window:
             continue  # unknown messages have no event time: a window never keeps them
-        batches = parquet_batches(layout, day, table, book_levels, batch_rows)
+        batches = parquet_batches(layout, state, table, book_levels, batch_rows)
         streams.append((table, _chunks(table, batches, event_filter, book_levels)))
     return streams
 

@@ -1,32 +1,30 @@
-"""`vnrec compact`: merge a day's part files into one file per table, atomically.
+"""`vnrec compact`: merge a day's parts into one file per table, in one commit.
 
-`raw` is compacted first: a normalized part is only valid while a `raw` part covers its
-seq range (see writer.recover_day), and the merged `raw` file covers every older part.
-Each merged file is written next to the old parts, which it supersedes the moment it is
-visible (`Layout.parts` hides them), then the old parts are deleted."""
+The merged files are written next to the old parts (invisible until committed); one commit
+record then adds them and removes every old part, so readers see either the old parts or
+the merged files, never both and never neither. The old files are deleted after the commit
+(a crash in between leaves them to the next writer's recovery) and the log is rewritten as
+one checkpoint record, so a compacted day's log is short."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vnrec.errors import NoDataError
+from vnrec.errors import IntegrityError, NoDataError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
+from vnrec.storage.commits import OP_COMPACT, PartFile
+from vnrec.storage.day import open_day
+from vnrec.storage.files import atomic_file, file_sha256, fsync_dir
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
-from vnrec.storage.writer import (
-    ROW_GROUP_ROWS,
-    DayLock,
-    atomic_file,
-    fsync_dir,
-    parquet_options,
-    recover_day,
-)
+from vnrec.storage.writer import ROW_GROUP_ROWS, parquet_options
 
 log = logging.getLogger(__name__)
 
@@ -43,51 +41,83 @@ class CompactReport:
 
 def compact_day(layout: Layout, day: dt.date) -> CompactReport:
     """Merge the day's parts per table into `part-<first>-<last>`; a no-op when already done."""
-    with DayLock(layout, day):
-        recover_day(layout, day)
-        raw_parts = layout.parts("raw", day)
+    with open_day(layout, day) as writer:
+        state = writer.state
+        raw_parts = state.table_parts("raw")
         if not raw_parts:
             raise NoDataError(f"no data recorded for {day} in {layout.root}")
         first, last = raw_parts[0].first_seq, raw_parts[-1].last_seq
         report = CompactReport(day)
+        merged: list[PartFile] = []
+        replaced: list[PartFile] = []
         for table in ALL_TABLES:
-            parts = layout.parts(table, day)
+            parts = state.table_parts(table)
             if not parts:
                 continue
             target = layout.part_path(table, day, first, last)
             if len(parts) == 1 and parts[0].path == target:
-                report.tables[table] = (1, pq.ParquetFile(target).metadata.num_rows)
+                report.tables[table] = (1, parts[0].rows)
                 continue
-            rows = _merge(table, [p.path for p in parts], target)
-            for part in parts:
-                if part.path != target:
-                    part.path.unlink()
-            fsync_dir(target.parent)
-            report.tables[table] = (len(parts), rows)
-            log.info("compacted %s %s: %d parts, %d rows", table, day, len(parts), rows)
+            merged.append(_merge(table, parts, target, first, last))
+            replaced += parts
+            report.tables[table] = (len(parts), merged[-1].rows)
+            log.info("compacted %s %s: %d parts, %d rows", table, day, len(parts), merged[-1].rows)
+        if merged:
+            writer.commit(OP_COMPACT, merged, remove=replaced)
+            for part in replaced:
+                part.path.unlink()
+            for directory in sorted({part.path.parent for part in replaced}):
+                fsync_dir(directory)
+            writer.checkpoint()
         return report
 
 
-def _merge(table: str, sources: list[Path], target: Path) -> int:
+def _merge(table: str, sources: list[PartFile], target: Path, first: int, last: int) -> PartFile:
     """Stream the sources, in seq order, into one file with large row groups; memory stays
     bounded by one row group whatever the size of the day."""
     schema = SCHEMAS[table]
     rows = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
+    if target.exists():
+        raise StorageError(f"{target} already exists; refusing to replace a stored part")
     with (
         atomic_file(target) as sink,
         pq.ParquetWriter(sink, schema, **parquet_options(schema)) as out,
     ):
         for source in sources:
-            for batch in pq.ParquetFile(source).iter_batches(batch_size=65_536):
+            expected = source.rows
+            for batch in _batches(source):
                 pending.append(batch.cast(schema))
                 pending_rows += batch.num_rows
+                expected -= batch.num_rows
                 if pending_rows >= ROW_GROUP_ROWS:
                     out.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
                     rows += pending_rows
                     pending, pending_rows = [], 0
+            if expected:
+                raise StorageError(
+                    f"{source.path} holds {source.rows - expected:,} rows, its commit record"
+                    f" says {source.rows:,}; not compacting a damaged day"
+                )
         if pending:
             out.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
             rows += pending_rows
-    return rows
+    return PartFile(first, last, target, table, rows, sink.size, sink.sha256)
+
+
+def _batches(part: PartFile) -> Iterator[pa.RecordBatch]:
+    """The part's rows, after checking it is the file its commit record names: merging a
+    damaged part would give the damage a fresh, valid checksum."""
+    try:
+        if file_sha256(part.path) != part.sha256:
+            raise IntegrityError(
+                f"{part.path} does not match the checksum of its commit record;"
+                " not compacting a damaged day (run `vnrec verify`)"
+            )
+        with pq.ParquetFile(part.path, page_checksum_verification=True) as parquet:
+            yield from parquet.iter_batches(batch_size=65_536)
+    except FileNotFoundError:
+        raise IntegrityError(f"committed part {part.path} is missing") from None
+    except (OSError, pa.ArrowException) as exc:
+        raise StorageError(f"cannot read {part.path}: {exc}") from exc

@@ -4,6 +4,13 @@ normalizer and part writer as the recorder.
 Lines are read in bounded batches. `seq` continues, per trading day, after what the day
 already holds, in line order. A line that cannot be used is rejected (file, line, reason)
 into `<root>/rejects/date=D/` and never reaches a data table; the lines around it are kept.
+
+One command is one transaction: every part is written first, each day's commit log gets one
+record for the import (invisible while pending), then the decision file makes all of them
+visible at once (see vnrec.storage.commits). A failure or a kill before the decision leaves
+the history as it was; running the same command again does the whole import. The decision
+file also keeps the SHA-256 of every input file, so the same content is not imported twice
+by mistake.
 """
 
 from __future__ import annotations
@@ -25,9 +32,11 @@ import polars as pl
 from vnrec.calendar import HCM_UTC_OFFSET, hcm_date_of_ns
 from vnrec.errors import AlreadyImportedError, BadInputError
 from vnrec.ssi.envelope import EnvelopeError, parse_envelope_batch, parse_envelope_line
+from vnrec.storage.commits import OP_IMPORT, PartFile, decided_transactions, write_tx
+from vnrec.storage.day import DayWriter, open_day
+from vnrec.storage.files import file_sha256, make_dirs_durable
 from vnrec.storage.layout import Layout
 from vnrec.storage.normalize import build_tables, decode
-from vnrec.storage.writer import DayLock, PartWriter, make_dirs_durable, recover_day
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,16 @@ class ImportReport:
     rejected: int = 0
     days: dict[dt.date, DayImport] = field(default_factory=dict)
     rejects_files: list[Path] = field(default_factory=list)
+    transaction: str = ""  # the id of the committed transaction ("" when nothing was stored)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """An input file as the import history keeps it."""
+
+    path: str
+    sha256: str
+    bytes: int
 
 
 RejectHandler = Callable[[Reject], None]
@@ -67,8 +86,9 @@ def _log_reject(reject: Reject) -> None:
 
 
 class Importer:
-    """One import session over a data root: holds the lock of every day it touches until
-    `close()`, so seq numbers cannot interleave with another writer's."""
+    """One import transaction over a data root: holds the lock of every day it touches
+    until `close()`, so seq numbers cannot interleave with another writer's. Nothing is
+    visible until `commit()`; `close()` without it discards what was written."""
 
     def __init__(
         self,
@@ -84,9 +104,10 @@ class Importer:
         self.batch_lines = batch_lines
         self._today = today
         self._on_reject = on_reject
-        self._writer = PartWriter(layout)
-        self._locks: dict[dt.date, DayLock] = {}
+        self._writers: dict[dt.date, DayWriter] = {}
+        self._written: dict[dt.date, list[PartFile]] = {}
         self._next_seq: dict[dt.date, int] = {}
+        self._sources: list[SourceFile] = []
         self._carry_day: dt.date | None = None
         self._rejects_sinks: dict[dt.date, Any] = {}
         self._import_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
@@ -94,9 +115,41 @@ class Importer:
 
     # -- public ---------------------------------------------------------------------------
 
-    def import_lines(self, lines: Iterable[bytes], source: str) -> ImportReport:
+    def import_lines(
+        self, lines: Iterable[bytes], source: str, file: SourceFile | None = None
+    ) -> ImportReport:
         for first_line, batch in _batches(lines, self.batch_lines):
             self._import_batch(first_line, batch, source)
+        if file is not None:
+            self._sources.append(file)
+        return self.report
+
+    def commit(self) -> ImportReport:
+        """Make everything written visible at once (a no-op when nothing was written)."""
+        days = sorted(day for day, parts in self._written.items() if parts)
+        if not days:
+            return self.report
+        tx = f"import-{self._import_id}"
+        for day in days:
+            self._writers[day].commit(OP_IMPORT, self._written[day], tx=tx)
+        decision = {
+            "tx": tx,
+            "op": OP_IMPORT,
+            "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "files": [dataclasses.asdict(f) for f in self._sources],
+            "days": {
+                day.isoformat(): {
+                    "seq": [self.report.days[day].first_seq, self.report.days[day].last_seq],
+                    "rows": self.report.days[day].rows,
+                }
+                for day in days
+            },
+        }
+        write_tx(self.layout.root, tx, decision)  # the commit point
+        self._written.clear()  # committed: never discarded from here on
+        self.report.transaction = tx
+        for day in days:
+            self._writers[day].finish_tx(tx)
         return self.report
 
     def close(self) -> None:
@@ -105,9 +158,20 @@ class Importer:
             os.fsync(sink.fileno())
             sink.close()
         self._rejects_sinks.clear()
-        for lock in self._locks.values():
-            lock.release()
-        self._locks.clear()
+        try:
+            self._discard()
+        finally:
+            for writer in self._writers.values():
+                writer.close()
+            self._writers.clear()
+
+    def _discard(self) -> None:
+        """Remove the parts of an import that did not commit (the next writer of the day
+        would remove them anyway; this keeps a failed import from leaving files behind)."""
+        for parts in self._written.values():
+            for part in parts:
+                part.path.unlink(missing_ok=True)
+        self._written.clear()
 
     def __enter__(self) -> Importer:
         return self
@@ -164,7 +228,7 @@ class Importer:
             keep=keep,
         )
         for day_batch in tables:
-            self._writer.commit(day_batch)
+            self._written[day_batch.day] += self._writers[day_batch.day].write(day_batch)
             rows = day_batch.tables["raw"].num_rows
             self.report.imported += rows
             done = self.report.days.get(day_batch.day)
@@ -224,21 +288,21 @@ class Importer:
         )
 
     def _open_day(self, day: dt.date) -> None:
-        """First touch of a day: lock it, clean up after crashed writers, find its last seq,
-        and refuse to add to a day that already holds data unless appending."""
-        if day in self._locks:
+        """First touch of a day: lock and recover it (the recorder's unconverted journal
+        included, so its seqs are taken first), and refuse to add to a day that already
+        holds data unless appending."""
+        if day in self._writers:
             return
-        lock = DayLock(self.layout, day)
-        lock.acquire()
-        self._locks[day] = lock
-        recover_day(self.layout, day)
-        last = self.layout.last_seq(day)
+        writer = open_day(self.layout, day)
+        self._writers[day] = writer
+        self._written[day] = []
+        last = writer.next_seq - 1
         if last and not self.append:
             raise AlreadyImportedError(
                 f"{day} already holds seq 1-{last}; importing again would duplicate it."
                 " Pass --append to add these lines after them."
             )
-        self._next_seq[day] = last + 1
+        self._next_seq[day] = writer.next_seq
 
     def _reject(self, reject: Reject) -> None:
         self.report.rejected += 1
@@ -268,24 +332,60 @@ def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[byte
         first += len(batch)
 
 
+def describe_sources(paths: Iterable[Path]) -> list[SourceFile]:
+    sources = []
+    for path in paths:
+        try:
+            sources.append(SourceFile(str(path), file_sha256(path), path.stat().st_size))
+        except OSError as exc:
+            raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
+    return sources
+
+
+def check_not_imported(layout: Layout, sources: list[SourceFile]) -> None:
+    """Refuse content that this command names twice or that an earlier import stored."""
+    seen: dict[str, str] = {}
+    for source in sources:
+        if source.sha256 in seen:
+            raise AlreadyImportedError(
+                f"{source.path} has the same content as {seen[source.sha256]} in this"
+                " command; pass --again to import it twice"
+            )
+        seen[source.sha256] = source.path
+    for decision in decided_transactions(layout.root):
+        for earlier in decision.get("files", ()):
+            path = seen.get(str(earlier.get("sha256")))
+            if path is not None:
+                days = ", ".join(sorted(decision.get("days", {})))
+                raise AlreadyImportedError(
+                    f"{path} was already imported (same content as {earlier.get('path')},"
+                    f" {decision.get('tx')} at {decision.get('at')}, into {days});"
+                    " pass --again to import it again"
+                )
+
+
 def import_files(
     layout: Layout,
     paths: Iterable[Path],
     *,
     append: bool = False,
+    again: bool = False,
     on_reject: RejectHandler = _log_reject,
     batch_lines: int = DEFAULT_BATCH_LINES,
 ) -> ImportReport:
-    """Import JSON Lines files in order as one import (seq continues across files)."""
+    """Import JSON Lines files in order as one transaction (seq continues across files)."""
+    sources = describe_sources(paths)
+    if not again:
+        check_not_imported(layout, sources)
     with Importer(layout, append=append, on_reject=on_reject, batch_lines=batch_lines) as importer:
-        for path in paths:
+        for source in sources:
             try:
-                handle = open(path, "rb")  # noqa: SIM115 - closed below; opened before use to map errors
+                handle = open(source.path, "rb")  # noqa: SIM115 - closed below; opened before use to map errors
             except OSError as exc:
-                raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
+                raise BadInputError(f"cannot read {source.path}: {exc.strerror}") from exc
             with handle:
-                importer.import_lines(handle, str(path))
-        return importer.report
+                importer.import_lines(handle, source.path, source)
+        return importer.commit()
 
 
 def import_envelopes(
@@ -299,4 +399,5 @@ def import_envelopes(
     """Import envelopes given as mappings (tests, the emulator's ground truth)."""
     lines = (orjson.dumps(dict(e)) for e in envelopes)
     with Importer(layout, append=append, on_reject=on_reject) as importer:
-        return importer.import_lines(lines, source)
+        importer.import_lines(lines, source)
+        return importer.commit()

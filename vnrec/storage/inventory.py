@@ -1,5 +1,6 @@
-"""What a data root holds, per day and table, mostly from Parquet footers (row counts,
-seq and event_ts statistics), reading only the `symbol` column to count symbols."""
+"""What a data root holds, per committed day and table: row counts and sizes from the
+commit log, event_ts ranges from Parquet footers, reading only the `symbol` column to
+count symbols."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError
 from vnrec.ssi.channels import ALL_TABLES
-from vnrec.storage.layout import Layout, PartFile
+from vnrec.storage.commits import PartFile, logged_days
+from vnrec.storage.layout import Layout, check_present
 
 
 @dataclass(frozen=True)
@@ -53,27 +55,28 @@ def describe(table: str, day: dt.date, parts: list[PartFile]) -> TableDay:
     last_ts: dt.datetime | None = None
     symbol_sets: list[pa.Array] = []
     has_symbol = False
+    check_present(parts)
     for part in parts:
+        rows += part.rows
+        size += part.bytes
         try:
             parquet = pq.ParquetFile(part.path)
-        except (OSError, pa.ArrowInvalid) as exc:
+            # The rows' own seq range: a normalized part holds only some seqs of its batch.
+            low, high = _column_range(parquet.metadata, "seq")
+            if isinstance(low, int) and (first_seq is None or low < first_seq):
+                first_seq = low
+            if isinstance(high, int) and (last_seq is None or high > last_seq):
+                last_seq = high
+            low, high = _column_range(parquet.metadata, "event_ts")
+            if isinstance(low, dt.datetime) and (first_ts is None or low < first_ts):
+                first_ts = low
+            if isinstance(high, dt.datetime) and (last_ts is None or high > last_ts):
+                last_ts = high
+            if "symbol" in parquet.schema_arrow.names:
+                has_symbol = True
+                symbol_sets.append(pc.unique(parquet.read(columns=["symbol"]).column("symbol")))
+        except (OSError, pa.ArrowException) as exc:
             raise StorageError(f"unreadable part file {part.path}: {exc}") from exc
-        meta = parquet.metadata
-        rows += meta.num_rows
-        size += part.path.stat().st_size
-        low, high = _column_range(meta, "seq")
-        if isinstance(low, int) and (first_seq is None or low < first_seq):
-            first_seq = low
-        if isinstance(high, int) and (last_seq is None or high > last_seq):
-            last_seq = high
-        low, high = _column_range(meta, "event_ts")
-        if isinstance(low, dt.datetime) and (first_ts is None or low < first_ts):
-            first_ts = low
-        if isinstance(high, dt.datetime) and (last_ts is None or high > last_ts):
-            last_ts = high
-        if "symbol" in parquet.schema_arrow.names:
-            has_symbol = True
-            symbol_sets.append(pc.unique(parquet.read(columns=["symbol"]).column("symbol")))
     symbols = None
     if has_symbol:
         combined = pa.chunked_array(symbol_sets, pa.string())
@@ -93,12 +96,22 @@ def describe(table: str, day: dt.date, parts: list[PartFile]) -> TableDay:
 
 
 def inventory(layout: Layout, days: list[dt.date] | None = None) -> list[TableDay]:
-    """One entry per (day, table) with data, days ascending, tables in layout order."""
-    wanted = days if days is not None else sorted({d for t in ALL_TABLES for d in layout.days(t)})
+    """One entry per (day, table) with committed data, days ascending, tables in layout
+    order."""
+    wanted = days if days is not None else logged_days(layout.root)
     out = []
     for day in wanted:
+        state = layout.state(day)
         for table in ALL_TABLES:
-            parts = layout.parts(table, day)
+            parts = state.table_parts(table)
             if parts:
                 out.append(describe(table, day, parts))
     return out
+
+
+def legacy_days(layout: Layout, days: list[dt.date] | None = None) -> list[dt.date]:
+    """Days with part files but no commit log: written by vnrec 0.1, invisible until
+    `vnrec recover` adopts them."""
+    wanted = layout.disk_days() if days is None else days
+    logged = set(logged_days(layout.root))
+    return [day for day in wanted if day not in logged and layout.disk_parts(day)]

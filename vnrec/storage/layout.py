@@ -1,7 +1,9 @@
-"""The on-disk layout: `<root>/<table>/date=YYYY-MM-DD/part-<first_seq>-<last_seq>.parquet`.
+"""The on-disk layout: `<root>/<table>/date=YYYY-MM-DD/part-<first_seq>-<last_seq>.parquet`,
+and the day's commit log that says which of those files exist for readers.
 
-Part files are immutable once visible. Their names carry the seq range they cover, so the
-highest seq of a day, overlaps and gaps are known without opening a file.
+Part names carry the seq range they cover and are zero-padded so that a plain listing is in
+seq order; engines that glob the hive layout (Spark, polars) read the same files. vnrec's
+own readers never list the directories: they follow the commit log (`Layout.state`).
 """
 
 from __future__ import annotations
@@ -11,35 +13,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vnrec.errors import StorageError
+from vnrec.errors import IntegrityError, NoDataError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
+from vnrec.storage.commits import DayState, PartFile, logged_days, read_state
+from vnrec.storage.files import TMP_PREFIX
 
 PART_RE = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
 DAY_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
-TMP_PREFIX = ".tmp-"
-
-
-@dataclass(frozen=True, order=True)
-class PartFile:
-    first_seq: int
-    last_seq: int
-    path: Path
-
-
-def visible_parts(parts: list[PartFile]) -> list[PartFile]:
-    """Drop parts whose seq range lies inside another part's (wider) range; input in seq
-    order. Two parts that overlap without one containing the other are a corrupt day."""
-    visible: list[PartFile] = []
-    for part in sorted(parts, key=lambda p: (p.first_seq, -p.last_seq)):
-        if visible and part.last_seq <= visible[-1].last_seq:
-            continue  # inside the previous (wider or equal) part
-        if visible and part.first_seq <= visible[-1].last_seq:
-            raise StorageError(
-                f"overlapping part files {visible[-1].path.name} and {part.path.name}"
-                f" in {part.path.parent}"
-            )
-        visible.append(part)
-    return visible
 
 
 def part_name(first_seq: int, last_seq: int) -> str:
@@ -65,39 +45,89 @@ class Layout:
     def rejects_dir(self, day: dt.date) -> Path:
         return self.root / "rejects" / f"date={day.isoformat()}"
 
-    def days(self, table: str = "raw") -> list[dt.date]:
-        """Days that have a partition directory for `table`, ascending."""
-        directory = self.table_dir(table)
-        if not directory.is_dir():
-            return []
-        found = []
-        for entry in directory.iterdir():
-            match = DAY_RE.match(entry.name)
-            if match and entry.is_dir():
-                found.append(dt.date.fromisoformat(match.group(1)))
-        return sorted(found)
+    # -- what readers see: the commit log -------------------------------------------------
 
-    def all_parts(self, table: str, day: dt.date) -> list[PartFile]:
-        """Every part file of a table's day on disk, superseded ones included, in seq order."""
-        directory = self.day_dir(table, day)
-        if not directory.is_dir():
-            return []
-        parts = []
-        for entry in directory.iterdir():
-            match = PART_RE.match(entry.name)
-            if match:
-                parts.append(PartFile(int(match.group(1)), int(match.group(2)), entry))
-        return sorted(parts)
+    def state(self, day: dt.date) -> DayState:
+        """The day's committed state (a snapshot of its commit log)."""
+        return read_state(self.root, day)
+
+    def days(self, table: str = "raw") -> list[dt.date]:
+        """Days with committed rows in `table`, ascending."""
+        return [day for day in logged_days(self.root) if self.state(day).table_parts(table)]
 
     def parts(self, table: str, day: dt.date) -> list[PartFile]:
-        """The part files a reader must read for a table's day, in seq order.
-
-        A part whose seq range lies inside a wider part's range has been superseded by
-        compaction (which writes the merged file before deleting the old ones), so it is
-        left out: a reader never sees a row twice, whenever compaction is interrupted."""
-        return visible_parts(self.all_parts(table, day))
+        """The table's committed part files of the day, in seq order."""
+        return self.state(day).table_parts(table)
 
     def last_seq(self, day: dt.date) -> int:
-        """The highest seq recorded for a day (0 when the day is empty): raw holds every seq."""
-        parts = self.parts("raw", day)
-        return parts[-1].last_seq if parts else 0
+        """The highest committed seq of the day (0 when the day is empty)."""
+        return self.state(day).last_seq
+
+    def recorded_state(self, day: dt.date) -> DayState:
+        """The day's state, or NoDataError naming the root when nothing is committed (with
+        a hint when the day's parts predate commit logs)."""
+        state = self.state(day)
+        if state.table_parts("raw"):
+            return state
+        if not state.exists and self.disk_parts(day):
+            raise StorageError(
+                f"{day.isoformat()} in {self.root} has part files but no commit log (written"
+                " by vnrec 0.1); run `vnrec recover` to check and adopt them"
+            )
+        raise NoDataError(f"no recorded data for {day.isoformat()} in {self.root}")
+
+    # -- what is on disk (recovery and verify) --------------------------------------------
+
+    def disk_days(self) -> list[dt.date]:
+        """Days with a partition directory in any table, ascending."""
+        found: set[dt.date] = set()
+        for table in ALL_TABLES:
+            directory = self.root / table
+            if not directory.is_dir():
+                continue
+            for entry in directory.iterdir():
+                match = DAY_RE.match(entry.name)
+                if match and entry.is_dir():
+                    found.add(dt.date.fromisoformat(match.group(1)))
+        return sorted(found)
+
+    def disk_parts(self, day: dt.date) -> dict[str, list[Path]]:
+        """Per table, the part files (by name) present in the day's directories."""
+        found: dict[str, list[Path]] = {}
+        for table in ALL_TABLES:
+            directory = self.day_dir(table, day)
+            if not directory.is_dir():
+                continue
+            names = sorted(e for e in directory.iterdir() if PART_RE.match(e.name))
+            if names:
+                found[table] = names
+        return found
+
+    def disk_leftovers(self, day: dt.date) -> list[Path]:
+        """Temporary files of interrupted writes in the day's directories."""
+        return [
+            entry
+            for table in ALL_TABLES
+            if self.day_dir(table, day).is_dir()
+            for entry in sorted(self.day_dir(table, day).iterdir())
+            if entry.name.startswith(TMP_PREFIX)
+        ]
+
+
+def check_present(parts: list[PartFile]) -> None:
+    """Every committed part is there with the size its commit record says (a cheap check
+    that readers make; `vnrec verify` compares checksums)."""
+    for part in parts:
+        try:
+            size = part.path.stat().st_size
+        except FileNotFoundError:
+            raise IntegrityError(
+                f"committed part {part.path} is missing; run `vnrec verify`"
+            ) from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {part.path}: {exc.strerror}") from exc
+        if size != part.bytes:
+            raise IntegrityError(
+                f"committed part {part.path} has {size:,} bytes, its commit record says"
+                f" {part.bytes:,}: it was altered; run `vnrec verify`"
+            )

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from vnrec.storage.writer import fsync_dir, make_dirs_durable
+from vnrec.storage.files import fsync_dir, make_dirs_durable
 
 log = logging.getLogger(__name__)
 
@@ -251,33 +251,6 @@ class Journal:
         fsync_dir(self.directory)
         self._segment_size = 0
         self._segment_opened = self._monotonic()
-
-
-class GroupCommitter:
-    """Calls `commit` (write + fsync of the journals) every `interval` seconds in a
-    background thread."""
-
-    def __init__(self, commit: Callable[[], object], interval: float) -> None:
-        self._commit = commit
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vnrec-journal", daemon=True)
-        self.error: BaseException | None = None
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.wait(self._interval):
-                self._commit()
-        except OSError as exc:  # a full or failing disk: surface it to the recorder loop
-            log.error("journal commit failed: %s", exc)
-            self.error = exc
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def journal_dir(root: Path, day: dt.date) -> Path:

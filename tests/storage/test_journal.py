@@ -1,5 +1,6 @@
 """The journal: records round-trip, segments rotate, a torn tail is cut at the last complete
-group commit and kept aside, and conversion to Parquet is idempotent across a crash."""
+group commit and kept aside, and conversion to committed parts is idempotent across a
+crash and never skips a record the day holds from another source."""
 
 from __future__ import annotations
 
@@ -10,9 +11,17 @@ import pyarrow.parquet as pq
 import pytest
 
 from vnrec import testing as f
-from vnrec.recorder import converter
-from vnrec.recorder.converter import ConversionStats, convert_pending
-from vnrec.recorder.journal import Journal, list_segments, repair_segment, scan_segment
+from vnrec.errors import StorageError
+from vnrec.storage import segments
+from vnrec.storage.day import RecoveryReport, open_day
+from vnrec.storage.importer import import_envelopes
+from vnrec.storage.journal import (
+    Journal,
+    journal_dir,
+    list_segments,
+    repair_segment,
+    scan_segment,
+)
 from vnrec.storage.layout import Layout
 
 DAY = dt.date(2026, 11, 5)
@@ -103,10 +112,17 @@ def test_corrupt_block_stops_the_scan(tmp_path: Path) -> None:
     assert [r.seq for r in scan.records] == [1, 2] and scan.torn_bytes > 0
 
 
-def test_conversion_writes_parquet_and_skips_what_is_stored(tmp_path: Path) -> None:
-    """Segments become raw + normalized parts; converting again after a crash adds nothing."""
+def _recover(layout: Layout) -> RecoveryReport:
+    report = RecoveryReport(DAY)
+    open_day(layout, DAY, report=report).close()
+    return report
+
+
+def test_conversion_commits_parquet_and_skips_what_is_committed(tmp_path: Path) -> None:
+    """Segments become raw + normalized parts, one commit per segment; a segment that
+    outlived its commit (a crash before its deletion) is deleted without a second copy."""
     layout = Layout(tmp_path / "data")
-    directory = tmp_path / "journal"
+    directory = journal_dir(layout.root, DAY)
     journal, closed = _journal(directory, segment_bytes=1)
     messages = [
         f.quote("A", [(9990.0, 100.0)], [(10000.0, 100.0)]),
@@ -118,8 +134,7 @@ def test_conversion_writes_parquet_and_skips_what_is_stored(tmp_path: Path) -> N
         journal.commit()
     journal.close()
     copies = [p.read_bytes() for p in closed]
-    stats = ConversionStats()
-    convert_pending(layout, DAY, directory, stats)
+    stats = _recover(layout).conversion
     assert stats.rows == 3 and stats.bad_content == 1 and not list_segments(directory)
     raw = [pq.read_table(p.path) for p in layout.parts("raw", DAY)]
     assert [t.column("seq").to_pylist() for t in raw] == [[1], [2], [3]]
@@ -127,9 +142,8 @@ def test_conversion_writes_parquet_and_skips_what_is_stored(tmp_path: Path) -> N
     assert [t["seq"] for t in trades] == [2]
     for path, data in zip(closed, copies, strict=True):
         path.write_bytes(data)  # as if the process died before deleting the segments
-    again = ConversionStats()
-    convert_pending(layout, DAY, directory, again)
-    assert again.rows == 0 and again.skipped == 3
+    again = _recover(layout).conversion
+    assert again.rows == 0 and again.skipped == 3 and not list_segments(directory)
     assert len(layout.parts("raw", DAY)) == 3
 
 
@@ -137,16 +151,30 @@ def test_a_segment_is_converted_in_bounded_batches(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A big segment becomes several parts of at most CONVERT_BATCH records, in seq order,
-    so the converter's memory does not grow with the message rate."""
-    monkeypatch.setattr(converter, "CONVERT_BATCH", 4)
+    in one commit, so the converter's memory does not grow with the message rate."""
+    monkeypatch.setattr(segments, "CONVERT_BATCH", 4)
     layout = Layout(tmp_path / "data")
-    directory = tmp_path / "journal"
+    directory = journal_dir(layout.root, DAY)
     journal, closed = _journal(directory)
     for i in range(10):
         journal.append("X-TRADE", str(f.trade("A", 10000.0, 100.0, 100.0 * (i + 1))["Content"]), i)
     journal.close()
-    stats = ConversionStats()
-    convert_pending(layout, DAY, directory, stats)
+    stats = _recover(layout).conversion
     parts = layout.parts("raw", DAY)
     assert [(p.first_seq, p.last_seq) for p in parts] == [(1, 4), (5, 8), (9, 10)]
     assert stats.rows == 10 and len(closed) == 1 and not list_segments(directory)
+    assert layout.state(DAY).version == 1
+
+
+def test_a_segment_whose_seqs_are_taken_is_kept_and_refused(tmp_path: Path) -> None:
+    """Seqs the day holds from another writer are never silently skipped: the segment stays
+    on disk and the writer refuses in one line naming it."""
+    layout = Layout(tmp_path / "data")
+    import_envelopes(layout, [f.trade("A", 10000.0, 100.0, 100.0)] * 2)
+    directory = journal_dir(layout.root, DAY)
+    journal, closed = _journal(directory)
+    journal.append("X-TRADE", str(f.trade("A", 10000.0, 100.0, 300.0)["Content"]), 1)
+    journal.close()
+    with pytest.raises(StorageError, match=r"segment-000000000001.journal holds seq 1-1"):
+        _recover(layout)
+    assert list_segments(directory) == closed and layout.last_seq(DAY) == 2
