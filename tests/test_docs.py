@@ -32,3 +32,23 @@ def test_every_command_is_in_the_readme_and_has_help() -> None:
     for name, command in group.commands.items():
         assert f"vnrec {name}" in readme, name
         assert (command.help or "").strip(), name
+
+
+def test_every_reliability_promise_names_tests_that_exist() -> None:
+    """Each row of README's reliability table names test files (and functions) present in
+    the suite, so a promise cannot outlive its test."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Reliability\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and "`tests/" in line]
+    assert len(rows) >= 10
+    for row in rows:
+        current: Path | None = None
+        for reference in re.findall(r"`([^`]*::[^`]*|tests/[^`]*)`", row):
+            path, _, name = reference.partition("::")
+            if path:
+                current = ROOT / path
+            assert current is not None and current.is_file(), reference
+            if name:
+                assert f"def {name}(" in current.read_text(), reference

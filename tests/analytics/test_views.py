@@ -13,8 +13,11 @@ import pytest
 
 from vnrec import testing
 from vnrec.analytics import VIEW_NAMES, refresh
+from vnrec.analytics.connection import read_views
 from vnrec.analytics.contracts import vn30_futures
 from vnrec.analytics.sources import duckdb_type
+from vnrec.errors import StorageError
+from vnrec.storage.compact import compact_day
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
 
@@ -159,3 +162,34 @@ def test_copied_root_is_readable(write: Write, open_con: Connect, layout: Layout
     shutil.copytree(layout.root, copy)
     con = open_con(root=copy)
     assert one(con, "SELECT count(*) FROM raw") == (3,)
+
+
+def test_a_read_racing_a_compaction_is_run_again_on_the_new_parts(
+    write: Write, layout: Layout
+) -> None:
+    """The views list the parts of one commit state; a compaction committing meanwhile
+    deletes them: the read sees a vanished file and runs again on the merged parts."""
+    write(_day(DAY1))
+    write(_day(DAY1, volume=50))
+    calls = []
+
+    def read(con: duckdb.DuckDBPyConnection) -> tuple[int, ...]:
+        calls.append(len(layout.parts("trades", DAY1)))
+        if len(calls) == 1:
+            compact_day(layout, DAY1)
+        return one(con, "SELECT count(*), sum(last_vol) FROM trades")
+
+    assert read_views(layout.root, read, days=[DAY1]) == (2, 150)
+    assert calls == [2, 1]
+
+
+def test_a_damaged_part_is_one_line_naming_the_file(write: Write, layout: Layout) -> None:
+    """A committed part that DuckDB cannot read (same size, garbage inside) is reported in
+    one line with its path, and the read is not retried when nothing was committed."""
+    write(_day(DAY1))
+    (part,) = layout.parts("trades", DAY1)
+    part.path.write_bytes(b"\0" * part.bytes)
+    with pytest.raises(StorageError) as caught:
+        read_views(layout.root, lambda con: one(con, "SELECT count(*) FROM trades"))
+    message = str(caught.value)
+    assert str(part.path) in message and "\n" not in message

@@ -104,6 +104,41 @@ def test_compaction_does_not_change_the_result(
     assert to_json(replay(DAY, data=layout.root, batch_rows=7).to_dict()) == before
 
 
+def test_a_compaction_under_a_running_replay_changes_nothing(
+    tmp_path: Path,
+    import_generated_day: Callable[[Path, int], Layout],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The day is compacted while a replay is in its first batch: the parts it has not
+    opened yet are gone, it goes on in the merged file from the next seq; every event is
+    seen once and the result is the same."""
+    layout = import_generated_day(tmp_path / "data", 50)
+    expected = to_json(replay(DAY, data=layout.root).to_dict())
+    alone = Recorder()
+    replay(DAY, data=layout.root, trackers=[alone], batch_rows=16)
+
+    class CompactingRecorder(Recorder):
+        def on_event(self, event: Event) -> None:
+            if not self.events:
+                compact_day(layout, DAY)
+            super().on_event(event)
+
+    racing = CompactingRecorder()
+    reads = []
+    read_state = Layout.state
+
+    def counted(self: Layout, day: dt.date) -> object:
+        reads.append(day)
+        return read_state(self, day)
+
+    monkeypatch.setattr(Layout, "state", counted)
+    result = replay(DAY, data=layout.root, trackers=[racing], batch_rows=16)
+    assert len(reads) > 2, "the replay never had to follow the compaction"
+    assert len(layout.parts("trades", DAY)) == 1
+    assert to_json(result.to_dict()) == expected
+    assert racing.events == alone.events
+
+
 def test_user_tracker_sees_every_event_in_seq_order(
     day_root: Path, envelopes: list[dict[str, Any]]
 ) -> None:

@@ -13,8 +13,9 @@ back. Writing into the data root is refused by `vnrec query`'s statement check
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -27,9 +28,13 @@ from vnrec.analytics.sources import (
     layout_files,
     register_tables,
 )
+from vnrec.errors import IntegrityError, QueryError, StorageError
+from vnrec.storage.commits import logged_days
 from vnrec.storage.layout import Layout
 
 DEFAULT_THREADS = 2
+RETRIES_ON_COMMIT = 3
+T = TypeVar("T")
 
 # Views a user can query, in the order `vnrec query` lists them (internal ones start "_").
 VIEW_NAMES: tuple[str, ...] = (
@@ -84,6 +89,39 @@ def connect(
     root_path = Path(root)
     files = layout_files(Layout(root_path), days)
     return open_connection(files, threads=threads, sandbox=root_path)
+
+
+def read_views(
+    root: str | Path,
+    read: Callable[[duckdb.DuckDBPyConnection], T],
+    *,
+    days: Iterable[dt.date] | None = None,
+    threads: int = DEFAULT_THREADS,
+) -> T:
+    """`read` over a connection on the committed parts of `days` (default: every day).
+
+    Should a writer commit meanwhile (a compaction deletes the parts the views list), the
+    read fails on a vanished file: it is then run again on the new commit state, a few
+    times at most. DuckDB's errors otherwise become one line (QueryError is `read`'s)."""
+    layout = Layout(Path(root))
+    wanted = None if days is None else sorted(set(days))
+    for attempt in range(1, RETRIES_ON_COMMIT + 1):
+        before = _versions(layout, wanted)
+        try:
+            with connect(root, threads=threads, days=wanted) as con:
+                return read(con)
+        except (duckdb.Error, QueryError, IntegrityError) as exc:
+            if attempt == RETRIES_ON_COMMIT or _versions(layout, wanted) == before:
+                if isinstance(exc, duckdb.Error):
+                    first_line = str(exc).strip().splitlines()[0]
+                    raise StorageError(f"reading {layout.root}: {first_line}") from exc
+                raise
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _versions(layout: Layout, days: list[dt.date] | None) -> dict[dt.date, int]:
+    wanted = logged_days(layout.root) if days is None else days
+    return {day: layout.state(day).version for day in wanted}
 
 
 def refresh(

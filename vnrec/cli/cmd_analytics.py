@@ -10,7 +10,8 @@ from typing import Annotated
 
 import typer
 
-from vnrec.analytics import DEFAULT_THREADS, connect
+from vnrec.analytics import DEFAULT_THREADS
+from vnrec.analytics.connection import read_views
 from vnrec.analytics.query import query_rows
 from vnrec.analytics.reports import basis_series, foreign_flow, session_stats
 from vnrec.analytics.verify import verify_day
@@ -65,8 +66,9 @@ def stats_command(
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
-    with connect(root, threads=threads, days=[day]) as con:
-        rows = session_stats(con, day, symbol)
+    rows = read_views(
+        root, lambda con: session_stats(con, day, symbol), days=[day], threads=threads
+    )
     emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")
 
 
@@ -94,8 +96,12 @@ def basis_command(
     days = [d for d in Layout(root).days("raw") if first <= d <= last]
     if not days:
         raise NoDataError(f"no recorded data from {first} to {last} in {root}")
-    with connect(root, threads=threads, days=days) as con:
-        rows = basis_series(con, first, last, interval=interval, contract=contract)
+    rows = read_views(
+        root,
+        lambda con: basis_series(con, first, last, interval=interval, contract=contract),
+        days=days,
+        threads=threads,
+    )
     emit(rows, chosen, output=output, title=f"basis {first} .. {last} ({contract}, {interval})")
 
 
@@ -114,8 +120,7 @@ def foreign_command(
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
-    with connect(root, threads=threads, days=[day]) as con:
-        rows = foreign_flow(con, day, top)
+    rows = read_views(root, lambda con: foreign_flow(con, day, top), days=[day], threads=threads)
     emit(rows, chosen, output=output, title=f"foreign flow {day.isoformat()}")
 
 
@@ -129,8 +134,7 @@ def query_command(
     """Run any SQL over the recorded history (views: raw, trades, quotes, session_stats, ...)."""
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
-    with connect(root, threads=threads) as con:
-        rows = query_rows(con, sql)
+    rows = read_views(root, lambda con: query_rows(con, sql), threads=threads)
     emit(rows, chosen, output=output)
 
 
