@@ -103,3 +103,25 @@ def test_symbols_sorted_and_only_with_counted_trades() -> None:
         ]
     )
     assert [r["symbol"] for r in rows] == ["41I1G3000", "FPT", "VNM"]
+
+
+def test_values_are_exact_sums_reported_as_the_nearest_float() -> None:
+    """0.1-point futures prices: the value is the float nearest to the exact sum (which
+    adding the float products would miss), and vwap is that float over the volume."""
+    from fractions import Fraction
+
+    prices = [1929.7, 1929.8, 1929.9, 1930.1, 1929.6] * 40
+    volumes = [3, 7, 11, 13, 17] * 40
+    events = []
+    total = 0
+    for seq, (price, volume) in enumerate(zip(prices, volumes, strict=True), start=1):
+        total += volume
+        events.append(trade(seq, "41I1G3000", price, volume, total, "LO"))
+    (row,) = run(events)
+    exact = sum(Fraction(str(p)) * v for p, v in zip(prices, volumes, strict=True))
+    assert row["value"] == float(exact) == row["neutral_value"]
+    assert row["vwap"] == float(exact) / total
+    floats = 0.0
+    for price, volume in zip(prices, volumes, strict=True):
+        floats += price * volume
+    assert floats != float(exact)  # what the float sum would have reported

@@ -25,6 +25,21 @@ def _known(column: str) -> str:
     return f"CASE WHEN isnan({column}) THEN NULL ELSE {column} END"
 
 
+# Values are exact: a price in integer units of 1e-4 (rounded half up) times the volume, as
+# HUGEINT, summed exactly whatever the number of threads (SPEC.md 7.1).
+VALUE_UNITS = "CAST(round(t.price * 10000) AS HUGEINT) * t.volume"
+
+
+def _exact_double(units: str) -> str:
+    """The float64 nearest to `units` / 10000 (DuckDB casts a DECIMAL to the nearest
+    double; dividing a double by 10000 would round twice)."""
+    return f"CAST(CAST({units} AS DECIMAL(38, 0)) * CAST(0.0001 AS DECIMAL(5, 4)) AS DOUBLE)"
+
+
+def _value_sum(condition: str) -> str:
+    return _exact_double(f"coalesce(sum(value_units) FILTER (WHERE {condition}), 0)")
+
+
 def _symbol_ids_cte(tables: tuple[str, ...], symbol_filter: str) -> str:
     """`symbol_ids`: per day, an exact integer id for every symbol of `tables`.
 
@@ -104,7 +119,8 @@ book AS (
     JOIN symbol_ids i ON q.date = i.date AND q.symbol = i.symbol
 )
 SELECT t.date, t.seq, t.event_ts, t.symbol, t.data_type, t.outcome, t.price, t.volume,
-       t.price * t.volume AS value, t.total_vol, t.side, t.trading_session,
+       {_exact_double(VALUE_UNITS)} AS value, {VALUE_UNITS} AS value_units,
+       t.total_vol, t.side, t.trading_session,
        CASE t.trading_session WHEN 'ATO' THEN 'ato' WHEN 'ATC' THEN 'atc'
             ELSE 'continuous' END AS phase,
        b.bid1, b.ask1,
@@ -120,24 +136,21 @@ ON t.date = b.date AND t.symbol_id = b.symbol_id AND t.seq > b.seq
 """
 
 
-SESSION_STATS_SQL = """
+SESSION_STATS_SQL = f"""
 SELECT date, symbol,
        count(*) FILTER (WHERE outcome = 'trade') AS trades,
        CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade'), 0) AS BIGINT) AS volume,
-       coalesce(sum(value) FILTER (WHERE outcome = 'trade'), 0.0) AS value,
+       {_value_sum("outcome = 'trade'")} AS value,
        CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND classification = 'buy'), 0)
             AS BIGINT) AS buy_volume,
-       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'buy'), 0.0)
-           AS buy_value,
+       {_value_sum("outcome = 'trade' AND classification = 'buy'")} AS buy_value,
        CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND classification = 'sell'), 0)
             AS BIGINT) AS sell_volume,
-       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'sell'), 0.0)
-           AS sell_value,
+       {_value_sum("outcome = 'trade' AND classification = 'sell'")} AS sell_value,
        CAST(coalesce(sum(volume) FILTER (
             WHERE outcome = 'trade' AND classification = 'neutral'), 0) AS BIGINT)
            AS neutral_volume,
-       coalesce(sum(value) FILTER (WHERE outcome = 'trade' AND classification = 'neutral'), 0.0)
-           AS neutral_value,
+       {_value_sum("outcome = 'trade' AND classification = 'neutral'")} AS neutral_value,
        CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND phase = 'ato'), 0)
             AS BIGINT) AS ato_volume,
        CAST(coalesce(sum(volume) FILTER (WHERE outcome = 'trade' AND phase = 'continuous'), 0)
@@ -148,8 +161,8 @@ SELECT date, symbol,
        max(price) FILTER (WHERE outcome = 'trade') AS high,
        min(price) FILTER (WHERE outcome = 'trade') AS low,
        arg_max(price, seq) FILTER (WHERE outcome = 'trade') AS close,
-       sum(value) FILTER (WHERE outcome = 'trade')
-           / sum(volume) FILTER (WHERE outcome = 'trade') AS vwap,
+       {_value_sum("outcome = 'trade'")}
+           / CAST(sum(volume) FILTER (WHERE outcome = 'trade') AS DOUBLE) AS vwap,
        count(*) FILTER (WHERE outcome = 'repeat') AS duplicates
 FROM _trade_outcomes_classified
 GROUP BY date, symbol

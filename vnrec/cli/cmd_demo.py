@@ -33,7 +33,6 @@ from vnrec.storage.layout import Layout
 
 DEMO_DAY = dt.date(2026, 2, 6)  # a Friday with two VN30 futures close to the Tet expiry
 MARKER = ".vnrec-demo"
-RELATIVE_TOLERANCE = 1e-9
 LINE_BREAK = dt.timedelta(minutes=15)
 QUIET_LOGGERS = ("vnrec.emulator", "vnrec.recorder", "websocket", "matplotlib")
 
@@ -93,11 +92,10 @@ def record_day(root: Path, market: MarketConfig) -> RecordingSummary:
 
 
 def _same(left: Any, right: Any) -> bool:
-    if isinstance(left, float) and isinstance(right, float):
-        if math.isnan(left) and math.isnan(right):
-            return True
-        return math.isclose(left, right, rel_tol=RELATIVE_TOLERANCE, abs_tol=1e-12)
-    return bool(left == right)
+    """Equal bit for bit (values are exact sums in both implementations); NaN equals NaN."""
+    if isinstance(left, float) and isinstance(right, float) and math.isnan(left):
+        return math.isnan(right)
+    return type(left) is type(right) and bool(left == right)
 
 
 def compare_stats(replayed: list[dict[str, Any]], sql: list[dict[str, Any]]) -> list[str]:

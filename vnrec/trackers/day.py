@@ -18,7 +18,13 @@ from vnrec.trackers.book import QuoteBook
 from vnrec.trackers.foreign import ForeignTracker
 from vnrec.trackers.index import IndexTracker
 from vnrec.trackers.stats import SessionStats
-from vnrec.trackers.trades import CountedTrade, TradeCounter, classify, phase_of
+from vnrec.trackers.trades import (
+    VALUE_SCALE,
+    CountedTrade,
+    TradeCounter,
+    classify,
+    phase_of,
+)
 
 TradeSink = Callable[[CountedTrade], None]
 # tuple.__new__ skips NamedTuple's Python-level __new__ (with --out it runs once per trade).
@@ -80,14 +86,15 @@ class DayTrackers:
         else:
             bid1 = book.bid1
             ask1 = book.ask1
-        value = price * volume
+        units = int(price * VALUE_SCALE + 0.5) * volume  # exact: price rounded half up to 1e-4
         classified = classify(price, bid1, ask1, session)
         phase = phase_of(session)
-        self._add(symbol, price, volume, value, classified, phase)
+        self._add(symbol, price, volume, units, classified, phase)
         wanted = self._wanted.get(symbol)
         if wanted is None:
             wanted = self._wanted[symbol] = bool(self._trade_sinks) or self.basis.covers(symbol)
         if wanted:
+            value = units / VALUE_SCALE
             trade: CountedTrade = _new_counted(
                 (seq, event_ts, symbol, price, volume, value, classified, phase, bid1, ask1, side)
             )

@@ -21,6 +21,9 @@ AUCTIONS = frozenset({"ATO", "ATC"})
 PHASES: dict[str | None, str] = {"ATO": "ato", "ATC": "atc"}
 CONTINUOUS = "continuous"
 SNAPSHOT = "X"
+# Values are exact integers of price units / VALUE_SCALE (SPEC.md 7.1: at least 1e-4 of a
+# price); a price becomes units by rounding price * VALUE_SCALE half up.
+VALUE_SCALE = 10_000
 
 
 class CountedTrade(NamedTuple):
