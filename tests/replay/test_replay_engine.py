@@ -155,18 +155,60 @@ def test_user_tracker_sees_every_event_in_seq_order(
             assert before.data_type == "X"
 
 
-def test_symbol_and_time_filters(day_root: Path) -> None:
-    """--symbols keeps only those symbols' stats; --from/--to keeps [from, to) event times."""
+def test_symbol_filter_and_report_window(day_root: Path) -> None:
+    """--symbols keeps only those symbols' results; --from/--to reports [from, to) while
+    every tracker, user trackers included, sees the whole day."""
     only = replay(DAY, data=day_root, symbols="VNM,41I1G2000")
     assert [r["symbol"] for r in only.stats] == ["41I1G2000", "VNM"]
     assert [r["symbol"] for r in only.foreign] == ["VNM"]
     assert only.index  # index events carry no symbol and are kept
     assert [r["symbol"] for r in only.basis] == ["41I1G2000"]
-    mine = Recorder()
+    whole, mine = Recorder(), Recorder()
+    full = replay(DAY, data=day_root, trackers=[whole])
     window = replay(DAY, data=day_root, start="10:00", end="11:00", trackers=[mine])
-    start = dt.datetime(2026, 2, 6, 3, 0, tzinfo=dt.UTC).timestamp() * 1e6
-    assert all(e.event_ts is not None and start <= e.event_ts < start + 3600e6 for e in mine.events)
-    assert 0 < window.events < replay(DAY, data=day_root).events
+    assert mine.events == whole.events and window.events == full.events
+    in_window = sum(r["trades"] for r in window.stats)
+    assert 0 < in_window < sum(r["trades"] for r in full.stats)
+
+
+def _windowed(envelopes: list[dict[str, Any]], tmp_path: Path, **window: str) -> ReplayResult:
+    from vnrec.storage.importer import import_envelopes
+
+    layout = Layout(tmp_path / "data")
+    import_envelopes(layout, envelopes)
+    return replay(DAY, data=layout.root, **window)  # type: ignore[arg-type]
+
+
+def test_a_window_counts_with_the_whole_days_state(tmp_path: Path) -> None:
+    """An X snapshot at 13:30 after a trade at 10:00 counts only its increase; a repeat of
+    an earlier trade stays a repeat; the book before the window classifies; foreign and
+    index stand as they were at the window's end (SPEC.md 7.2)."""
+    from vnrec import testing as f
+
+    d = "06/02/2026"
+    envelopes = [
+        f.quote("VNM", [(59_900.0, 10.0)], [(60_000.0, 10.0)], time="09:30:00", date=d),
+        f.trade("VNM", 60_000.0, 1_000.0, 1_000.0, time="10:00:00", date=d),
+        f.foreign("VNM", 100.0, 0.0, 6e6, 0.0, time="10:00:00", date=d),
+        f.index("VN30", 1_900.0, time="10:00:00", date=d),
+        f.snapshot("VNM", 60_000.0, 500.0, 1_500.0, [(59_900.0, 10.0)], [(60_000.0, 10.0)],
+                   time="13:30:00", date=d),
+        f.trade("VNM", 60_000.0, 1_000.0, 1_000.0, time="13:31:00", date=d),  # a repeat
+        f.trade("VNM", 59_900.0, 200.0, 1_700.0, time="13:32:00", date=d),  # at the bid
+        f.foreign("VNM", 300.0, 0.0, 18e6, 0.0, time="13:40:00", date=d),
+        f.index("VN30", 1_910.0, time="14:10:00", date=d),
+        f.trade("VNM", 60_000.0, 100.0, 1_800.0, time="14:20:00", date=d),
+    ]  # fmt: skip
+    result = _windowed(envelopes, tmp_path, start="13:00", end="14:00")
+    (stats,) = result.stats
+    assert (stats["trades"], stats["volume"], stats["duplicates"]) == (2, 700, 1)
+    assert (stats["buy_volume"], stats["sell_volume"]) == (500, 200)  # X at the ask: buy
+    assert (stats["open"], stats["close"]) == (60_000.0, 59_900.0)
+    (foreign,) = result.foreign
+    assert foreign["buy_volume"] == 300
+    (index,) = result.index
+    assert index["value"] == 1_900.0  # the 14:10 value is after the window
+    assert result.events == len(envelopes)
 
 
 def test_pacing_follows_event_time(day_root: Path) -> None:

@@ -20,7 +20,7 @@ from vnrec.events import (
     UnknownEvent,
     event_time,
 )
-from vnrec.replay import events_from_tables, make_filter
+from vnrec.replay import events_from_tables, make_filter, make_window
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
 
@@ -137,7 +137,7 @@ def test_deeper_book_on_request(tmp_path: Path) -> None:
 
 
 def test_filters(tmp_path: Path) -> None:
-    """Symbols keep index events; a time window [from, to) drops untimed unknown messages."""
+    """A symbol filter keeps index and unknown events (they carry no symbol)."""
     tables = tables_of(
         tmp_path,
         [
@@ -148,10 +148,9 @@ def test_filters(tmp_path: Path) -> None:
             {"DataType": "ZZ", "Content": '{"TradingDate":"05/11/2026"}'},
         ],
     )
-    only_vnm = events_from_tables(tables, make_filter(DAY, "VNM"))
+    only_vnm = events_from_tables(tables, make_filter("VNM"))
     assert [e.seq for e in only_vnm] == [1, 3, 4, 5]
-    window = events_from_tables(tables, make_filter(DAY, None, "09:10", "09:30"))
-    assert [e.seq for e in window] == [1, 2, 3]
+    assert [e.seq for e in events_from_tables(tables, make_filter(None))] == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize("bad", ["9h", "25:00"])
@@ -160,4 +159,4 @@ def test_bad_times_are_refused(bad: str) -> None:
     from vnrec.errors import BadInputError
 
     with pytest.raises(BadInputError):
-        make_filter(DAY, None, bad, None)
+        make_window(DAY, bad, None)

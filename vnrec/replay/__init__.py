@@ -5,7 +5,7 @@ result = replay("2026-02-06", data="./data", trackers=[MyTracker()])
 """
 
 from vnrec.replay.engine import Progress, replay
-from vnrec.replay.filters import EventFilter, make_filter
+from vnrec.replay.filters import EventFilter, make_filter, make_window
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.pacing import Pacer
 from vnrec.replay.pipeline import (
@@ -28,6 +28,7 @@ __all__ = [
     "Tracker",
     "events_from_tables",
     "make_filter",
+    "make_window",
     "merge_by_seq",
     "parquet_streams",
     "paused_gc",

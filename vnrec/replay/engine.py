@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vnrec.errors import BadInputError
-from vnrec.replay.filters import make_filter
+from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.pacing import Clock, Pacer, Sleep
 from vnrec.replay.pipeline import Pipeline, ReplayResult, Tracker, paused_gc
@@ -52,15 +52,21 @@ def replay(
 ) -> ReplayResult:
     """Replay one recorded day through the built-in trackers and `trackers`.
 
-    `symbols`, `start`/`end` (HH:MM local time, [start, end)) filter the events; `speed`
-    paces them at that multiple of real time by event time (None: as fast as possible);
-    `progress` is called after each merged chunk; `trade_sinks` receive each counted trade;
-    `book_levels` > 1 fills `QuoteEvent.levels` with that many levels."""
+    `symbols` keeps the events of those symbols (and every index message); `start`/`end`
+    (HH:MM local time, [start, end)) select what is reported, while every tracker, user
+    trackers included, sees the whole day so that its state is the day's (SPEC.md 7.2);
+    `speed` paces events at that multiple of real time by event time (None: as fast as
+    possible); `progress` is called after each merged chunk; `trade_sinks` receive each
+    reported counted trade; `book_levels` > 1 fills `QuoteEvent.levels` with that many
+    levels."""
     the_day = _as_day(day)
     layout = Layout(Path(data))
     state = layout.recorded_state(the_day)
-    event_filter = make_filter(the_day, symbols, start, end)
-    day_trackers = DayTrackers(the_day, trade_sinks=trade_sinks, keep_series=keep_series)
+    event_filter = make_filter(symbols)
+    window = make_window(the_day, start, end)
+    day_trackers = DayTrackers(
+        the_day, trade_sinks=trade_sinks, keep_series=keep_series, window=window
+    )
     pipeline = Pipeline(the_day, trackers, day_trackers=day_trackers, book_levels=book_levels)
     pacer = None if speed is None else Pacer(speed, clock, sleep)
     chunks = merge_by_seq(parquet_streams(layout, state, event_filter, book_levels, batch_rows))

@@ -1,4 +1,6 @@
-"""Event filters applied in Arrow before events are built: symbols and an event-time window."""
+"""What a replay reads and reports: a symbol filter applied in Arrow before events are
+built (exact, since every tracker's state is per symbol, and index messages have none), and
+an event-time report window, which is not a filter (see vnrec.trackers.window)."""
 
 from __future__ import annotations
 
@@ -11,45 +13,23 @@ import pyarrow.compute as pc
 from vnrec.calendar import HCM_TZ
 from vnrec.errors import BadInputError
 from vnrec.events import to_event_ts
+from vnrec.trackers.window import ReportWindow
 
 
 @dataclass(frozen=True)
 class EventFilter:
-    """Which events reach the trackers.
-
-    `symbols`: events that have a symbol (trades, quotes, foreign, bars, status, odd lots)
-    are kept only for these symbols; index and unknown events carry no symbol and are kept.
-    `start_ts`/`end_ts`: event time window [start, end) in UTC microseconds; an event
-    without an event time is dropped when a window is set."""
+    """Which events reach the trackers: events that have a symbol (trades, quotes, foreign,
+    bars, status, odd lots) only for `symbols`; index and unknown events carry no symbol
+    and are kept."""
 
     symbols: frozenset[str] | None = None
-    start_ts: int | None = None
-    end_ts: int | None = None
-
-    @property
-    def has_window(self) -> bool:
-        return self.start_ts is not None or self.end_ts is not None
 
     def mask(self, batch: pa.RecordBatch) -> pa.Array | None:
         """Rows of a normalized batch to keep; None when every row is kept."""
-        conditions = []
-        if self.symbols is not None and "symbol" in batch.schema.names:
-            wanted = pa.array(sorted(self.symbols), pa.string())
-            conditions.append(pc.is_in(batch.column("symbol"), value_set=wanted))
-        if self.has_window:
-            if "event_ts" not in batch.schema.names:
-                return pa.repeat(False, batch.num_rows)
-            ts = batch.column("event_ts").cast(pa.int64())
-            if self.start_ts is not None:
-                conditions.append(pc.greater_equal(ts, self.start_ts))
-            if self.end_ts is not None:
-                conditions.append(pc.less(ts, self.end_ts))
-        if not conditions:
+        if self.symbols is None or "symbol" not in batch.schema.names:
             return None
-        keep = conditions[0]
-        for condition in conditions[1:]:
-            keep = pc.and_(keep, condition)
-        return pc.fill_null(keep, False)
+        wanted = pa.array(sorted(self.symbols), pa.string())
+        return pc.fill_null(pc.is_in(batch.column("symbol"), value_set=wanted), False)
 
     def apply(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         keep = self.mask(batch)
@@ -63,20 +43,21 @@ def parse_hhmm(text: str) -> dt.time:
         raise BadInputError(f"not a time of day (expected HH:MM): {text!r}") from exc
 
 
-def make_filter(
-    day: dt.date,
-    symbols: str | list[str] | None = None,
-    start: str | dt.time | None = None,
-    end: str | dt.time | None = None,
-) -> EventFilter:
-    """A filter for `day` from user input: symbols as a comma list or a list, times as HH:MM
-    Asia/Ho_Chi_Minh local time."""
-    chosen: frozenset[str] | None = None
-    if symbols is not None:
-        names = symbols.split(",") if isinstance(symbols, str) else symbols
-        chosen = frozenset(s.strip() for s in names if s.strip())
-        if not chosen:
-            raise BadInputError("--symbols names no symbol")
+def make_filter(symbols: str | list[str] | None = None) -> EventFilter:
+    """A filter from user input: symbols as a comma list or a list."""
+    if symbols is None:
+        return EventFilter()
+    names = symbols.split(",") if isinstance(symbols, str) else symbols
+    chosen = frozenset(s.strip() for s in names if s.strip())
+    if not chosen:
+        raise BadInputError("--symbols names no symbol")
+    return EventFilter(chosen)
+
+
+def make_window(
+    day: dt.date, start: str | dt.time | None = None, end: str | dt.time | None = None
+) -> ReportWindow:
+    """The report window of `day` from HH:MM Asia/Ho_Chi_Minh local times, [start, end)."""
 
     def instant(value: str | dt.time | None) -> int | None:
         if value is None:
@@ -87,4 +68,4 @@ def make_filter(
     start_ts, end_ts = instant(start), instant(end)
     if start_ts is not None and end_ts is not None and end_ts <= start_ts:
         raise BadInputError("--to must be later than --from")
-    return EventFilter(chosen, start_ts, end_ts)
+    return ReportWindow(start_ts, end_ts)

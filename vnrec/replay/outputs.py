@@ -152,11 +152,13 @@ class TradeWriter:
 
 
 def write_series(directory: Path, trackers: DayTrackers) -> list[Path]:
-    """The basis, foreign flow and index series of a finished day; returns the paths."""
+    """The basis, foreign flow and index series of a finished day (of its report window);
+    returns the paths."""
+    series = trackers.series()
     files: list[tuple[str, Sequence[tuple[Any, ...]], pa.Schema]] = [
-        ("basis.parquet", trackers.basis.series, BASIS_SCHEMA),
-        ("foreign_flow.parquet", trackers.foreign.series, FOREIGN_FLOW_SCHEMA),
-        ("index.parquet", trackers.index.series, INDEX_SCHEMA),
+        ("basis.parquet", series["basis"], BASIS_SCHEMA),
+        ("foreign_flow.parquet", series["foreign"], FOREIGN_FLOW_SCHEMA),
+        ("index.parquet", series["index"], INDEX_SCHEMA),
     ]
     paths = []
     for name, rows, schema in files:

@@ -115,8 +115,6 @@ def parquet_streams(
     """One chunk stream per table of the day, in EVENT_TABLES order."""
     streams = []
     for table in EVENT_TABLES:
-        if table == "raw" and event_filter.has_window:
-            continue  # unknown messages have no event time: a window never keeps them
         batches = parquet_batches(layout, state, table, book_levels, batch_rows)
         streams.append((table, _chunks(table, batches, event_filter, book_levels)))
     return streams
@@ -132,7 +130,7 @@ def table_streams(
     streams = []
     for table in EVENT_TABLES:
         data = tables.get(table)
-        if data is None or (table == "raw" and event_filter.has_window):
+        if data is None:
             continue
         batches = iter(data.to_batches(max_chunksize=batch_rows))
         streams.append((table, _chunks(table, batches, event_filter, book_levels)))

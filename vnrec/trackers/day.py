@@ -25,6 +25,7 @@ from vnrec.trackers.trades import (
     classify,
     phase_of,
 )
+from vnrec.trackers.window import WHOLE_DAY, ReportWindow
 
 TradeSink = Callable[[CountedTrade], None]
 # tuple.__new__ skips NamedTuple's Python-level __new__ (with --out it runs once per trade).
@@ -39,7 +40,9 @@ class DayTrackers:
     """Quote book, trade counter, session stats, foreign flow, index and basis of a day.
 
     `trade_sinks` receive every counted trade after the trackers (e.g. a Parquet writer);
-    `keep_series=False` drops the intraday series when only the summary is wanted."""
+    `keep_series=False` drops the intraday series when only the summary is wanted;
+    `window` selects what is reported while every event updates the state (see
+    vnrec.trackers.window)."""
 
     def __init__(
         self,
@@ -48,10 +51,12 @@ class DayTrackers:
         calendar: TradingCalendar = DEFAULT_CALENDAR,
         trade_sinks: Sequence[TradeSink] = (),
         keep_series: bool = True,
+        window: ReportWindow = WHOLE_DAY,
     ) -> None:
         self.day = day
+        self.window = window
         self.book = QuoteBook()
-        self.counter = TradeCounter()
+        self.counter = TradeCounter(window.contains)
         self.stats = SessionStats()
         self.foreign = ForeignTracker(keep_series)
         self.index = IndexTracker(keep_series)
@@ -60,6 +65,7 @@ class DayTrackers:
         self._books = self.book.books
         self._volume = self.counter.volume
         self._add = self.stats.add
+        self._windowed = window.bounded
         # Per symbol: does anything need the counted trade as an object (basis, sinks)?
         self._wanted: dict[str | None, bool] = {}
         self.handlers: dict[type[Event], Callable[[Any], None]] = dict.fromkeys(
@@ -77,8 +83,12 @@ class DayTrackers:
         """Count, classify against the book before the trade, and pass the trade on."""
         # The per-trade path of a replay: one unpack, no object unless someone needs it.
         seq, _, event_ts, data_type, symbol, price, last_vol, total_vol, _, session, side = event
-        volume = self._volume(data_type, symbol, price, last_vol, total_vol)
+        volume = self._volume(data_type, symbol, price, last_vol, total_vol, event_ts)
         if not volume:
+            return
+        if self._windowed and not self.window.contains(event_ts):
+            # Counted (it raised the symbol's TotalVol), but not reported. The book is the
+            # quotes', which the trade does not change.
             return
         book = self._books.get(symbol)
         if book is None:
@@ -103,11 +113,23 @@ class DayTrackers:
                 sink(trade)
 
     def on_foreign(self, event: ForeignEvent) -> None:
-        self.foreign.on_foreign(event)
+        if self.window.before_end(event.event_ts):
+            self.foreign.on_foreign(event)
 
     def on_index(self, event: IndexEvent) -> None:
-        self.index.on_index(event)
-        self.basis.on_index(event)
+        if self.window.before_end(event.event_ts):
+            self.index.on_index(event)
+        self.basis.on_index(event)  # the VN30 value behind a reported basis may come earlier
+
+    def series(self) -> dict[str, list[Any]]:
+        """The intraday series of the report window: basis points of the reported trades,
+        and the foreign flow and index points whose event time is in the window."""
+        contains = self.window.contains
+        return {
+            "basis": self.basis.series,
+            "foreign": [p for p in self.foreign.series if contains(p.event_ts)],
+            "index": [p for p in self.index.series if contains(p.event_ts)],
+        }
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:
         """The `stats`, `foreign`, `index` and `basis` lists of the replay result."""

@@ -10,6 +10,7 @@ counts only when `TotalVol > max_tv`, with the increase as its volume.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 from vnrec.events import TradeEvent
@@ -58,15 +59,28 @@ def phase_of(session: str | None) -> str:
     return PHASES.get(session, CONTINUOUS)
 
 
-class TradeCounter:
-    """Decides which trade messages count, and with what volume, per symbol."""
+def _always(_event_ts: int | None) -> bool:
+    return True
 
-    def __init__(self) -> None:
+
+class TradeCounter:
+    """Decides which trade messages count, and with what volume, per symbol.
+    `reports_repeat(event_ts)` says whether a repeat at that time is counted in
+    `duplicates` (a replay's report window); every repeat counts by default."""
+
+    def __init__(self, reports_repeat: Callable[[int | None], bool] = _always) -> None:
         self._max_tv: dict[str | None, int] = {}
         self._duplicates: dict[str | None, int] = {}
+        self._reports_repeat = reports_repeat
 
     def volume(
-        self, data_type: str, symbol: str | None, price: float, last_vol: int, total_vol: int
+        self,
+        data_type: str,
+        symbol: str | None,
+        price: float,
+        last_vol: int,
+        total_vol: int,
+        event_ts: int | None = None,
     ) -> int:
         """The counted volume of a trade message (a `TradeEvent`'s fields); 0 when it is not
         a (new) trade. A repeat is counted in `duplicates` instead."""
@@ -81,7 +95,8 @@ class TradeCounter:
         if not last_vol > 0:
             return 0
         if 0 < total_vol <= max_tv:
-            self._duplicates[symbol] = self._duplicates.get(symbol, 0) + 1
+            if self._reports_repeat(event_ts):
+                self._duplicates[symbol] = self._duplicates.get(symbol, 0) + 1
             return 0
         if total_vol > max_tv:
             self._max_tv[symbol] = total_vol
@@ -90,7 +105,12 @@ class TradeCounter:
     def count(self, event: TradeEvent) -> int:
         """The counted volume of `event` (see `volume`)."""
         return self.volume(
-            event.data_type, event.symbol, event.price, event.volume, event.total_vol
+            event.data_type,
+            event.symbol,
+            event.price,
+            event.volume,
+            event.total_vol,
+            event.event_ts,
         )
 
     def duplicates(self, symbol: str | None) -> int:
