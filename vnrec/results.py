@@ -24,6 +24,7 @@ STATS_KEYS: tuple[str, ...] = (
     "close",
     "vwap",
     "duplicates",
+    "unpriced",
 )
 
 FOREIGN_KEYS: tuple[str, ...] = (

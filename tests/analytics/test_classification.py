@@ -112,6 +112,27 @@ def test_repeats_are_counted_apart(write: Write, open_con: Connect) -> None:
     assert (stats["trades"], stats["volume"], stats["duplicates"]) == (5, 500, 2)
 
 
+def test_unpriced_trades_are_counted_apart(write: Write, open_con: Connect) -> None:
+    """X-TRADE messages with a volume but a price of 0, NaN or none are `unpriced`; their
+    TotalVol does not make the next trade a repeat."""
+    write(
+        [
+            testing.trade("AAA", 100.0, 100, 100),
+            testing.trade("AAA", 0.0, 100, 200),
+            testing.trade("AAA", "NaN", 100, 300),
+            testing.trade("AAA", 100.0, 100, 200),
+            testing.trade("AAA", 100.0, 0, 400),  # no volume: not a trade message at all
+        ]
+    )
+    (stats,) = session_stats(open_con(), DAY)
+    assert (stats["trades"], stats["volume"], stats["duplicates"], stats["unpriced"]) == (
+        2,
+        200,
+        0,
+        2,
+    )
+
+
 def test_non_trades_are_ignored(write: Write, open_con: Connect) -> None:
     """LastVol 0, price 0, NaN or missing are not trades, and do not raise the max TotalVol."""
     write(
@@ -209,6 +230,7 @@ def test_session_stats_values(write: Write, open_con: Connect) -> None:
         "close": 104.0,
         "vwap": 100.875,
         "duplicates": 1,
+        "unpriced": 0,
     }
     assert tuple(stats) == STATS_KEYS
     assert all(type(stats[k]) is int for k in ("trades", "volume", "buy_volume", "duplicates"))

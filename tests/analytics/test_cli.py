@@ -79,6 +79,7 @@ def test_stats_json(app: typer.Typer, day: Layout) -> None:
         "close": 100.0,
         "vwap": 100.33333333333333,
         "duplicates": 1,
+        "unpriced": 0,
     }
     assert [s["symbol"] for s in orjson.loads(out)] == [FRONT, "AAA", "BBB"]
     assert out.startswith('[\n  {\n    "symbol": "41I1GB000",\n    "trades": 1,\n')
@@ -92,13 +93,13 @@ def test_stats_table(app: typer.Typer, day: Layout) -> None:
         "session stats 2026-11-05\n"
         "symbol  trades  volume       value  buy_volume  buy_value  sell_volume  sell_val"
         "ue  neutral_volume  neutral_value  ato_volume  continuous_volume  atc_volume    "
-        "  open      high       low     close      vwap  duplicates\n"
+        "  open      high       low     close      vwap  duplicates  unpriced\n"
         "------  ------  ------  ----------  ----------  ---------  -----------  --------"
         "--  --------------  -------------  ----------  -----------------  ----------  --"
-        "------  --------  --------  --------  --------  ----------\n"
+        "------  --------  --------  --------  --------  ----------  --------\n"
         "BBB          1   1,000  20,000,500           0          0            0          "
         " 0           1,000     20,000,500       1,000                  0           0  20"
-        ",000.5  20,000.5  20,000.5  20,000.5  20,000.5           0\n"
+        ",000.5  20,000.5  20,000.5  20,000.5  20,000.5           0         0\n"
     )
 
 
@@ -109,9 +110,9 @@ def test_stats_csv(app: typer.Typer, day: Layout) -> None:
     assert out == (
         "symbol,trades,volume,value,buy_volume,buy_value,sell_volume,sell_value,"
         "neutral_volume,neutral_value,ato_volume,continuous_volume,atc_volume,open,high,low,"
-        "close,vwap,duplicates\n"
+        "close,vwap,duplicates,unpriced\n"
         "AAA,2,300,30100.0,100,10100.0,200,20000.0,0,0.0,0,300,0,101.0,101.0,100.0,100.0,"
-        "100.33333333333333,1\n"
+        "100.33333333333333,1,0\n"
     )
 
 

@@ -63,6 +63,7 @@ def test_stats_of_a_day() -> None:
             "close": 60_200.0,
             "vwap": rows[0]["value"] / 2_000,  # type: ignore[operator]
             "duplicates": 1,
+            "unpriced": 0,
         }
     ]
     assert tuple(rows[0]) == STATS_KEYS
@@ -81,6 +82,7 @@ def test_types_are_ints_for_counts_and_floats_for_values() -> None:
         "continuous_volume",
         "atc_volume",
         "duplicates",
+        "unpriced",
     }
     for key, value in row.items():
         if key == "symbol":
@@ -125,3 +127,18 @@ def test_values_are_exact_sums_reported_as_the_nearest_float() -> None:
     for price, volume in zip(prices, volumes, strict=True):
         floats += price * volume
     assert floats != float(exact)  # what the float sum would have reported
+
+
+def test_unpriced_trade_messages_are_counted_apart() -> None:
+    """X-TRADE messages with a volume but a price of 0 or NaN are `unpriced`: not trades,
+    not repeats, and their TotalVol does not hide the next trade as a repeat."""
+    rows = run(
+        [
+            trade(1, "VNM", 60_000.0, 100, 100, "LO"),
+            trade(2, "VNM", 0.0, 100, 200, "LO"),
+            trade(3, "VNM", float("nan"), 100, 300, "LO"),
+            trade(4, "VNM", 60_000.0, 100, 200, "LO"),  # not a repeat: max counted is 100
+        ]
+    )
+    (row,) = rows
+    assert (row["trades"], row["volume"], row["duplicates"], row["unpriced"]) == (2, 200, 0, 2)

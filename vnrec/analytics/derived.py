@@ -163,8 +163,18 @@ SELECT date, symbol,
        arg_max(price, seq) FILTER (WHERE outcome = 'trade') AS close,
        {_value_sum("outcome = 'trade'")}
            / CAST(sum(volume) FILTER (WHERE outcome = 'trade') AS DOUBLE) AS vwap,
-       count(*) FILTER (WHERE outcome = 'repeat') AS duplicates
+       count(*) FILTER (WHERE outcome = 'repeat') AS duplicates,
+       coalesce(any_value(u.unpriced), 0) AS unpriced
 FROM _trade_outcomes_classified
+LEFT JOIN (
+    -- Trade messages with a volume but no usable price: never candidates (so their
+    -- TotalVol raises no maximum), counted apart.
+    SELECT date, symbol, count(*) AS unpriced
+    FROM trades
+    WHERE data_type IN ({", ".join(f"'{t}'" for t in TRADE_DATA_TYPES)})
+      AND last_vol > 0 AND NOT coalesce({_known("last_price")} > 0, false)
+    GROUP BY date, symbol
+) u USING (date, symbol)
 GROUP BY date, symbol
 HAVING count(*) FILTER (WHERE outcome = 'trade') > 0
 """

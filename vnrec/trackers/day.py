@@ -134,7 +134,7 @@ class DayTrackers:
     def summary(self) -> dict[str, list[dict[str, Any]]]:
         """The `stats`, `foreign`, `index` and `basis` lists of the replay result."""
         return {
-            "stats": self.stats.rows(self.counter.duplicates),
+            "stats": self.stats.rows(self.counter.duplicates, self.counter.unpriced),
             "foreign": self.foreign.rows(),
             "index": self.index.rows(),
             "basis": self.basis.rows(),

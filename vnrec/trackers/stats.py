@@ -95,7 +95,9 @@ class SessionStats:
     def symbols(self) -> list[str]:
         return sorted(s for s in self._totals if s is not None)
 
-    def rows(self, duplicates: Callable[[str], int]) -> list[dict[str, Any]]:
+    def rows(
+        self, duplicates: Callable[[str], int], unpriced: Callable[[str], int]
+    ) -> list[dict[str, Any]]:
         """One object per symbol with a counted trade, sorted by symbol, keys as STATS_KEYS."""
         rows = []
         for symbol in self.symbols():
@@ -123,6 +125,7 @@ class SessionStats:
                     "close": t.close,
                     "vwap": value / t.volume,
                     "duplicates": duplicates(symbol),
+                    "unpriced": unpriced(symbol),
                 }
             )
         return rows

@@ -5,7 +5,9 @@ Rules (SPEC.md section 4, docs/design.md): a candidate is an `X-TRADE`/`Trade` w
 `LastVol > 0` and `LastPrice > 0`, or an `X` with `LastPrice > 0`. With `max_tv` the largest
 `TotalVol` counted so far for the symbol: an `X-TRADE` whose `TotalVol > 0` and `<= max_tv`
 is a repeat (counted in `duplicates`, not in volume), else it counts with `LastVol`; an `X`
-counts only when `TotalVol > max_tv`, with the increase as its volume.
+counts only when `TotalVol > max_tv`, with the increase as its volume. An `X-TRADE` with
+`LastVol > 0` whose price is missing, NaN or not > 0 is `unpriced`: counted as such, never a
+trade or a repeat, and its `TotalVol` does not raise `max_tv`.
 """
 
 from __future__ import annotations
@@ -65,12 +67,14 @@ def _always(_event_ts: int | None) -> bool:
 
 class TradeCounter:
     """Decides which trade messages count, and with what volume, per symbol.
-    `reports_repeat(event_ts)` says whether a repeat at that time is counted in
-    `duplicates` (a replay's report window); every repeat counts by default."""
+    `reports_repeat(event_ts)` says whether a repeat (or an unpriced trade) at that time
+    is counted in `duplicates` (`unpriced`), for a replay's report window; every one counts
+    by default."""
 
     def __init__(self, reports_repeat: Callable[[int | None], bool] = _always) -> None:
         self._max_tv: dict[str | None, int] = {}
         self._duplicates: dict[str | None, int] = {}
+        self._unpriced: dict[str | None, int] = {}
         self._reports_repeat = reports_repeat
 
     def volume(
@@ -83,8 +87,11 @@ class TradeCounter:
         event_ts: int | None = None,
     ) -> int:
         """The counted volume of a trade message (a `TradeEvent`'s fields); 0 when it is not
-        a (new) trade. A repeat is counted in `duplicates` instead."""
+        a (new) trade. A repeat is counted in `duplicates` instead, an unpriced trade
+        message in `unpriced`."""
         if not price > 0:
+            if data_type != SNAPSHOT and last_vol > 0 and self._reports_repeat(event_ts):
+                self._unpriced[symbol] = self._unpriced.get(symbol, 0) + 1
             return 0
         max_tv = self._max_tv.get(symbol, 0)
         if data_type == SNAPSHOT:
@@ -116,3 +123,7 @@ class TradeCounter:
     def duplicates(self, symbol: str | None) -> int:
         """Repeats of already counted trades seen for the symbol."""
         return self._duplicates.get(symbol, 0)
+
+    def unpriced(self, symbol: str | None) -> int:
+        """Trade messages of the symbol with a volume but no usable price."""
+        return self._unpriced.get(symbol, 0)
