@@ -200,3 +200,48 @@ def test_a_vnrec_0_1_root_is_adopted_by_recover(tmp_path: Path) -> None:
     assert vnrec("stats", "--date", "2026-11-05", "--data", str(data)).returncode == 0
     again = vnrec("recover", "--data", str(data))
     assert again.stderr == f"{data}: nothing to recover (1 day checked)\n"
+
+
+def test_inputs_as_users_have_them(tmp_path: Path) -> None:
+    """gzip, a byte order mark, stdin: imported; an empty file, binary data, a cut last line
+    alone in its batch, a directory: one line each, exit 1, nothing half-stored."""
+    import gzip
+    import os
+
+    lines = f.to_jsonl(FIXTURE_LINES)
+    (tmp_path / "cap.jsonl.gz").write_bytes(gzip.compress(lines))
+    (tmp_path / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + f.to_jsonl(FIXTURE_LINES[:1]))
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "binary.jsonl").write_bytes(os.urandom(3_000))
+    (tmp_path / "cut.jsonl").write_bytes(lines + lines[:40])
+    data = str(tmp_path / "data")
+    gz = vnrec("import", str(tmp_path / "cap.jsonl.gz"), "--data", data)
+    assert gz.returncode == 0 and "imported 3 envelopes as seq 1-3" in gz.stderr
+    bom = vnrec("import", str(tmp_path / "bom.jsonl"), "--data", data, "--append")
+    assert bom.returncode == 0 and "imported 1 envelopes as seq 4-4" in bom.stderr
+    piped = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "import", "-", "--data", data, "--append"],
+        input=f.to_jsonl(FIXTURE_LINES[1:2]),
+        capture_output=True,
+        check=False,
+    )
+    assert piped.returncode == 0 and b"imported 1 envelopes as seq 5-5" in piped.stderr
+    empty = vnrec("import", str(tmp_path / "empty.jsonl"), "--data", data, "--append")
+    assert (empty.returncode, empty.stderr.splitlines()[-1]) == (
+        1,
+        f"vnrec: error: nothing to import: {tmp_path / 'empty.jsonl'} has no line",
+    )
+    binary = vnrec("import", str(tmp_path / "binary.jsonl"), "--data", data, "--append")
+    assert binary.returncode == 1 and "Traceback" not in binary.stderr
+    assert f"{tmp_path / 'binary.jsonl'}:1: rejected: not valid JSON" in binary.stderr
+    cut = vnrec(
+        "import", str(tmp_path / "cut.jsonl"), "--data", data, "--append", "--again",
+        "--batch-lines", "3",
+    )  # fmt: skip
+    assert cut.returncode == 1 and "Traceback" not in cut.stderr
+    assert f"{tmp_path / 'cut.jsonl'}:4: rejected: not valid JSON" in cut.stderr
+    assert "imported 3 envelopes as seq 6-8" in cut.stderr
+    folder = vnrec("import", str(tmp_path), "--data", data, "--append")
+    assert folder.returncode == 1
+    assert folder.stderr == f"vnrec: error: {tmp_path} is a directory, not a JSON Lines file\n"
+    assert Layout(Path(data)).last_seq(DAY) == 8

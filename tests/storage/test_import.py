@@ -288,3 +288,52 @@ def test_bad_content_in_an_otherwise_clean_batch_is_rejected_by_line(layout: Lay
     assert [(r.line, r.reason.split(" (")[0]) for r in seen] == [(2, "Content is not valid JSON")]
     assert report.imported == 2 and report.lines == 3
     assert [r["seq"] for r in _read(layout, "trades")] == [1, 2]
+
+
+def test_values_that_are_not_what_their_field_is_are_rejected(layout: Layout) -> None:
+    """A number that is no number, a date or time that is none: rejected with the line and
+    the field; numeric strings, "NaN", nulls and blanks are accepted (unknown values)."""
+    seen: list[Reject] = []
+    envelopes = [
+        f.trade("A", "abc", 100.0, 100.0),
+        f.trade("A", 10_000.0, 100.0, 200.0, time="25:99:00"),
+        f.trade("A", 10_000.0, 100.0, 300.0, date="32/13/2026"),
+        f.quote("A", [(9_990.0, "1,000")], [(10_000.0, 100.0)]),
+        f.index("VN30", 1_900.0, Advances="many"),
+        f.trade("A", "10000", "100", "400", AvgPrice="NaN", Highest=None, Lowest=""),
+        f.trade("A", 10_000.0, 100.0, 500.0, time=""),
+    ]
+    report = import_envelopes(layout, envelopes, source="cap.jsonl", on_reject=seen.append)
+    assert [(r.line, r.reason) for r in seen] == [
+        (1, "LastPrice is not a number: abc"),
+        (2, "Time is not a HH:mm:ss time: 25:99:00"),
+        (3, "TradingDate is not a dd/MM/yyyy date: 32/13/2026"),
+        (4, "BidVol1 is not a number: 1,000"),
+        (5, "Advances is not a number: many"),
+    ]
+    assert report.imported == 2
+    rows = _read(layout, "trades")
+    assert [(r["total_vol"], r["lowest"], r["event_ts"] is None) for r in rows] == [
+        (400, None, False),
+        (500, None, True),
+    ]
+    assert math.isnan(rows[0]["avg_price"])
+
+
+def test_a_line_whose_day_is_unknown_is_rejected_not_placed_by_the_clock(
+    layout: Layout,
+) -> None:
+    """No TradingDate, no recv_ns and no dated line before or after it in its batch: the
+    line is rejected (kept under rejects/undated), never filed under today's date."""
+    seen: list[Reject] = []
+    bar = f.bar("A", 1.0, 1.0, 1.0, 1.0, 100.0, date=None)
+    report = import_envelopes(layout, [bar], source="bars.jsonl", on_reject=seen.append)
+    assert [r.reason for r in seen] == [
+        "no TradingDate, and neither recv_ns nor a dated line around it to place it by"
+    ]
+    assert report.imported == 0 and not layout.days()
+    assert report.rejects_files == [
+        layout.root / "rejects" / "undated" / report.rejects_files[0].name
+    ]
+    dated = import_envelopes(layout, [bar, f.trade("A", 1.0, 100.0, 100.0)], source="ok")
+    assert dated.imported == 2 and layout.days("bars") == [DAY]  # the next dated line

@@ -12,6 +12,7 @@ import typer
 
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
+from vnrec.errors import BadInputError
 from vnrec.storage.compact import compact_day
 from vnrec.storage.importer import DEFAULT_BATCH_LINES, Reject, import_files
 from vnrec.storage.inventory import inventory, legacy_days
@@ -30,7 +31,10 @@ MAX_REJECTS_SHOWN = 20
 
 
 def import_command(
-    files: Annotated[list[Path], typer.Argument(help="JSON Lines files of SSI envelopes.")],
+    files: Annotated[
+        list[Path],
+        typer.Argument(help="JSON Lines files of SSI envelopes (.gz read as such; - for stdin)."),
+    ],
     data: DataOption = None,
     append: Annotated[
         bool, typer.Option("--append", help="Add to days that already hold data.")
@@ -56,6 +60,10 @@ def import_command(
     report = import_files(
         layout, files, append=append, again=again, on_reject=on_reject, batch_lines=batch_lines
     )
+    for path in report.empty:
+        print(f"{path}: empty, nothing to import", file=sys.stderr)
+    if not report.lines:
+        raise BadInputError(f"nothing to import: {', '.join(str(f) for f in files)} has no line")
     for day in sorted(report.days):
         done = report.days[day]
         print(

@@ -15,21 +15,26 @@ by mistake.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import gzip
+import hashlib
 import itertools
 import logging
 import os
+import sys
 import time
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 import polars as pl
 
-from vnrec.calendar import HCM_UTC_OFFSET, hcm_date_of_ns
+from vnrec.calendar import HCM_UTC_OFFSET
 from vnrec.errors import AlreadyImportedError, BadInputError
 from vnrec.ssi.envelope import EnvelopeError, parse_envelope_batch, parse_envelope_line
 from vnrec.storage.commits import OP_IMPORT, PartFile, decided_transactions, write_tx
@@ -41,6 +46,10 @@ from vnrec.storage.normalize import build_tables, decode
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_LINES = 100_000
+UNDATED = "no TradingDate, and neither recv_ns nor a dated line around it to place it by"
+STDIN = "-"
+_BOM = b"\xef\xbb\xbf"
+_GZIP_MAGIC = b"\x1f\x8b"
 
 
 @dataclass(frozen=True)
@@ -67,6 +76,7 @@ class ImportReport:
     days: dict[dt.date, DayImport] = field(default_factory=dict)
     rejects_files: list[Path] = field(default_factory=list)
     transaction: str = ""  # the id of the committed transaction ("" when nothing was stored)
+    empty: list[str] = field(default_factory=list)  # inputs without a single line
 
 
 @dataclass(frozen=True)
@@ -96,39 +106,41 @@ class Importer:
         *,
         append: bool = False,
         batch_lines: int = DEFAULT_BATCH_LINES,
-        today: dt.date | None = None,
         on_reject: RejectHandler = _log_reject,
     ) -> None:
         self.layout = layout
         self.append = append
         self.batch_lines = batch_lines
-        self._today = today
         self._on_reject = on_reject
         self._writers: dict[dt.date, DayWriter] = {}
         self._written: dict[dt.date, list[PartFile]] = {}
         self._next_seq: dict[dt.date, int] = {}
         self._sources: list[SourceFile] = []
         self._carry_day: dt.date | None = None
-        self._rejects_sinks: dict[dt.date, Any] = {}
+        self._rejects_sinks: dict[dt.date | None, Any] = {}
         self._import_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         self.report = ImportReport()
 
     # -- public ---------------------------------------------------------------------------
 
-    def import_lines(
-        self, lines: Iterable[bytes], source: str, file: SourceFile | None = None
-    ) -> ImportReport:
+    def import_lines(self, lines: Iterable[bytes], source: str) -> ImportReport:
         for first_line, batch in _batches(lines, self.batch_lines):
             self._import_batch(first_line, batch, source)
-        if file is not None:
-            self._sources.append(file)
         return self.report
 
-    def commit(self) -> ImportReport:
-        """Make everything written visible at once (a no-op when nothing was written)."""
+    def add_source(self, source: SourceFile) -> None:
+        """An input file of this import, for its history (and duplicate checks)."""
+        self._sources.append(source)
+
+    def commit(self, *, again: bool = True) -> ImportReport:
+        """Make everything written visible at once (a no-op when nothing was written).
+        Without `again`, content an earlier import stored is refused here, where the input
+        of a pipe is known too."""
         days = sorted(day for day, parts in self._written.items() if parts)
         if not days:
             return self.report
+        if not again:
+            check_not_imported(self.layout, self._sources)
         tx = f"import-{self._import_id}"
         for day in days:
             self._writers[day].commit(OP_IMPORT, self._written[day], tx=tx)
@@ -214,10 +226,13 @@ class Importer:
             content_series = pl.Series(contents, dtype=pl.String)
             recv_ns = pl.Series(recv, dtype=pl.Int64)
         decoded = decode(data_type_series, content_series)
-        for row, reason in sorted(decoded.bad_rows.items()):
-            rejects.append(Reject(source, line_numbers[row], reason, _text(line_texts[row])))
-        keep = pl.Series([row not in decoded.bad_rows for row in range(decoded.rows)])
         days = self._days(decoded.trading_dates, recv_ns)
+        bad = dict(decoded.bad_rows)
+        for row in days.is_null().arg_true().to_list():
+            bad.setdefault(row, UNDATED)
+        for row, reason in sorted(bad.items()):
+            rejects.append(Reject(source, line_numbers[row], reason, _text(line_texts[row])))
+        keep = pl.Series([row not in bad for row in range(decoded.rows)], dtype=pl.Boolean)
         tables = build_tables(
             decoded,
             seq=self._assign_seqs(days, keep),
@@ -245,7 +260,8 @@ class Importer:
     def _days(self, trading_dates: pl.Series, recv: pl.Series) -> pl.Series:
         """The trading day of each row: its TradingDate, else the day of the last dated
         line before it (the stream's current day), else its receive date in Ho Chi Minh
-        City, else the day of the next dated line (see docs/design.md)."""
+        City, else the day of the next dated line of the batch (see docs/design.md); null
+        when none exists: such a line is rejected, never placed by the wall clock."""
         ns_per_day = 86_400 * 1_000_000_000
         hcm_offset_ns = int(HCM_UTC_OFFSET.total_seconds()) * 1_000_000_000
         recv_day = ((recv + hcm_offset_ns) // ns_per_day).cast(pl.Int32).cast(pl.Date)
@@ -255,14 +271,7 @@ class Importer:
         if trading_dates.drop_nulls().len():
             self._carry_day = trading_dates.drop_nulls()[-1]
         days = pl.DataFrame({"c": carried, "r": recv_day}).select(pl.coalesce("c", "r"))
-        filled = days.to_series().fill_null(strategy="backward")
-        return filled.fill_null(self._fallback_day()) if filled.null_count() else filled
-
-    def _fallback_day(self) -> dt.date:
-        # No line of the import has a date at all: the import day in Ho Chi Minh City.
-        today = self._today if self._today is not None else hcm_date_of_ns(time.time_ns())
-        self._today = today
-        return today
+        return days.to_series().fill_null(strategy="backward")
 
     def _assign_seqs(self, days: pl.Series, keep: pl.Series) -> pl.Series:
         """Consecutive seq numbers per day in row order, continuing the day's last seq;
@@ -307,7 +316,7 @@ class Importer:
     def _reject(self, reject: Reject) -> None:
         self.report.rejected += 1
         self._on_reject(reject)
-        day = self._carry_day or self._fallback_day()
+        day = self._carry_day
         sink = self._rejects_sinks.get(day)
         if sink is None:
             directory = self.layout.rejects_dir(day)
@@ -333,10 +342,15 @@ def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[byte
 
 
 def describe_sources(paths: Iterable[Path]) -> list[SourceFile]:
+    """Path, SHA-256 and size of each input file (stdin is described once read)."""
     sources = []
     for path in paths:
+        if str(path) == STDIN:
+            continue
         try:
             sources.append(SourceFile(str(path), file_sha256(path), path.stat().st_size))
+        except IsADirectoryError:
+            raise BadInputError(f"{path} is a directory, not a JSON Lines file") from None
         except OSError as exc:
             raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
     return sources
@@ -364,6 +378,51 @@ def check_not_imported(layout: Layout, sources: list[SourceFile]) -> None:
                 )
 
 
+class _Input:
+    """The lines of one input: a file, gzip-compressed or not, or stdin (`-`); a UTF-8
+    byte order mark at the start is skipped. Hashes what it reads when the source was not
+    described beforehand (stdin)."""
+
+    def __init__(self, path: str, described: SourceFile | None) -> None:
+        self.path = path
+        self._described = described
+        self._hash = hashlib.sha256() if described is None else None
+        self._size = 0
+        self.lines = 0
+
+    def read(self) -> Iterator[bytes]:
+        with self._open() as handle:
+            first = True
+            for line in handle:
+                if self._hash is not None:
+                    self._hash.update(line)
+                    self._size += len(line)
+                if first:
+                    line = line.removeprefix(_BOM)  # noqa: PLW2901 - the first line only
+                    first = False
+                self.lines += 1
+                yield line
+
+    def _open(self) -> BinaryIO:
+        if self.path == STDIN:
+            return contextlib.nullcontext(sys.stdin.buffer)  # type: ignore[return-value]
+        try:
+            raw = open(self.path, "rb")  # noqa: SIM115 - returned to the caller's with
+            if raw.read(2) == _GZIP_MAGIC:
+                raw.seek(0)
+                return gzip.open(raw, "rb")  # type: ignore[return-value]
+            raw.seek(0)
+            return raw
+        except OSError as exc:
+            raise BadInputError(f"cannot read {self.path}: {exc.strerror}") from exc
+
+    def source(self) -> SourceFile:
+        if self._described is not None:
+            return self._described
+        assert self._hash is not None
+        return SourceFile(self.path, self._hash.hexdigest(), self._size)
+
+
 def import_files(
     layout: Layout,
     paths: Iterable[Path],
@@ -373,19 +432,25 @@ def import_files(
     on_reject: RejectHandler = _log_reject,
     batch_lines: int = DEFAULT_BATCH_LINES,
 ) -> ImportReport:
-    """Import JSON Lines files in order as one transaction (seq continues across files)."""
-    sources = describe_sources(paths)
+    """Import JSON Lines files (or `-`, stdin; `.gz` read as such) in order as one
+    transaction (seq continues across files). Empty inputs are reported in
+    `report.empty`; an import that stores nothing at all commits nothing."""
+    paths = list(paths)
+    described = {source.path: source for source in describe_sources(paths)}
     if not again:
-        check_not_imported(layout, sources)
+        check_not_imported(layout, list(described.values()))
     with Importer(layout, append=append, on_reject=on_reject, batch_lines=batch_lines) as importer:
-        for source in sources:
+        for path in paths:
+            given = _Input(str(path), described.get(str(path)))
             try:
-                handle = open(source.path, "rb")  # noqa: SIM115 - closed below; opened before use to map errors
-            except OSError as exc:
-                raise BadInputError(f"cannot read {source.path}: {exc.strerror}") from exc
-            with handle:
-                importer.import_lines(handle, source.path, source)
-        return importer.commit()
+                importer.import_lines(given.read(), given.path)
+            except (OSError, EOFError, zlib.error) as exc:
+                # a truncated or damaged .gz, or a read error in the middle of a file
+                raise BadInputError(f"cannot read {given.path}: {exc}") from exc
+            importer.add_source(given.source())
+            if not given.lines:
+                importer.report.empty.append(given.path)
+        return importer.commit(again=again)
 
 
 def import_envelopes(

@@ -42,8 +42,9 @@ class Layout:
     def part_path(self, table: str, day: dt.date, first_seq: int, last_seq: int) -> Path:
         return self.day_dir(table, day) / part_name(first_seq, last_seq)
 
-    def rejects_dir(self, day: dt.date) -> Path:
-        return self.root / "rejects" / f"date={day.isoformat()}"
+    def rejects_dir(self, day: dt.date | None) -> Path:
+        """Where rejected lines of a day go (`undated` when their day is unknown)."""
+        return self.root / "rejects" / (f"date={day.isoformat()}" if day else "undated")
 
     # -- what readers see: the commit log -------------------------------------------------
 

@@ -119,7 +119,8 @@ def decode(data_types: pl.Series, contents: pl.Series) -> Decoded:
     """Decode the Content of each row by the channel of its DataType.
 
     Rows of unknown DataTypes are decoded only for their TradingDate (they are kept in
-    `raw`). Rows whose Content is not a JSON object are listed in `bad_rows`."""
+    `raw`). Rows whose Content is not a JSON object, or holds a value that is not what its
+    field is (see `_invalid_reason`), are listed in `bad_rows` with the reason."""
     rows = len(contents)
     frame = pl.DataFrame(
         {"_row": pl.int_range(rows, eager=True, dtype=pl.Int64), "dt": data_types, "c": contents}
@@ -138,15 +139,16 @@ def decode(data_types: pl.Series, contents: pl.Series) -> Decoded:
         decoded = _decode_channel(selected["c"], keys, bad_rows, selected["_row"].to_list())
         decoded = decoded.with_columns(selected["_row"])
         channel_frames[channel.table] = decoded
+        _collect_invalid(decoded, channel.fields + _TIME_FIELDS, bad_rows)
         date_parts.append(decoded.select("_row", pl.col("TradingDate").alias("d")))
     unknown = frame.filter(~routed)
     if unknown.height:
         decoded = _decode_channel(
             unknown["c"], list(DATE_KEYS), bad_rows, unknown["_row"].to_list()
         )
-        date_parts.append(
-            decoded.with_columns(unknown["_row"]).select("_row", pl.col("TradingDate").alias("d"))
-        )
+        decoded = decoded.with_columns(unknown["_row"])
+        _collect_invalid(decoded, _TIME_FIELDS[:1], bad_rows)
+        date_parts.append(decoded.select("_row", pl.col("TradingDate").alias("d")))
     dates = (
         pl.concat(date_parts).unique("_row", keep="first")
         if date_parts
@@ -160,6 +162,37 @@ def decode(data_types: pl.Series, contents: pl.Series) -> Decoded:
             table: f.filter(~pl.col("_row").is_in(bad)) for table, f in channel_frames.items()
         }
     return Decoded(rows, channel_frames, trading_dates, bad_rows)
+
+
+def _invalid_reason(wire_field: WireField) -> pl.Expr | None:
+    """Why a row's value of this field is unusable, or null: a number that is neither a JSON
+    number, a numeric string nor "NaN"; a TradingDate that is not dd/MM/yyyy; a Time that is
+    not HH:mm:ss. A missing, null or blank value is not invalid (it is unknown)."""
+    keys = wire_field.keys
+    text = pl.coalesce([pl.col(k) for k in keys]) if len(keys) > 1 else pl.col(keys[0])
+    stripped = text.str.strip_chars()
+    given = stripped.ne("")
+    if wire_field.kind != "text":
+        bad = given & stripped.cast(pl.Float64, strict=False).is_null()
+        what = "a number"
+    elif wire_field.column == "trading_date":
+        bad = given & _parse_date_expr(text).is_null()
+        what = "a dd/MM/yyyy date"
+    elif wire_field.column == "time":
+        bad = given & stripped.str.strptime(pl.Time, "%H:%M:%S", strict=False).is_null()
+        what = "a HH:mm:ss time"
+    else:
+        return None
+    return pl.when(bad).then(pl.format(f"{keys[0]} is not {what}: {{}}", text))
+
+
+def _collect_invalid(
+    frame: pl.DataFrame, fields: Sequence[WireField], bad_rows: dict[int, str]
+) -> None:
+    reasons = [r for r in (_invalid_reason(f) for f in fields) if r is not None]
+    found = frame.select("_row", pl.coalesce(reasons).alias("reason")).drop_nulls("reason")
+    for row, reason in found.iter_rows():
+        bad_rows.setdefault(row, reason)
 
 
 def _parse_date_expr(text: pl.Expr) -> pl.Expr:
