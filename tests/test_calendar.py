@@ -14,8 +14,11 @@ from vnrec.calendar import (
     krx_futures_symbol,
     legacy_futures_symbol,
     listed_futures,
+    market_holidays,
     parse_futures_symbol,
+    public_holidays,
     session_at,
+    warn_if_unlisted,
 )
 
 D = dt.date
@@ -73,7 +76,19 @@ def test_both_futures_symbol_forms_parse(
 
 
 @pytest.mark.parametrize(
-    "symbol", ["VNM", "FPT", "VN30F26", "VN30F2613", "41I1GD000", "41I1I1000", "41I1G3001", ""]
+    "symbol",
+    [
+        "VNM",
+        "FPT",
+        "VN30F26",
+        "VN30F2613",
+        "41I1GD000",
+        "41I1I1000",
+        "41I1G3001",
+        "41I1X1000",  # year codes end at W (2039)
+        "41I1Z3000",
+        "",
+    ],
 )
 def test_non_futures_symbols_are_rejected(symbol: str) -> None:
     """Stocks and malformed codes are not futures."""
@@ -129,3 +144,51 @@ def test_hcm_date_of_ns_uses_utc_plus_seven() -> None:
     ns = int(dt.datetime(2026, 11, 5, 17, 0, tzinfo=dt.UTC).timestamp()) * 1_000_000_000
     assert hcm_date_of_ns(ns) == D(2026, 11, 6)
     assert hcm_date_of_ns(ns - 1) == D(2026, 11, 5)
+
+
+def test_years_without_an_exchange_list_use_vietnams_public_holidays(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """2024's Hung Kings day (18 April, a Thursday) closes the market, so VN30F2404 expired
+    on the 17th; substitute days count; a warning says the exchange list is not known."""
+    cal = DEFAULT_CALENDAR
+    warn_if_unlisted.cache_clear()  # the warning is said once per year and process
+    with caplog.at_level("WARNING", logger="vnrec.calendar"):
+        assert not cal.is_trading_day(D(2024, 4, 18))
+        warn_if_unlisted(2024)
+        warn_if_unlisted(2024)
+        warn_if_unlisted(2026)
+    assert caplog.messages == [
+        "2024: vnrec has no exchange holiday list for this year; using Vietnam's public"
+        " holidays (add a closure the exchanges announced with `vnrec calendar --close`)"
+    ]
+    assert cal.futures_last_trading_day(2024, 4) == D(2024, 4, 17)
+    assert parse_futures_symbol("VN30F2404") is not None
+    assert front_contract(["VN30F2404", "VN30F2405"], D(2024, 4, 18)) == "VN30F2405"
+    assert not cal.is_trading_day(D(2024, 4, 29))  # substitute day off
+    assert not cal.is_trading_day(D(2027, 2, 8))  # Tet 2027
+    assert cal.is_trading_day(D(2027, 3, 3))
+    assert (
+        "2024: vnrec has no exchange holiday list" in caplog.text
+        or market_holidays.cache_info().hits
+    )
+
+
+def test_exchange_lists_win_over_public_holidays() -> None:
+    """Where vnrec has the exchanges' list (2025, 2026) it is the calendar, substitute days
+    included; Vietnam's public holidays agree with it on every listed day."""
+    for year in (2025, 2026):
+        exchange, source = market_holidays(year)
+        assert source == "exchange"
+        weekdays = {d for d in public_holidays(year) if d.weekday() < 5}
+        assert exchange <= weekdays
+    assert DEFAULT_CALENDAR.non_trading_weekdays(2026)[:2] == [
+        (D(2026, 1, 1), "exchange"),
+        (D(2026, 2, 16), "exchange"),
+    ]
+
+
+def test_closures_are_listed_with_their_source() -> None:
+    """A closure added by the user is a non-trading day listed as the data root's."""
+    cal = TradingCalendar(frozenset({D(2026, 11, 20)}))
+    assert (D(2026, 11, 20), "data root") in cal.non_trading_weekdays(2026)

@@ -4,54 +4,131 @@ Pure functions over dates; nothing here reads the wall clock. Facts come from
 shared/MARKET.md: HOSE/HNX holiday announcements, third-Thursday expiry moved to the
 previous trading day when it is a holiday, and both futures symbol forms (`VN30FYYMM`
 and the KRX form `41I1` + year code + month code + `000`).
+
+Holidays of a year: the exchanges' own announcement where vnrec has it (it is what the
+market keeps), else Vietnam's public holidays from the maintained `holidays` package
+(lunar dates and substitute days included), with a warning once per year that the
+exchange list is not known; plus closures the user adds (kept in the data root, see
+vnrec.storage.closures, so that recording, replay and SQL agree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
 
 HCM_UTC_OFFSET = dt.timedelta(hours=7)
 HCM_TZ = dt.timezone(HCM_UTC_OFFSET, "Asia/Ho_Chi_Minh")
 
 # Exchange-announced market holidays (weekends are never trading days and are not listed).
-HOLIDAYS: frozenset[dt.date] = frozenset(
-    [
-        # 2025 (list unverified beyond the exchange's Tet notice)
-        dt.date(2025, 1, 1),
-        *(dt.date(2025, 1, d) for d in range(27, 32)),
-        dt.date(2025, 4, 7),
-        dt.date(2025, 4, 30),
-        dt.date(2025, 5, 1),
-        dt.date(2025, 5, 2),
-        dt.date(2025, 9, 1),
-        dt.date(2025, 9, 2),
-        # 2026 (HOSE/HNX announcement)
-        dt.date(2026, 1, 1),
-        *(dt.date(2026, 2, d) for d in range(16, 21)),
-        dt.date(2026, 4, 27),
-        dt.date(2026, 4, 30),
-        dt.date(2026, 5, 1),
-        dt.date(2026, 8, 31),
-        dt.date(2026, 9, 1),
-        dt.date(2026, 9, 2),
-    ]
-)
+EXCHANGE_HOLIDAYS: dict[int, frozenset[dt.date]] = {
+    # 2025 (list unverified beyond the exchange's Tet notice)
+    2025: frozenset(
+        [
+            dt.date(2025, 1, 1),
+            *(dt.date(2025, 1, d) for d in range(27, 32)),
+            dt.date(2025, 4, 7),
+            dt.date(2025, 4, 30),
+            dt.date(2025, 5, 1),
+            dt.date(2025, 5, 2),
+            dt.date(2025, 9, 1),
+            dt.date(2025, 9, 2),
+        ]
+    ),
+    # 2026 (HOSE/HNX announcement)
+    2026: frozenset(
+        [
+            dt.date(2026, 1, 1),
+            *(dt.date(2026, 2, d) for d in range(16, 21)),
+            dt.date(2026, 4, 27),
+            dt.date(2026, 4, 30),
+            dt.date(2026, 5, 1),
+            dt.date(2026, 8, 31),
+            dt.date(2026, 9, 1),
+            dt.date(2026, 9, 2),
+        ]
+    ),
+}
+EXCHANGE = "exchange"
+PUBLIC = "public holidays"
+CLOSURE = "data root"
+
+
+# The years a futures symbol can name (KRX codes: 2010-2039; VN30FYYMM: 2000-2099): public
+# holidays are computed for all of them in one call, which costs what a single year does.
+PUBLIC_HOLIDAY_YEARS = range(2000, 2100)
+
+
+@functools.cache
+def _public_holidays_by_year() -> dict[int, frozenset[dt.date]]:
+    import holidays  # imported on first use: most commands never need a year outside the list
+
+    by_year: dict[int, set[dt.date]] = {year: set() for year in PUBLIC_HOLIDAY_YEARS}
+    for day in holidays.country_holidays("VN", years=PUBLIC_HOLIDAY_YEARS):
+        by_year[day.year].add(day)
+    return {year: frozenset(days) for year, days in by_year.items()}
+
+
+def public_holidays(year: int) -> frozenset[dt.date]:
+    """Vietnam's public holidays of `year` (the `holidays` package, substitutes included)."""
+    known = _public_holidays_by_year().get(year)
+    if known is None:
+        import holidays
+
+        return frozenset(holidays.country_holidays("VN", years=year))
+    return known
+
+
+def market_holidays(year: int) -> tuple[frozenset[dt.date], str]:
+    """The holidays of `year` and where they come from (EXCHANGE or PUBLIC)."""
+    if year in EXCHANGE_HOLIDAYS:
+        return EXCHANGE_HOLIDAYS[year], EXCHANGE
+    return public_holidays(year), PUBLIC
+
+
+@functools.cache
+def warn_if_unlisted(year: int) -> None:
+    """Say once per year and process that a day of `year` is judged by public holidays
+    (called where a day of data is recorded or replayed, not for every date computed)."""
+    if year not in EXCHANGE_HOLIDAYS:
+        log.warning(
+            "%d: vnrec has no exchange holiday list for this year; using Vietnam's public"
+            " holidays (add a closure the exchanges announced with `vnrec calendar --close`)",
+            year,
+        )
 
 
 @dataclass(frozen=True)
 class TradingCalendar:
-    """Weekdays minus holidays. `extra_holidays` adds days the exchange closes at short notice."""
+    """Weekdays minus the year's market holidays minus `closures` (days the exchange closes
+    at short notice, added by the user)."""
 
-    holidays: frozenset[dt.date] = HOLIDAYS
+    closures: frozenset[dt.date] = frozenset()
 
     @classmethod
-    def with_extra(cls, extra_holidays: Iterable[dt.date]) -> TradingCalendar:
-        return cls(HOLIDAYS | frozenset(extra_holidays))
+    def with_extra(cls, closures: Iterable[dt.date]) -> TradingCalendar:
+        return cls(frozenset(closures))
 
     def is_trading_day(self, day: dt.date) -> bool:
-        return day.weekday() < 5 and day not in self.holidays
+        return (
+            day.weekday() < 5
+            and day not in self.closures
+            and day not in market_holidays(day.year)[0]
+        )
+
+    def non_trading_weekdays(self, year: int) -> list[tuple[dt.date, str]]:
+        """Every weekday of `year` without trading, with the source that says so."""
+        holidays, source = market_holidays(year)
+        found = {day: source for day in holidays if day.weekday() < 5 and day.year == year}
+        for day in self.closures:
+            if day.year == year and day.weekday() < 5:
+                found.setdefault(day, CLOSURE)
+        return sorted(found.items())
 
     def next_trading_day(self, day: dt.date) -> dt.date:
         """The first trading day strictly after `day`."""
@@ -149,8 +226,9 @@ def hcm_date_of_ns(epoch_ns: int) -> dt.date:
 
 # --- index futures symbols ---------------------------------------------------------------
 
-# KRX year code: 0-9 for 2010-2019, then letters skipping I, O and U (A=2020 ... F=2025, G=2026).
-_YEAR_CODES = "0123456789" + "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in "IOU")
+# KRX year code: 0-9 for 2010-2019, then A..W skipping I, O and U (A=2020 ... F=2025, G=2026,
+# W=2039); SPEC.md defines no letter after W.
+_YEAR_CODES = "0123456789" + "".join(c for c in "ABCDEFGHIJKLMNOPQRSTUVW" if c not in "IOU")
 _MONTH_CODES = "123456789ABC"
 _KRX_UNDERLYING = {"41I1": "VN30", "41I2": "VN100"}
 _LEGACY_PREFIX = {"VN30F": "VN30", "VN100F": "VN100"}

@@ -28,7 +28,9 @@ from vnrec.analytics.sources import (
     layout_files,
     register_tables,
 )
+from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
 from vnrec.errors import IntegrityError, QueryError, StorageError
+from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import logged_days
 from vnrec.storage.layout import Layout
 
@@ -46,10 +48,15 @@ VIEW_NAMES: tuple[str, ...] = (
 
 
 def open_connection(
-    files: TableFiles, *, threads: int = DEFAULT_THREADS, sandbox: Path | None = None
+    files: TableFiles,
+    *,
+    threads: int = DEFAULT_THREADS,
+    sandbox: Path | None = None,
+    calendar: TradingCalendar = DEFAULT_CALENDAR,
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the views over exactly these files (per table); with `sandbox`,
-    file access is limited to that directory and the settings are locked."""
+    file access is limited to that directory and the settings are locked; `calendar`
+    gives the futures' last trading days (`vn30_contracts`)."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # Timestamps are stored in UTC; showing them in the machine's zone would make
@@ -61,7 +68,7 @@ def open_connection(
         # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then
         # folds isnan(column) to false: a NaN price would pass as a number.
         con.execute("SET disabled_optimizers = 'statistics_propagation'")
-        contracts = vn30_futures()
+        contracts = vn30_futures(calendar)
         con.register("_vn30_contracts_arrow", contracts)
         con.execute("CREATE TABLE vn30_contracts AS SELECT * FROM _vn30_contracts_arrow")
         con.unregister("_vn30_contracts_arrow")
@@ -88,7 +95,8 @@ def connect(
     allowed to read files under the root only (see the module docstring)."""
     root_path = Path(root)
     files = layout_files(Layout(root_path), days)
-    return open_connection(files, threads=threads, sandbox=root_path)
+    calendar = calendar_for(root_path)
+    return open_connection(files, threads=threads, sandbox=root_path, calendar=calendar)
 
 
 def read_views(

@@ -15,7 +15,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from vnrec.calendar import front_contract
 from vnrec.errors import BadInputError
 from vnrec.results import BASIS_KEYS, FOREIGN_KEYS, INDEX_KEYS, STATS_KEYS
 
@@ -95,7 +94,7 @@ def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
         """,
         [day],
     )
-    front = front_contract([row["symbol"] for row in rows], day)
+    front = _front_contract(con, day, [row["symbol"] for row in rows])
     summaries = [
         {key: row["symbol"] == front if key == "front" else row[key] for key in BASIS_KEYS}
         for row in rows
@@ -114,19 +113,34 @@ def parse_interval(text: str) -> str:
 BASIS_RANGE_TABLE = "_basis_range"  # the range's basis rows, computed once per call
 
 
-def _front_by_day(con: duckdb.DuckDBPyConnection) -> pa.Table:
-    traded = fetch_rows(
+# The front contract among the traded ones: the nearest last trading day on or after the
+# day (from `vn30_contracts`, which the data root's calendar made), ties to the smaller
+# symbol, as vnrec.calendar.front_contract decides it for the trackers.
+_FRONT_ORDER = "ORDER BY c.last_trading_day, t.symbol"
+
+
+def _front_contract(con: duckdb.DuckDBPyConnection, day: dt.date, symbols: list[str]) -> str:
+    rows = fetch_rows(
         con,
-        f"SELECT date, list(DISTINCT symbol) AS symbols FROM {BASIS_RANGE_TABLE} GROUP BY date",
+        "SELECT t.symbol FROM (SELECT unnest(?::VARCHAR[]) AS symbol) t"
+        f" JOIN vn30_contracts c USING (symbol) WHERE c.last_trading_day >= ? {_FRONT_ORDER}"
+        " LIMIT 1",
+        [symbols, day],
     )
-    pairs = [(row["date"], front_contract(row["symbols"], row["date"])) for row in traded]
-    known = [(day, symbol) for day, symbol in pairs if symbol is not None]
-    return pa.table(
-        {
-            "date": pa.array([day for day, _ in known], pa.date32()),
-            "symbol": pa.array([symbol for _, symbol in known], pa.string()),
-        }
-    )
+    return str(rows[0]["symbol"]) if rows else ""
+
+
+def _front_by_day(con: duckdb.DuckDBPyConnection) -> pa.Table:
+    table: pa.Table = con.sql(
+        f"""
+        SELECT t.date, t.symbol
+        FROM (SELECT DISTINCT date, symbol FROM {BASIS_RANGE_TABLE}) t
+        JOIN vn30_contracts c USING (symbol)
+        WHERE c.last_trading_day >= t.date
+        QUALIFY row_number() OVER (PARTITION BY t.date {_FRONT_ORDER}) = 1
+        """
+    ).to_arrow_table()
+    return table
 
 
 def basis_series(

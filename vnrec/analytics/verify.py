@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
 from vnrec.analytics.reports import fetch_rows
 from vnrec.analytics.sources import NORMALIZED, TABLES
+from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState, PartFile, log_path
 from vnrec.storage.files import file_sha256
 from vnrec.storage.journal import journal_dir, list_segments, scan_segment
@@ -531,7 +532,7 @@ def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> V
         _check_journal(root, state),
         _check_uncommitted(layout, state),
     ]
-    con = open_connection(parts.readable, threads=threads)
+    con = open_connection(parts.readable, threads=threads, calendar=calendar_for(root))
     try:
         seq_check, events = _check_raw_seq(con)
         checks.append(seq_check)

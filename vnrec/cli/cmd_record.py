@@ -14,9 +14,9 @@ from typing import Annotated
 
 import typer
 
-from vnrec.calendar import DEFAULT_CALENDAR, HCM_TZ, TradingCalendar
+from vnrec.calendar import HCM_TZ, warn_if_unlisted
 from vnrec.cli.cmd_replay import render_results
-from vnrec.cli.options import DataOption, resolve_data_root
+from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format
 from vnrec.errors import BadInputError
 from vnrec.recorder.schedule import NoSession, plan_recording
@@ -26,6 +26,7 @@ from vnrec.recorder.tracking import LiveTracking
 from vnrec.replay.filters import parse_hhmm
 from vnrec.ssi.client import DEFAULT_STREAM_URL, DEFAULT_URL, SsiClient, SsiSettings
 from vnrec.ssi.secrets import Redactor, Secret, install_redaction
+from vnrec.storage.closures import add_closures, calendar_for, closures_path
 from vnrec.storage.layout import Layout
 
 log = logging.getLogger("vnrec")
@@ -100,7 +101,10 @@ def record_command(
     ] = None,
     extra_holidays: Annotated[
         list[str] | None,
-        typer.Option("--holiday", help="An extra non-trading day (YYYY-MM-DD); repeatable."),
+        typer.Option(
+            "--holiday",
+            help="A day the exchanges close (YYYY-MM-DD), kept in the data root; repeatable.",
+        ),
     ] = None,
 ) -> None:
     """Record the SSI stream to Parquet: journal first, crash-safe, reconnecting."""
@@ -120,11 +124,14 @@ def record_command(
             "SSI credentials missing: set SSI_CONSUMER_ID and SSI_CONSUMER_SECRET"
             " (environment or .env)"
         )
-    calendar = (
-        TradingCalendar.with_extra(dt.date.fromisoformat(d) for d in (extra_holidays or []))
-        if extra_holidays
-        else DEFAULT_CALENDAR
-    )
+    root = resolve_data_root(data)
+    closures = frozenset(parse_day(day) for day in extra_holidays or [])
+    if closures:
+        # Kept in the data root so that replay and SQL of the days stored there agree.
+        for day in sorted(add_closures(root, closures)):
+            print(f"{day}: closure added to {closures_path(root)}", file=sys.stderr)
+    calendar = calendar_for(root)
+    warn_if_unlisted(dt.datetime.now(HCM_TZ).year)
     plan = plan_recording(
         dt.datetime.now(dt.UTC),
         calendar,
@@ -150,7 +157,7 @@ def record_command(
         stall_timeout=stall_timeout,
         compact_at_stop=plan.full_session if compact is None else compact,
     )
-    layout = Layout(resolve_data_root(data))
+    layout = Layout(root)
     tracking = LiveTracking() if track else None
     recorder = Recorder(
         layout,

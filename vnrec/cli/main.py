@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "vnrec.cli.cmd_record",
     "vnrec.cli.cmd_replay",
     "vnrec.cli.cmd_analytics",
+    "vnrec.cli.cmd_calendar",
     "vnrec.cli.cmd_emulator",
     "vnrec.cli.cmd_demo",
 )

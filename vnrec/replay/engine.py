@@ -10,12 +10,14 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
 from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.pacing import Clock, Pacer, Sleep
 from vnrec.replay.pipeline import Pipeline, ReplayResult, Tracker, paused_gc
 from vnrec.replay.sources import DEFAULT_BATCH_ROWS, parquet_streams
+from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
 from vnrec.trackers.day import DayTrackers, TradeSink
 
@@ -64,8 +66,13 @@ def replay(
     state = layout.recorded_state(the_day)
     event_filter = make_filter(symbols)
     window = make_window(the_day, start, end)
+    warn_if_unlisted(the_day.year)
     day_trackers = DayTrackers(
-        the_day, trade_sinks=trade_sinks, keep_series=keep_series, window=window
+        the_day,
+        calendar=calendar_for(layout.root),
+        trade_sinks=trade_sinks,
+        keep_series=keep_series,
+        window=window,
     )
     pipeline = Pipeline(the_day, trackers, day_trackers=day_trackers, book_levels=book_levels)
     pacer = None if speed is None else Pacer(speed, clock, sleep)
