@@ -114,7 +114,8 @@ def test_query_error_names_views(open_con: Connect) -> None:
         query_rows(open_con(), "SELECT nonsense FROM trades")
     message = str(caught.value)
     assert 'Referenced column "nonsense" not found' in message
-    assert message.endswith("views: " + ", ".join(VIEW_NAMES))
+    assert message.endswith("(views: " + ", ".join(VIEW_NAMES) + ")")
+    assert "\n" not in message
     assert "session_stats" in VIEW_NAMES and "_trade_outcomes_classified" not in VIEW_NAMES
 
 

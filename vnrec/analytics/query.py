@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from vnrec.analytics.connection import VIEW_NAMES
-from vnrec.errors import QueryError
+from vnrec.errors import QueryError, StorageError, VnrecError
 
 
 def _interval_text(value: pa.MonthDayNano) -> str:
@@ -50,6 +50,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _query_error(exc: duckdb.Error) -> VnrecError:
+    """DuckDB's message in one line; for a mistake in the SQL (a name, the syntax), with
+    the views that can be queried. A file DuckDB cannot read is a StorageError."""
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException):
+        return StorageError(first_line)
+    return QueryError(f"{first_line} (views: {', '.join(VIEW_NAMES)})")
+
+
 _EXPLAIN_RE = re.compile(r"^\s*EXPLAIN\s+(?:ANALYZE\s+)?", re.IGNORECASE)
 
 
@@ -61,7 +70,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, sql: str) -> None:
         if len(statements) == 1 and statements[0].type == duckdb.StatementType.EXPLAIN:
             statements = con.extract_statements(_EXPLAIN_RE.sub("", sql, count=1))
     except duckdb.Error as exc:
-        raise QueryError(f"{exc}\nviews: {', '.join(VIEW_NAMES)}") from exc
+        raise _query_error(exc) from exc
     if len(statements) != 1:
         raise QueryError(f"vnrec query runs one statement, not {len(statements)}")
     kind = statements[0].type
@@ -83,7 +92,7 @@ def query_table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
             return pa.table({})
         table: pa.Table = relation.to_arrow_table()
     except duckdb.Error as exc:
-        raise QueryError(f"{exc}\nviews: {', '.join(VIEW_NAMES)}") from exc
+        raise _query_error(exc) from exc
     return table
 
 

@@ -305,6 +305,19 @@ class DayLog:
         if self.state.torn_bytes:
             raise StorageError(f"{self.path} has an interrupted commit at its end; recover first")
         line = encode_record(record)
+        try:
+            self._append_line(line)
+        except OSError as exc:
+            raise StorageError(
+                f"cannot write the commit log {self.path}: {exc.strerror or exc};"
+                " nothing was committed"
+            ) from exc
+        _apply_record(self.state, record, f"{self.path}:{self.state.version + 1}")
+        self.state.valid_bytes += len(line)
+        self.state.exists = True
+        return self.state
+
+    def _append_line(self, line: bytes) -> None:
         created = not self.path.exists()
         if created:
             make_dirs_durable(self.path.parent)
@@ -323,10 +336,6 @@ class DayLog:
             os.close(fd)
         if created:
             fsync_dir(self.path.parent)
-        _apply_record(self.state, record, f"{self.path}:{self.state.version + 1}")
-        self.state.valid_bytes += len(line)
-        self.state.exists = True
-        return self.state
 
     def cut_torn_tail(self) -> Path | None:
         """Keep an interrupted last append aside and cut it off; returns where it went."""

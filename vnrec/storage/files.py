@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from vnrec.errors import StorageError
+
 TMP_PREFIX = ".tmp-"
 HASH_CHUNK = 1 << 20
 
@@ -74,20 +76,24 @@ class HashingSink(io.RawIOBase):
 def atomic_file(path: Path) -> Iterator[HashingSink]:
     """A file that appears at `path` complete (fsynced, renamed, directory fsynced) when the
     block succeeds, and not at all when it fails. The sink knows the size and SHA-256 of
-    what was written."""
-    make_dirs_durable(path.parent)
+    what was written. A failing disk (full, read-only, ...) is a StorageError naming the
+    file."""
     tmp = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}")
     try:
+        make_dirs_durable(path.parent)
         with open(tmp, "wb") as target:
             sink = HashingSink(target)
             yield sink
             target.flush()
             os.fsync(target.fileno())
         os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
+        fsync_dir(path.parent)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # the temp file may not exist; the cause wins
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
         raise
-    fsync_dir(path.parent)
 
 
 def file_sha256(path: Path) -> str:

@@ -1,0 +1,237 @@
+"""Every command under a read-only data root, a full disk and a corrupt part: one line
+naming what and where, exit 1 for what cannot be done, readers still read what they can,
+and nothing committed is lost.
+
+The faults are real: each command runs in its own mount namespace over a tmpfs holding a
+copy of the data root, remounted read-only or filled to the last byte, and the root is
+copied back out afterwards so that what the command left can be checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from vnrec import testing as f
+from vnrec.analytics.verify import verify_day
+from vnrec.storage.importer import Importer
+from vnrec.storage.layout import Layout
+
+pytestmark = pytest.mark.slow
+
+DAY = dt.date(2026, 2, 6)
+WIRE = "06/02/2026"
+TMPFS_BYTES = 16 * 1024 * 1024
+
+
+def _mounts_work() -> bool:
+    probe = subprocess.run(
+        ["unshare", "-m", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs /mnt"],
+        capture_output=True,
+        check=False,
+    )
+    return probe.returncode == 0
+
+
+if shutil.which("unshare") is None or not _mounts_work():
+    pytest.skip(
+        "needs mount namespaces (unshare -m, tmpfs) to make a real read-only or full disk",
+        allow_module_level=True,
+    )
+
+
+def _day() -> list[f.Envelope]:
+    out: list[f.Envelope] = [f.index("VN30", 1_900.0, time="09:00:00", date=WIRE)]
+    for i in range(60):
+        clock = f"09:{10 + i // 60:02d}:{i % 60:02d}"
+        out.append(f.quote("VNM", [(59_900.0, 10.0)], [(60_000.0, 10.0)], time=clock, date=WIRE))
+        out.append(f.trade("VNM", 60_000.0, 100.0, 100.0 * (i + 1), time=clock, date=WIRE))
+        out.append(f.trade("41I1G3000", 1_901.0, 1.0, float(i + 1), time=clock, date=WIRE))
+        out.append(f.foreign("VNM", 100.0 * i, 0.0, 6e6 * i, 0.0, time=clock, date=WIRE))
+    return out
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A recorded day in three batches (so that compaction has work), and a file to import."""
+    base = tmp_path_factory.mktemp("faults")
+    layout = Layout(base / "data")
+    envelopes = _day()
+    with Importer(layout, batch_lines=100) as importer:
+        importer.import_lines((orjson.dumps(e) for e in envelopes), "day")
+        importer.commit()
+    (base / "more.jsonl").write_bytes(
+        f.to_jsonl([f.trade("FPT", 100_000.0, 100.0, 100.0, time="10:00:00", date=WIRE)])
+    )
+    return base
+
+
+def _digests(root: Path) -> dict[str, str]:
+    """Every committed part's content: what must never be lost."""
+    layout = Layout(root)
+    return {
+        str(part.path.relative_to(root)): hashlib.sha256(part.path.read_bytes()).hexdigest()
+        for part in layout.state(DAY).all_parts()
+    }
+
+
+def _run(
+    template: Path, tmp_path: Path, fault: str, *args: str
+) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """`vnrec ARGS --data ROOT` with ROOT on a tmpfs copy of the template root, `ro` or
+    `full`; returns the result and a copy of what the root held afterwards."""
+    mount = tmp_path / "mnt"
+    after = tmp_path / "after"
+    mount.mkdir()
+    fault_step = {
+        "ro": f"mount -o remount,ro {mount}",
+        "full": f"dd if=/dev/zero of={mount}/.filler bs=4096 2>/dev/null || true",
+    }[fault]
+    argv = " ".join(f"'{a}'" for a in (*args, "--data", str(mount)))
+    script = f"""
+set -e
+mount -t tmpfs -o size={TMPFS_BYTES} tmpfs {mount}
+cp -a {template / "data"}/. {mount}/
+{fault_step}
+set +e
+{sys.executable} -m vnrec.cli.main {argv}
+status=$?
+rm -f {mount}/.filler 2>/dev/null
+mkdir -p {after} && cp -a {mount}/. {after}/
+exit $status
+"""
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        cwd=template,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        timeout=300,
+        check=False,
+    )
+    return result, after
+
+
+def _one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> str:
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("vnrec: error: "), result.stderr
+    for text in expected:
+        assert text in last, last
+    return last
+
+
+WRITERS = [
+    ("import", "more.jsonl", "--append"),
+    ("compact", "--date", DAY.isoformat()),
+    ("recover",),
+    ("calendar", "--close", "2026-11-24", "--year", "2026"),
+]
+READERS = [
+    ("ls", "-f", "json"),
+    ("stats", "--date", DAY.isoformat(), "-f", "json"),
+    ("foreign", "--date", DAY.isoformat(), "-f", "json"),
+    ("basis", "--from", DAY.isoformat(), "--to", DAY.isoformat(), "-f", "json"),
+    ("query", "SELECT symbol, sum(last_vol) AS v FROM trades GROUP BY 1 ORDER BY 1"),
+    ("replay", "--date", DAY.isoformat(), "-f", "json"),
+    ("verify", "--date", DAY.isoformat(), "-f", "json"),
+    ("calendar", "--year", "2026", "-f", "json"),
+]
+
+
+@pytest.mark.parametrize("fault", ["ro", "full"])
+@pytest.mark.parametrize("args", WRITERS, ids=lambda a: a[0])
+def test_writers_fail_in_one_line_and_lose_nothing(
+    template: Path, tmp_path: Path, fault: str, args: tuple[str, ...]
+) -> None:
+    """A writer on a read-only root or a full disk: exit 1, one line naming the file or
+    the condition, and the committed day intact (verify passes on what is left)."""
+    before = _digests(template / "data")
+    result, after = _run(template, tmp_path, fault, *args)
+    condition = "Read-only file system" if fault == "ro" else "No space left on device"
+    if fault == "full" and args[0] == "recover":
+        assert result.returncode == 0, result.stderr  # nothing to recover: nothing written
+    else:
+        _one_line_error(result, condition, str(tmp_path / "mnt"))
+    assert _digests(after) == before
+    report = verify_day(after, DAY)
+    assert not report.damaged, report.render()
+
+
+@pytest.fixture(scope="module")
+def sound_outputs(template: Path) -> dict[tuple[str, ...], str]:
+    """What each reader prints on a sound disk."""
+    outputs = {}
+    for args in READERS:
+        sound = subprocess.run(
+            [sys.executable, "-m", "vnrec.cli.main", *args, "--data", str(template / "data")],
+            capture_output=True,
+            text=True,
+            cwd=template,
+            check=False,
+        )
+        assert sound.returncode == 0, sound.stderr
+        outputs[args] = sound.stdout
+    return outputs
+
+
+@pytest.mark.parametrize("fault", ["ro", "full"])
+@pytest.mark.parametrize("args", READERS, ids=lambda a: a[0])
+def test_readers_read_a_read_only_or_full_root(
+    template: Path,
+    tmp_path: Path,
+    sound_outputs: dict[tuple[str, ...], str],
+    fault: str,
+    args: tuple[str, ...],
+) -> None:
+    """Reading needs no writing: every reader gives the same output as on a sound disk."""
+    result, _ = _run(template, tmp_path, fault, *args)
+    assert (result.returncode, result.stdout) == (0, sound_outputs[args]), result.stderr
+
+
+# Each command, and a table it reads.
+CORRUPTIBLE = [
+    (("ls", "-f", "json"), "trades"),
+    (("stats", "--date", DAY.isoformat()), "trades"),
+    (("foreign", "--date", DAY.isoformat()), "foreign"),
+    (("basis", "--from", DAY.isoformat(), "--to", DAY.isoformat()), "trades"),
+    (("query", "SELECT count(*) FROM trades"), "trades"),
+    (("replay", "--date", DAY.isoformat()), "trades"),
+    (("replay", "--date", DAY.isoformat()), "quotes"),
+    (("compact", "--date", DAY.isoformat()), "trades"),
+]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+@pytest.mark.parametrize(
+    ("args", "table"), CORRUPTIBLE, ids=lambda a: a[0] if isinstance(a, tuple) else a
+)
+def test_a_corrupt_part_is_named_in_one_line(
+    template: Path, tmp_path: Path, damage: str, args: tuple[str, ...], table: str
+) -> None:
+    """A committed part cut short or overwritten with garbage of the same size: every
+    command that reads it says which file, in one line; verify fails naming it."""
+    root = tmp_path / "data"
+    shutil.copytree(template / "data", root)
+    part = Layout(root).parts(table, DAY)[-1].path
+    data = part.read_bytes()
+    part.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x17" * len(data))
+    result = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args, "--data", str(root)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    _one_line_error(result, str(part))
+    report = verify_day(root, DAY)
+    assert report.damaged
+    (parts,) = [c for c in report.checks if c.name == "parts"]
+    assert [d["part"] for d in parts.details] == [part.name]
