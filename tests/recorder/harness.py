@@ -11,13 +11,14 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from pydantic import SecretStr
 
 from vnrec.emulator.config import DEFAULT_CONSUMER_ID, DEFAULT_CONSUMER_SECRET, EmulatorConfig
 from vnrec.emulator.market import MarketConfig, SyntheticMarket
 from vnrec.emulator.server import EmulatorServer
 from vnrec.recorder.service import Recorder, RecorderConfig, RecordingSummary
 from vnrec.ssi.client import SsiClient, SsiSettings
-from vnrec.ssi.secrets import Redactor, Secret
+from vnrec.ssi.secrets import Redactor
 from vnrec.storage.layout import Layout
 
 DAY = dt.date(2026, 2, 6)
@@ -31,7 +32,7 @@ def truth(market: MarketConfig = SMALL_DAY) -> list[dict[str, object]]:
 def settings_for(server: EmulatorServer, secret: str = DEFAULT_CONSUMER_SECRET) -> SsiSettings:
     return SsiSettings(
         consumer_id=DEFAULT_CONSUMER_ID,
-        consumer_secret=Secret(secret),
+        consumer_secret=SecretStr(secret),
         url=server.url,
         stream_url=server.stream_url,
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import SecretStr
 
 from vnrec.analytics import connect
 from vnrec.analytics.reports import fetch_rows, session_stats
@@ -28,7 +29,7 @@ from vnrec.recorder.service import Recorder, RecorderConfig, RecordingSummary
 from vnrec.replay import replay
 from vnrec.replay.pipeline import ReplayResult
 from vnrec.ssi.client import SsiClient, SsiSettings
-from vnrec.ssi.secrets import Redactor, Secret
+from vnrec.ssi.secrets import Redactor
 from vnrec.storage.layout import Layout
 
 DEMO_DAY = dt.date(2026, 2, 6)  # a Friday with two VN30 futures close to the Tet expiry
@@ -58,7 +59,7 @@ def record_day(root: Path, market: MarketConfig) -> RecordingSummary:
     with EmulatorServer.synthetic(EmulatorConfig(), market) as server:
         settings = SsiSettings(
             consumer_id=DEFAULT_CONSUMER_ID,
-            consumer_secret=Secret(DEFAULT_CONSUMER_SECRET),
+            consumer_secret=SecretStr(DEFAULT_CONSUMER_SECRET),
             url=server.url,
             stream_url=server.stream_url,
         )

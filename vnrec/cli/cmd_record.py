@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 import signal
 import sys
 import time
-from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
@@ -18,40 +16,18 @@ from vnrec.calendar import HCM_TZ, warn_if_unlisted
 from vnrec.cli.cmd_replay import render_results
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format
-from vnrec.errors import BadInputError
+from vnrec.cli.settings import ssi_settings
 from vnrec.recorder.schedule import NoSession, plan_recording
 from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
 from vnrec.recorder.status import StatusReporter
 from vnrec.recorder.tracking import LiveTracking
 from vnrec.replay.filters import parse_hhmm
-from vnrec.ssi.client import DEFAULT_STREAM_URL, DEFAULT_URL, SsiClient, SsiSettings
-from vnrec.ssi.secrets import Redactor, Secret, install_redaction
+from vnrec.ssi.client import SsiClient
+from vnrec.ssi.secrets import Redactor, install_redaction
 from vnrec.storage.closures import add_closures, calendar_for, closures_path
 from vnrec.storage.layout import Layout
 
 log = logging.getLogger("vnrec")
-
-
-def read_dotenv(path: Path) -> dict[str, str]:
-    """KEY=VALUE lines of a .env file (comments and blank lines ignored, quotes stripped)."""
-    if not path.is_file():
-        return {}
-    values: dict[str, str] = {}
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        key, sep, value = stripped.removeprefix("export ").partition("=")
-        if not sep:
-            raise BadInputError(f"{path}:{number}: expected KEY=VALUE")
-        values[key.strip()] = value.strip().strip("'\"")
-    return values
-
-
-def _setting(name: str, flag: str | None, dotenv: dict[str, str], default: str = "") -> str:
-    if flag:
-        return flag
-    return os.environ.get(name) or dotenv.get(name) or default
 
 
 def record_command(
@@ -110,20 +86,8 @@ def record_command(
     """Record the SSI stream to Parquet: journal first, crash-safe, reconnecting."""
     redactor = Redactor()
     install_redaction(redactor)
-    dotenv = read_dotenv(Path(".env"))
-    secret = _setting("SSI_CONSUMER_SECRET", None, dotenv)
-    redactor.add(secret)
-    settings = SsiSettings(
-        consumer_id=_setting("SSI_CONSUMER_ID", consumer_id, dotenv),
-        consumer_secret=Secret(secret),
-        url=_setting("SSI_URL", url, dotenv, DEFAULT_URL),
-        stream_url=_setting("SSI_STREAM_URL", stream_url, dotenv, DEFAULT_STREAM_URL),
-    )
-    if not settings.consumer_id or not secret:
-        raise BadInputError(
-            "SSI credentials missing: set SSI_CONSUMER_ID and SSI_CONSUMER_SECRET"
-            " (environment or .env)"
-        )
+    settings = ssi_settings(consumer_id=consumer_id, url=url, stream_url=stream_url)
+    redactor.add(settings.consumer_secret.get_secret_value())
     root = resolve_data_root(data)
     closures = frozenset(parse_day(day) for day in extra_holidays or [])
     if closures:

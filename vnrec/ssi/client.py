@@ -2,7 +2,8 @@
 
 Guards, each against a known defect of ssi-fc-data 2.2.2:
 - it prints the request headers, Bearer token included, during negotiation: stdout is
-  swallowed around `start()`;
+  swallowed around `start()`; it logs the websocket URL with the SignalR connection token
+  in it: the token is masked from the moment the negotiation returns it;
 - it turns TLS certificate checks off: the connection is built with `verify_ssl=True`;
 - `start()` returns at once and there is no reconnect: callers get `on_open`/`on_close`
   callbacks and a frame clock, and reconnect themselves;
@@ -24,9 +25,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
+from pydantic import SecretStr
 
 from vnrec.errors import AuthError, VnrecError
-from vnrec.ssi.secrets import Redactor, Secret
+from vnrec.ssi.secrets import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class TokenRejectedError(ConnectError):
 @dataclass(frozen=True)
 class SsiSettings:
     consumer_id: str
-    consumer_secret: Secret
+    consumer_secret: SecretStr
     url: str = DEFAULT_URL
     stream_url: str = DEFAULT_STREAM_URL
     verify_tls: bool = True
@@ -95,13 +97,13 @@ class SsiClient:
     def __init__(self, settings: SsiSettings, redactor: Redactor) -> None:
         self._settings = settings
         self._redactor = redactor
-        redactor.add(settings.consumer_secret.reveal())
+        redactor.add(settings.consumer_secret.get_secret_value())
         self._client: Any = None
 
     def _library_config(self) -> _LibraryConfig:
         return _LibraryConfig(
             self._settings.consumer_id,
-            self._settings.consumer_secret.reveal(),
+            self._settings.consumer_secret.get_secret_value(),
             self._settings.url,
             self._settings.stream_url,
         )
@@ -178,6 +180,17 @@ class SsiClient:
                 on_malformed(raw, f"frame is not JSON ({exc})")
 
         transport._on_message = guarded
+        socket_url = transport._get_socket_url
+
+        def masked_socket_url(data: Any) -> Any:
+            # The connection token is a credential; the library logs the websocket URL that
+            # carries it (percent-encoded) right after negotiating: mask it before that.
+            token = data.get("ConnectionToken") if isinstance(data, dict) else None
+            if isinstance(token, str):
+                self._redactor.add(token)
+            return socket_url(data)
+
+        transport._get_socket_url = masked_socket_url
         try:
             with contextlib.redirect_stdout(_Discard()):
                 connection.start()
@@ -186,7 +199,6 @@ class SsiClient:
         except (requests.RequestException, OSError, ValueError, KeyError) as exc:
             # HubError (an OSError) for other HTTP statuses; ValueError for a bad answer.
             raise ConnectError(self._describe(exc)) from None
-        self._redactor.add(_connection_token(transport.url))
         return StreamHandle(connection)
 
     def _describe(self, exc: BaseException) -> str:
@@ -195,9 +207,3 @@ class SsiClient:
             f"cannot open the stream at {self._settings.stream_url}: {self._redactor.redact(text)}"
         )
 
-
-def _connection_token(url: str) -> str:
-    from urllib.parse import parse_qs, urlparse
-
-    values = parse_qs(urlparse(url).query).get("connectionToken", [""])
-    return values[0]

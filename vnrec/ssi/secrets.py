@@ -12,29 +12,10 @@ import logging
 import sys
 import threading
 from types import TracebackType
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 _MIN_SECRET_LENGTH = 4  # shorter strings would mask ordinary words
-
-
-class Secret:
-    """A string that does not show itself in repr, str or f-strings."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('***')"
-
-    __str__ = __repr__
-
-    def __bool__(self) -> bool:
-        return bool(self._value)
 
 
 class Redactor:
@@ -43,12 +24,14 @@ class Redactor:
         self._lock = threading.Lock()
 
     def add(self, secret: str) -> None:
+        """Mask `secret` from now on, also as it appears in a URL (percent-encoded)."""
         if len(secret) < _MIN_SECRET_LENGTH:
             return
+        forms = {secret, quote(secret, safe=""), quote_plus(secret)}
         with self._lock:
-            if secret not in self._secrets:
-                # longest first, so a secret containing another is masked whole
-                self._secrets = tuple(sorted((*self._secrets, secret), key=len, reverse=True))
+            known = set(self._secrets) | forms
+            # longest first, so a secret containing another is masked whole
+            self._secrets = tuple(sorted(known, key=len, reverse=True))
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
