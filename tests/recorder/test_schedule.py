@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+import pytest
+
 from vnrec.calendar import DEFAULT_CALENDAR, HCM_TZ
+from vnrec.errors import BadInputError
 from vnrec.recorder.backoff import Backoff
 from vnrec.recorder.schedule import NoSession, Plan, plan_recording
 
@@ -68,3 +71,18 @@ def test_backoff_grows_exponentially_with_jitter_and_resets() -> None:
     assert len(set(delays)) == len(delays)
     backoff.reset()
     assert backoff.next_delay() <= 0.5
+
+
+def test_a_stop_that_is_already_past_is_refused() -> None:
+    """--force after 15:05 without --duration, or an --until already past, would record
+    nothing: one line saying what to give instead."""
+    evening = hcm(2026, 11, 5, 16, 20)
+    with pytest.raises(BadInputError, match=r"it is 16:20, after 15:05 .* give --duration"):
+        plan_recording(evening, DEFAULT_CALENDAR, force=True)
+    with pytest.raises(BadInputError, match="it is 16:20, after --until 10:00"):
+        plan_recording(evening, DEFAULT_CALENDAR, force=True, until=dt.time(10, 0))
+    morning = hcm(2026, 11, 5, 9, 30)
+    with pytest.raises(BadInputError, match="--until 09:00 is not after the start"):
+        plan_recording(morning, DEFAULT_CALENDAR, until=dt.time(9, 0))
+    plan = plan_recording(evening, DEFAULT_CALENDAR, force=True, duration=60)
+    assert isinstance(plan, Plan) and plan.stop == evening + dt.timedelta(seconds=60)

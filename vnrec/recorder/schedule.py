@@ -7,6 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from vnrec.calendar import HCM_TZ, TradingCalendar
+from vnrec.errors import BadInputError
 
 SESSION_START = dt.time(8, 30)  # 15 minutes before the derivatives ATO opens at 08:45
 SESSION_STOP = dt.time(15, 5)  # after the put-through window closes at 15:00
@@ -46,9 +47,20 @@ def plan_recording(
     today = local.date()
     if force:
         stop = _stop(local, today, until, duration)
+        if stop <= local:
+            raise BadInputError(
+                f"nothing to record: it is {local:%H:%M}, after"
+                + (f" --until {until:%H:%M}" if until is not None else f" {SESSION_STOP:%H:%M}")
+                + " (Asia/Ho_Chi_Minh); give --duration SECONDS or a later --until"
+            )
         return Plan(today, local, stop, full_session=False)
     if calendar.is_trading_day(today) and local < _at(today, SESSION_STOP):
         start = max(local, _at(today, SESSION_START))
+        if until is not None and _at(today, until) <= start:
+            raise BadInputError(
+                f"--until {until:%H:%M} is not after the start ({start:%H:%M},"
+                " Asia/Ho_Chi_Minh): nothing would be recorded"
+            )
         if start > local and not wait:
             return NoSession(
                 f"{today} is a trading day; the session starts at"

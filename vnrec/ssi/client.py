@@ -206,4 +206,3 @@ class SsiClient:
         return (
             f"cannot open the stream at {self._settings.stream_url}: {self._redactor.redact(text)}"
         )
-
