@@ -134,6 +134,15 @@ def test_stats_of_a_day_without_data(app: typer.Typer, day: Layout) -> None:
         invoke(app, day, "stats", "--date", "2026-11-06")
 
 
+def test_a_symbol_or_contract_that_matches_nothing_says_so(app: typer.Typer, day: Layout) -> None:
+    """--symbol and --contract naming nothing traded: NoDataError naming them, not an empty
+    list that looks like a quiet day."""
+    with pytest.raises(NoDataError, match="--symbol ZZZ: no counted trade of ZZZ on 2026-11-05"):
+        invoke(app, day, "stats", "--date", DATE, "--symbol", "ZZZ")
+    with pytest.raises(NoDataError, match=r"--contract VNM: .* \(is it a VN30 futures symbol\?\)"):
+        invoke(app, day, "basis", "--from", DATE, "--to", DATE, "--contract", "VNM")
+
+
 def test_foreign_csv_top(app: typer.Typer, day: Layout) -> None:
     """--top keeps the largest absolute net values."""
     code, out = invoke(app, day, "foreign", "--date", DATE, "--top", "1", "-f", "csv")

@@ -70,6 +70,17 @@ def test_filters_from_the_command_line(day_root: Path) -> None:
     assert [row["symbol"] for row in document["stats"]] == ["FPT"]
 
 
+def test_symbols_that_match_nothing_are_named(day_root: Path) -> None:
+    """A --symbols entry with no trade or foreign message that day is named on stderr."""
+    result = run(
+        "replay", "--date", "2026-02-06", "--data", str(day_root), "--format", "json",
+        "--symbols", "FPT,NOPE",
+    )  # fmt: skip
+    assert result.exit_code == 0
+    assert "--symbols: no trade or foreign message of NOPE on 2026-02-06" in result.stderr
+    assert "of FPT" not in result.stderr
+
+
 def test_out_files_are_identical_across_runs(day_root: Path, tmp_path: Path) -> None:
     """--out writes the four Parquet files; a second replay writes the very same bytes."""
     names = ("trades.parquet", "basis.parquet", "foreign_flow.parquet", "index.parquet")

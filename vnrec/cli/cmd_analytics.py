@@ -69,6 +69,8 @@ def stats_command(
     rows = read_views(
         root, lambda con: session_stats(con, day, symbol), days=[day], threads=threads
     )
+    if symbol is not None and not rows:
+        raise NoDataError(f"--symbol {symbol}: no counted trade of {symbol} on {day.isoformat()}")
     emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")
 
 
@@ -102,6 +104,12 @@ def basis_command(
         days=days,
         threads=threads,
     )
+    if not rows:
+        what = "VN30 futures trade" if contract == "front" else f"trade of {contract}"
+        raise NoDataError(
+            f"--contract {contract}: no {what} with a VN30 value from {first} to {last}"
+            + ("" if contract == "front" else " (is it a VN30 futures symbol?)")
+        )
     emit(rows, chosen, output=output, title=f"basis {first} .. {last} ({contract}, {interval})")
 
 

@@ -144,6 +144,10 @@ def replay_command(
             keep_series=out is not None,
         )
     progress.finish(result.events)
+    if symbols:
+        seen = {row["symbol"] for part in (result.stats, result.foreign) for row in part}
+        for symbol in sorted({s.strip() for s in symbols.split(",") if s.strip()} - seen):
+            print(f"--symbols: no trade or foreign message of {symbol} on {day}", file=sys.stderr)
     if directory is not None:
         for path in write_series(directory, result.trackers):
             print(f"wrote {path}", file=sys.stderr)
