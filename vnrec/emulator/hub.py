@@ -5,7 +5,8 @@ token in the Authorization header is checked), the client invokes
 `FcMarketDataV2Hub.SwitchChannels("<channels>")` and the hub broadcasts the day's envelopes
 to every subscriber whose channels match, as `Broadcast` frames; a bad channel string gets
 an `Error` frame; idle connections get `{}` keep-alives. The day starts with the first
-subscription and is sent once, to whoever is subscribed at the time (live semantics).
+subscription and is sent once, to whoever is subscribed at the time (live semantics);
+unpaced or with `Pacing.hold`, the feed waits while nobody is subscribed.
 """
 
 from __future__ import annotations
@@ -342,12 +343,15 @@ class Hub:
                 await asyncio.sleep(max(began + item.offset / pacing.speed - loop.time(), 0.0))
             elif pacing.rate is not None:
                 await asyncio.sleep(max(began + position / pacing.rate - loop.time(), 0.0))
-            else:
-                await self._await_audience()
-                if position % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+            elif position % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if faults.slow_after is not None and position >= faults.slow_after:
                 await asyncio.sleep(1.0 / faults.slow_rate)
+            if pacing.hold or pacing.unlimited:
+                held_since = loop.time()
+                await self._await_audience()
+                # The clock stood still while nobody listened: the pace resumes from now.
+                began += loop.time() - held_since
             self.broadcast += 1
             if self.lose_pending:
                 self.lose_pending -= 1
