@@ -326,7 +326,10 @@ class Hub:
         while not client.closed:
             await asyncio.sleep(self.keepalive)
             if not client.stalled:
-                await self._send(client, "{}")
+                # Shielded: this task is cancelled when the connection ends, and a cancel
+                # while waiting for a slow reader would cancel the drain future the feed
+                # may be waiting on too (see close()).
+                await asyncio.shield(self._send(client, "{}"))
 
     async def _await_audience(self) -> None:
         while not any(c.active for c in self.clients):
@@ -373,12 +376,16 @@ class Hub:
         self.finished.set()
 
     async def close(self) -> None:
+        # Websockets first, the feed after: aiohttp (3.14) gives all writers of a connection
+        # one drain future and cancels it with whichever task is cancelled while waiting on
+        # it, so cancelling a feed stuck behind a slow reader first made the close frame's
+        # drain raise CancelledError. Closed clients are skipped by the feed meanwhile.
+        for client in self.clients:
+            if not client.closed:
+                client.closed = True
+                await client.ws.close(code=1001, message=b"server shutdown")
         if self.feed_task is not None:
             self.feed_task.cancel()
             # The cancellation was asked for here, so its exception is the expected outcome.
             with contextlib.suppress(asyncio.CancelledError):
                 await self.feed_task
-        for client in self.clients:
-            if not client.closed:
-                client.closed = True
-                await client.ws.close(code=1001, message=b"server shutdown")
