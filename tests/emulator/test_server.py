@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -287,3 +289,26 @@ def test_stop_while_the_feed_waits_for_a_client() -> None:
         server.stop()
     assert errors == []
     assert reader.wait_closes()
+
+
+def test_a_connection_reset_while_backlogged_does_not_end_the_day() -> None:
+    """A client that resets its connection while the feed waits for it to drain loses
+    that connection only (and the message in flight); the next subscriber gets the rest
+    of the day. (aiohttp's ConnectionError used to end the feed for everyone.)"""
+    expected = SyntheticMarket(BIG).envelopes()
+    first, second = _PausedReader(), Receiver()
+    with EmulatorServer.synthetic(EmulatorConfig(), BIG) as server:
+        stream = _stream(server, first)
+        assert first.wait_messages(1)
+        assert _until(lambda: _backlogged(server))
+        raw = stream.connection._Connection__transport._ws.sock.sock
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()  # with a zero linger and unread data: a reset
+        first.resume.set()
+        assert _until(lambda: server.stats().connections[0].closed)
+        _stream(server, second)
+        assert server.wait_finished(WAIT)
+        stats = server.stats()
+        assert second.wait_messages(stats.connections[1].sent)
+    assert stats.connections[1].sent == len(expected) - stats.connections[0].sent - 1
+    assert second.messages == expected[len(expected) - len(second.messages) :]

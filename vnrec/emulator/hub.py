@@ -282,7 +282,9 @@ class Hub:
             return
         try:
             await client.ws.send_str(frame)
-        except ConnectionResetError:
+        except ConnectionError:
+            # Not only resets: a connection lost while this send waited for the reader to
+            # drain raises aiohttp's plain ConnectionError, which used to end the whole feed.
             client.closed = True
 
     async def _deliver_locked(self, client: _Client, argument: str) -> None:
