@@ -19,8 +19,11 @@ DAY = dt.date(2026, 2, 6)  # a Friday before Tet; the February contract expires 
 WAIT = 30.0  # generous upper bound for loopback delivery; tests never assert on durations
 
 
-# ssi-fc-data's websocket thread leaves its socket to the garbage collector when the server
-# closes the connection; with warnings as errors that surfaces as an unraisable exception.
+# When the server closes a connection, the client answers the close frame, which marks its
+# websocket disconnected, and then closes it, which does nothing once disconnected
+# (websocket-client 1.9): the socket is left to the garbage collector. With warnings as
+# errors that surfaces as an unraisable exception, hence these filters, and the fixture
+# below that makes it surface while they apply.
 CLIENT_WARNINGS = [
     pytest.mark.filterwarnings("ignore:unclosed <socket.socket:ResourceWarning"),
     pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning"),
@@ -96,13 +99,19 @@ def day_events(day_market: SyntheticMarket) -> list[MarketEvent]:
     return list(day_market.events())
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    """A receiver; afterwards the client's websocket threads are joined and their sockets
-    collected while this test's warning filters still apply."""
+@pytest.fixture(autouse=True)
+def _client_threads() -> Iterator[None]:
+    """After every test, the client websocket threads it started are joined and their
+    sockets collected while the test's warning filters still apply: left running, a
+    thread drops its socket later, in another test or at the end of the session."""
     before = set(threading.enumerate())
-    yield Receiver()
+    yield
     for thread in set(threading.enumerate()) - before:
         if thread.daemon:
             thread.join(WAIT)
     gc.collect()
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()

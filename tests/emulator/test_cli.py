@@ -3,14 +3,13 @@ bad input with one line."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
+import subprocess
+import sys
 
 import typer
 from ssi_fc_data.fc_md_client import MarketDataClient
 from ssi_fc_data.fc_md_stream import MarketDataStream
-from typer.testing import CliRunner, Result
+from typer.testing import CliRunner
 
 from vnrec.cli import cmd_emulator
 from vnrec.emulator.market import SyntheticMarket
@@ -19,6 +18,7 @@ from vnrec.errors import BadInputError
 from .conftest import CLIENT_WARNINGS, WAIT, Receiver, client_config, small_market
 
 pytestmark = CLIENT_WARNINGS
+ALL = "X-TRADE:ALL,X-QUOTE:ALL,R:ALL,MI:ALL,B:ALL,F:ALL"
 
 
 def _app() -> typer.Typer:
@@ -28,52 +28,33 @@ def _app() -> typer.Typer:
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_listening(port: int) -> None:
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise AssertionError(f"nothing listens on port {port}")
-
-
 def test_serves_a_day_until_done(receiver: Receiver) -> None:
     """With --exit-when-done the command serves the day to a client, then exits 0; the
-    URLs to use are printed on stderr."""
-    port = _free_port()
+    URLs to use are printed on stderr (with --port 0, that is how a client learns them)."""
     expected = SyntheticMarket(small_market(seed=0, symbols=1, activity=0.02)).envelopes()
-    args = [
-        "emulator",
-        "--port",
-        str(port),
-        "--date",
-        "2026-02-06",
-        "--symbols",
-        "1",
-        "--activity",
-        "0.02",
-        "--exit-when-done",
-    ]
-    results: list[Result] = []
-    runner = threading.Thread(target=lambda: results.append(CliRunner().invoke(_app(), args)))
-    runner.start()
-    _wait_listening(port)
-    config = client_config(f"http://127.0.0.1:{port}/")
-    MarketDataStream(config, MarketDataClient(config)).start(
-        receiver.on_message, receiver.on_error, "X-TRADE:ALL,X-QUOTE:ALL,R:ALL,MI:ALL,B:ALL,F:ALL"
-    )
-    runner.join(WAIT)
+    command = [
+        sys.executable, "-m", "vnrec.cli.main", "emulator", "--port", "0",
+        "--date", "2026-02-06", "--symbols", "1", "--activity", "0.02", "--exit-when-done",
+    ]  # fmt: skip
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        try:
+            printed = ""
+            while not printed.startswith("SSI_URL="):
+                printed = proc.stderr.readline()
+                assert printed, "the emulator exited without printing its URLs"
+            url = printed.split()[0].removeprefix("SSI_URL=")
+            config = client_config(url)
+            MarketDataStream(config, MarketDataClient(config)).start(
+                receiver.on_message, receiver.on_error, ALL
+            )
+            _, rest = proc.communicate(timeout=WAIT)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 0, rest[-2000:]
+    assert f"SSI_STREAM_URL={url}" in printed
     assert receiver.wait_messages(len(expected))
-    assert results and results[0].exit_code == 0
-    assert f"SSI_URL=http://127.0.0.1:{port}/" in results[0].stderr
     assert receiver.messages == expected
 
 

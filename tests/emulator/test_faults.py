@@ -8,7 +8,7 @@ from ssi_fc_data.fc_md_client import MarketDataClient
 from ssi_fc_data.fc_md_stream import MarketDataStream
 from ssi_fc_data.signalr.hubs.errors import UnAuthorizedHubError
 
-from vnrec.emulator.config import EmulatorConfig, Faults
+from vnrec.emulator.config import EmulatorConfig, Faults, Pacing
 from vnrec.emulator.market import SyntheticMarket
 from vnrec.emulator.server import EmulatorServer
 
@@ -46,6 +46,29 @@ def test_drop_then_reconnect_repeats_and_loses_messages() -> None:
     assert first.messages == expected[:50]
     assert second.messages == expected[45:50] + expected[60:]
     assert stats.lost == 10 and stats.connections[0].dropped
+
+
+@pytest.mark.parametrize(
+    "pacing",
+    [Pacing(rate=5_000.0, hold=True), Pacing(speed=50_000.0, hold=True)],
+    ids=["rate", "speed"],
+)
+def test_held_pacing_waits_for_the_next_subscriber(pacing: Pacing) -> None:
+    """With `hold`, a paced day stops while nobody is subscribed: after a drop nothing is
+    broadcast until the next client subscribes, and that client gets the rest of the day."""
+    expected = SyntheticMarket(MARKET).envelopes()
+    first, second = Receiver(), Receiver()
+    config = EmulatorConfig(pacing=pacing, faults=Faults(drop_after=50))
+    with EmulatorServer.synthetic(config, MARKET) as server:
+        _subscribe(server, first)
+        assert first.wait_closes()
+        held = server.stats()
+        _subscribe(server, second)
+        assert server.wait_finished(WAIT)
+        assert second.wait_messages(len(expected) - 50)
+    assert held.broadcast == 50 and not held.finished
+    assert first.messages == expected[:50]
+    assert second.messages == expected[50:]
 
 
 def test_random_drops_are_seeded() -> None:
@@ -99,12 +122,13 @@ def test_stall_keeps_the_connection_open_without_data() -> None:
     with _faulty(stall_after=20) as server:
         _subscribe(server, first)
         assert first.wait_messages(20)
-        assert not server.wait_finished(0.3)
-        stalled = server.stats().connections[0]
+        held = server.stats()
         _subscribe(server, second)
         assert server.wait_finished(WAIT)
         assert second.wait_messages(len(expected) - 20)
         closes_while_stalled = first.closes
+    assert held.broadcast == 20 and not held.finished
+    stalled = held.connections[0]
     assert stalled.stalled and not stalled.closed
     assert first.messages == expected[:20] and closes_while_stalled == 0
     assert second.messages == expected[20:]

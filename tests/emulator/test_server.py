@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import socket
+import struct
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 import pytest
@@ -209,3 +215,100 @@ def test_recorded_day_is_served_in_seq_order(receiver: Receiver, tmp_path: objec
         )
         assert receiver.wait_messages(len(envelopes))
     assert receiver.messages == envelopes
+
+
+ALL = "X-TRADE:ALL,X-QUOTE:ALL,R:ALL,MI:ALL,B:ALL,F:ALL"
+BIG = small_market(activity=0.1)  # 7.5 MB: more than loopback socket buffers hold (~3 MB)
+
+
+class _PausedReader(Receiver):
+    """Stops reading after its first message until `resume` is set, so that the socket
+    buffers fill up and the emulator's feed waits for this client to drain."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resume = threading.Event()
+
+    def on_message(self, message: dict[str, Any]) -> None:
+        super().on_message(message)
+        self.resume.wait()
+
+
+def _until(condition: Callable[[], bool]) -> bool:
+    """Polls a condition of the server's internals that no event signals."""
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _stream(server: EmulatorServer, receiver: Receiver) -> MarketDataStream:
+    config = client_config(server.url)
+    stream = MarketDataStream(config, MarketDataClient(config), on_close=receiver.on_close)
+    stream.start(receiver.on_message, receiver.on_error, ALL)
+    return stream
+
+
+def _backlogged(server: EmulatorServer) -> bool:
+    """The first connection's send buffer is over its high-water mark: the feed waits."""
+    transport = server._require_hub().clients[0].request.transport
+    return transport is not None and (
+        transport.get_write_buffer_size() > transport.get_write_buffer_limits()[1]
+    )
+
+
+def test_stop_while_the_feed_waits_for_a_client() -> None:
+    """stop() closes cleanly while the feed is blocked behind a client that stopped
+    reading; the client gets the close once it reads again. (The feed used to be
+    cancelled first, which cancelled the drain future it shares with the close.)"""
+    reader = _PausedReader()
+    server = EmulatorServer.synthetic(EmulatorConfig(), BIG)
+    server.start()
+    errors: list[Exception] = []
+
+    def stop() -> None:
+        try:
+            server.stop()
+        except Exception as exc:  # noqa: BLE001 - handed to the test thread
+            errors.append(exc)
+
+    stopping = threading.Thread(target=stop)
+    try:
+        _stream(server, reader)
+        assert reader.wait_messages(1)
+        assert _until(lambda: _backlogged(server))
+        connection = server._require_hub().clients[0]
+        stopping.start()
+        assert _until(lambda: connection.closed)  # the server is closing the websocket
+    finally:
+        reader.resume.set()
+        if stopping.is_alive():
+            stopping.join(WAIT)
+        server.stop()
+    assert errors == []
+    assert reader.wait_closes()
+
+
+def test_a_connection_reset_while_backlogged_does_not_end_the_day() -> None:
+    """A client that resets its connection while the feed waits for it to drain loses
+    that connection only (and the message in flight); the next subscriber gets the rest
+    of the day. (aiohttp's ConnectionError used to end the feed for everyone.)"""
+    expected = SyntheticMarket(BIG).envelopes()
+    first, second = _PausedReader(), Receiver()
+    with EmulatorServer.synthetic(EmulatorConfig(), BIG) as server:
+        stream = _stream(server, first)
+        assert first.wait_messages(1)
+        assert _until(lambda: _backlogged(server))
+        raw = stream.connection._Connection__transport._ws.sock.sock
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        raw.close()  # with a zero linger and unread data: a reset
+        first.resume.set()
+        assert _until(lambda: server.stats().connections[0].closed)
+        _stream(server, second)
+        assert server.wait_finished(WAIT)
+        stats = server.stats()
+        assert second.wait_messages(stats.connections[1].sent)
+    assert stats.connections[1].sent == len(expected) - stats.connections[0].sent - 1
+    assert second.messages == expected[len(expected) - len(second.messages) :]

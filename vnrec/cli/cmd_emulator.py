@@ -62,6 +62,10 @@ def emulator(
     rate: Annotated[
         float | None, typer.Option(help="Send N messages per second, ignoring event times.")
     ] = None,
+    hold: Annotated[
+        bool,
+        typer.Option(help="With --speed/--rate: stop the clock while nobody is subscribed."),
+    ] = False,
     from_data: Annotated[
         Path | None, typer.Option("--from-data", help="Serve a recorded day from this data root.")
     ] = None,
@@ -162,7 +166,7 @@ def emulator(
                 consumer_id or os.environ.get("SSI_CONSUMER_ID") or DEFAULT_CONSUMER_ID,
                 consumer_secret or os.environ.get("SSI_CONSUMER_SECRET") or DEFAULT_CONSUMER_SECRET,
             ),
-            pacing=Pacing(speed=speed, rate=rate),
+            pacing=Pacing(speed=speed, rate=rate, hold=hold),
             faults=faults,
             keepalive=keepalive,
         )

@@ -19,10 +19,19 @@ LOOPBACK_HOSTS = frozenset(("127.0.0.1", "::1", "localhost"))
 class Pacing:
     """How fast the day is sent. `speed` compresses event time (360: a day in about a
     minute); `rate` sends a fixed number of messages per second whatever the event times;
-    neither sends as fast as the slowest subscriber reads."""
+    neither sends as fast as the slowest subscriber reads.
+
+    A paced day runs on its own clock, as SSI's does: while no connection is subscribed,
+    the messages falling due are sent to nobody. With `hold`, that clock stops instead:
+    a message falling due while no connection is subscribed and receiving (closed,
+    dropped and stalled ones do not count) waits for the next subscriber, and the pace
+    resumes from that moment. The day then lasts its nominal length of subscribed time
+    however long clients take to reconnect. The unpaced feed always holds (`hold`
+    changes nothing there)."""
 
     speed: float | None = None
     rate: float | None = None
+    hold: bool = False
 
     def __post_init__(self) -> None:
         if self.speed is not None and self.rate is not None:
@@ -55,6 +64,12 @@ class Faults:
       included, while it stays open; applies to the first `stall_connections` connections.
     - `slow_after`/`slow_rate`: after the feed's Nth message, send at most `slow_rate`
       messages per second.
+
+    After a drop or stall, a paced feed (`Pacing.speed`/`rate`) keeps its clock running,
+    so a client that reconnects has missed what fell due meanwhile, on top of
+    `lose_on_drop`; with `Pacing.hold` (and always without pacing) the feed waits for a
+    subscriber, and a reconnecting client misses only what `lose_on_drop` skips and what
+    was already on its way to the old connection.
     """
 
     drop_after: int | None = None

@@ -5,7 +5,8 @@ token in the Authorization header is checked), the client invokes
 `FcMarketDataV2Hub.SwitchChannels("<channels>")` and the hub broadcasts the day's envelopes
 to every subscriber whose channels match, as `Broadcast` frames; a bad channel string gets
 an `Error` frame; idle connections get `{}` keep-alives. The day starts with the first
-subscription and is sent once, to whoever is subscribed at the time (live semantics).
+subscription and is sent once, to whoever is subscribed at the time (live semantics);
+unpaced or with `Pacing.hold`, the feed waits while nobody is subscribed.
 """
 
 from __future__ import annotations
@@ -281,7 +282,9 @@ class Hub:
             return
         try:
             await client.ws.send_str(frame)
-        except ConnectionResetError:
+        except ConnectionError:
+            # Not only resets: a connection lost while this send waited for the reader to
+            # drain raises aiohttp's plain ConnectionError, which used to end the whole feed.
             client.closed = True
 
     async def _deliver_locked(self, client: _Client, argument: str) -> None:
@@ -325,7 +328,10 @@ class Hub:
         while not client.closed:
             await asyncio.sleep(self.keepalive)
             if not client.stalled:
-                await self._send(client, "{}")
+                # Shielded: this task is cancelled when the connection ends, and a cancel
+                # while waiting for a slow reader would cancel the drain future the feed
+                # may be waiting on too (see close()).
+                await asyncio.shield(self._send(client, "{}"))
 
     async def _await_audience(self) -> None:
         while not any(c.active for c in self.clients):
@@ -342,12 +348,15 @@ class Hub:
                 await asyncio.sleep(max(began + item.offset / pacing.speed - loop.time(), 0.0))
             elif pacing.rate is not None:
                 await asyncio.sleep(max(began + position / pacing.rate - loop.time(), 0.0))
-            else:
-                await self._await_audience()
-                if position % _YIELD_EVERY == 0:
-                    await asyncio.sleep(0)
+            elif position % _YIELD_EVERY == 0:
+                await asyncio.sleep(0)
             if faults.slow_after is not None and position >= faults.slow_after:
                 await asyncio.sleep(1.0 / faults.slow_rate)
+            if pacing.hold or pacing.unlimited:
+                held_since = loop.time()
+                await self._await_audience()
+                # The clock stood still while nobody listened: the pace resumes from now.
+                began += loop.time() - held_since
             self.broadcast += 1
             if self.lose_pending:
                 self.lose_pending -= 1
@@ -369,12 +378,16 @@ class Hub:
         self.finished.set()
 
     async def close(self) -> None:
+        # Websockets first, the feed after: aiohttp (3.14) gives all writers of a connection
+        # one drain future and cancels it with whichever task is cancelled while waiting on
+        # it, so cancelling a feed stuck behind a slow reader first made the close frame's
+        # drain raise CancelledError. Closed clients are skipped by the feed meanwhile.
+        for client in self.clients:
+            if not client.closed:
+                client.closed = True
+                await client.ws.close(code=1001, message=b"server shutdown")
         if self.feed_task is not None:
             self.feed_task.cancel()
             # The cancellation was asked for here, so its exception is the expected outcome.
             with contextlib.suppress(asyncio.CancelledError):
                 await self.feed_task
-        for client in self.clients:
-            if not client.closed:
-                client.closed = True
-                await client.ws.close(code=1001, message=b"server shutdown")

@@ -132,6 +132,10 @@ class Recorder:
         self._closed_generation = -1
         self._generation = 0
         self._subscribed = threading.Event()
+        # Held while a stream opens and its `connect` row is logged: the stream's callbacks
+        # start on the websocket thread before open_stream() returns, and their `subscribe`
+        # row must not come first. Reentrant, for a source that calls back synchronously.
+        self._opening = threading.RLock()
         self.run_id = f"{self.clock.time_ns()}"
         self.converter = BackgroundConverter(on_tables)
         self.journals = DayJournals(
@@ -276,17 +280,18 @@ class Recorder:
         self._generation += 1
         generation = self._generation
         self._subscribed.clear()
-        handle = self.source.open_stream(
-            self.config.channels,
-            on_broadcast=self._on_broadcast,
-            on_hub_error=self._on_hub_error,
-            on_frame=self._on_frame,
-            on_open=lambda: self._on_open(generation),
-            on_close=lambda: self._on_close(generation),
-            on_malformed=lambda raw, reason: self._reject(raw, self.clock.time_ns(), reason),
-        )
-        self.last_frame = self.clock.monotonic()
-        self._event("connect", self.config.channels)
+        with self._opening:
+            handle = self.source.open_stream(
+                self.config.channels,
+                on_broadcast=self._on_broadcast,
+                on_hub_error=self._on_hub_error,
+                on_frame=self._on_frame,
+                on_open=lambda: self._on_open(generation),
+                on_close=lambda: self._on_close(generation),
+                on_malformed=lambda raw, reason: self._reject(raw, self.clock.time_ns(), reason),
+            )
+            self.last_frame = self.clock.monotonic()
+            self._event("connect", self.config.channels)
         return handle
 
     def _drop(self, handle: StreamHandle, backoff: Backoff) -> None:
@@ -307,7 +312,8 @@ class Recorder:
     def _on_open(self, generation: int) -> None:
         if generation == self._generation:
             self._subscribed.set()
-            self._event("subscribe", self.config.channels)
+            with self._opening:
+                self._event("subscribe", self.config.channels)
 
     def _on_close(self, generation: int) -> None:
         self._closed_generation = generation
