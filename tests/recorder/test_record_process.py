@@ -153,7 +153,7 @@ def _persisted(layout: Layout, journal: Path) -> int:
     meanwhile is then seen twice, never missed, and counts once. A file that vanishes
     between listing and reading (a converted segment, a compacted part) means a move
     happened: measure again."""
-    from vnrec.recorder.journal import list_segments, scan_segment
+    from vnrec.storage.journal import list_segments, scan_segment
 
     while True:
         try:
@@ -240,6 +240,72 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
     summary = json.loads(live_stdout)
     assert summary["events"] == total
     assert summary["stats"] and summary["index"] and summary["basis"]
+
+
+def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> None:
+    """`record --track` killed mid-day, then started again: the second run's live result
+    covers the whole day (what the first run committed, what its journal held, and the
+    rest), exactly as `vnrec replay` computes it."""
+    market = MarketConfig(DAY, symbols=3, activity=0.1, seed=6)
+    total = len(SyntheticMarket(market).envelopes())
+    config = EmulatorConfig(
+        credentials=Credentials(CONSUMER_ID, SECRET), pacing=Pacing(rate=1_000, hold=True)
+    )
+    root = tmp_path / "data"
+    layout = Layout(root)
+    journal = root / "journal" / f"date={DAY.isoformat()}"
+    stdout, stderr = tmp_path / "stdout", tmp_path / "stderr.log"
+    with EmulatorServer.synthetic(config, market) as server:
+        first = subprocess.Popen(
+            _record(root, "--duration", "600", "--track", "--format", "json"),
+            env=_env(server),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not layout.parts("raw", DAY) or _persisted(layout, journal) < total // 3:
+                assert first.poll() is None, "the first recorder exited"
+                assert time.monotonic() < deadline, "the first recorder committed nothing"
+                time.sleep(0.05)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        kept = _persisted(layout, journal)  # what the first run saved; the rest it sent is lost
+        with open(stdout, "wb") as out, open(stderr, "wb") as err:
+            second = subprocess.Popen(
+                _record(root, "--duration", "600", "--track", "--format", "json"),
+                env=_env(server),
+                stdout=out,
+                stderr=err,
+            )
+            try:
+                assert server.wait_finished(120), "the day was not sent in 120 s"
+                sent = sum(c.sent for c in server.stats().connections[1:])
+                deadline = time.monotonic() + 120
+                while _persisted(layout, journal) < kept + sent:
+                    assert second.poll() is None, stderr.read_text()[-2000:]
+                    assert time.monotonic() < deadline, (
+                        f"the rest was not recorded in 120 s: {_persisted(layout, journal)}"
+                        f" on disk, {kept} kept + {sent} sent; {server.stats()}"
+                    )
+                    time.sleep(0.05)
+                second.send_signal(signal.SIGINT)
+                second.wait(timeout=120)
+            finally:
+                if second.poll() is None:
+                    second.kill()
+                    second.wait()
+    assert second.returncode == 0, stderr.read_text()[-2000:]
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "replay", "--date", DAY.isoformat(),
+         "--data", str(root), "--format", "json"],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )  # fmt: skip
+    assert stdout.read_bytes() == replayed.stdout
+    assert json.loads(replayed.stdout)["events"] == _persisted(layout, journal)
 
 
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:

@@ -34,7 +34,8 @@ def test_snapshot_and_render(tmp_path: Path) -> None:
     status = StatusReporter(
         recorder, io.StringIO(), interactive=True, interval=2.0, now=lambda: now
     )
-    recorder.journals.append("X-QUOTE", '{"TradingDate":"06/02/2026","Time":"10:15:30"}', 1)
+    recorder.journals.receive("X-QUOTE", '{"TradingDate":"06/02/2026","Time":"10:15:30"}', 1)
+    recorder.journals.commit()
     recorder.per_type.update({"X-QUOTE": 10, "X-TRADE": 4})
     recorder.last_content = '{"Time":"10:15:30"}'
     first = status.snapshot()

@@ -17,6 +17,7 @@ from vnrec.cli.cmd_replay import render_results
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format
 from vnrec.cli.settings import ssi_settings
+from vnrec.errors import VnrecError
 from vnrec.recorder.schedule import NoSession, plan_recording
 from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
 from vnrec.recorder.status import StatusReporter
@@ -122,13 +123,8 @@ def record_command(
         compact_at_stop=plan.full_session if compact is None else compact,
     )
     layout = Layout(root)
-    tracking = LiveTracking() if track else None
-    recorder = Recorder(
-        layout,
-        config,
-        SsiClient(settings, redactor),
-        on_tables=tracking.on_tables if tracking is not None else None,
-    )
+    tracking = LiveTracking(root) if track else None
+    recorder = Recorder(layout, config, SsiClient(settings, redactor), live=tracking)
     install_signal_handlers(recorder)
     status = StatusReporter(recorder, sys.stderr, interactive=sys.stderr.isatty())
     log.info("recording until %s into %s", plan.stop.astimezone(HCM_TZ), layout.root)
@@ -138,6 +134,11 @@ def record_command(
     finally:
         status.stop()
     print(summary.line(), file=sys.stderr)
+    if not summary.subscribed:
+        raise VnrecError(
+            "recorded nothing: the stream was never open"
+            + (f" (last: {recorder.last_failure})" if recorder.last_failure else "")
+        )
     if tracking is not None:
         render_results(tracking.results(), fmt or default_format())
 

@@ -14,9 +14,11 @@ import queue
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import pyarrow as pa
 
+from vnrec.storage.commits import DayState
 from vnrec.storage.day import DayWriter
 from vnrec.storage.segments import ConversionStats, TablesSink, convert_segment
 
@@ -25,13 +27,24 @@ log = logging.getLogger(__name__)
 DayTablesSink = Callable[[dt.date, Mapping[str, pa.Table]], None]
 
 
+class LiveSink(Protocol):
+    """What follows the conversion live (`vnrec record --track`)."""
+
+    def start_day(self, state: DayState) -> None:
+        """Before the first batch of a day: the day's committed state so far."""
+
+    def on_tables(self, day: dt.date, tables: Mapping[str, pa.Table]) -> None:
+        """Each converted batch, in seq order."""
+
+
 class BackgroundConverter:
     """Converts segments handed over by the journals, one at a time, in order. The first
     failure stops conversion (later segments would leave a seq gap) and is kept in `error`
     for the recorder's supervisor; the segments stay on disk for the next start."""
 
-    def __init__(self, on_tables: DayTablesSink | None = None) -> None:
-        self._on_tables = on_tables
+    def __init__(self, live: LiveSink | None = None) -> None:
+        self._live = live
+        self._started: set[dt.date] = set()
         self._queue: queue.Queue[tuple[DayWriter, Path] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="vnrec-convert", daemon=True)
         self.stats = ConversionStats()
@@ -53,11 +66,15 @@ class BackgroundConverter:
             self._pending += 1
         self._queue.put((writer, segment))
 
-    def _sink(self, day: dt.date) -> TablesSink | None:
-        on_tables = self._on_tables
-        if on_tables is None:
+    def _sink(self, writer: DayWriter) -> TablesSink | None:
+        live = self._live
+        if live is None:
             return None
-        return lambda tables: on_tables(day, tables)
+        if writer.day not in self._started:
+            self._started.add(writer.day)
+            live.start_day(writer.state)
+        day = writer.day
+        return lambda tables: live.on_tables(day, tables)
 
     def _run(self) -> None:
         while True:
@@ -67,7 +84,7 @@ class BackgroundConverter:
             writer, segment = item
             try:
                 if self.error is None:
-                    convert_segment(writer, segment, self.stats, self._sink(writer.day))
+                    convert_segment(writer, segment, self.stats, self._sink(writer))
             except Exception as exc:  # noqa: BLE001 - handed to the supervisor, which stops
                 log.error("conversion of %s failed (kept for the next start): %s", segment, exc)
                 self.error = exc

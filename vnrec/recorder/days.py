@@ -1,22 +1,33 @@
 """The journals of the trading days one recording touches.
 
+The websocket thread only queues what arrives (`receive`, `reject`): no lock, no file, no
+seq. The group-commit thread drains the queue in arrival order (`commit`): it files each
+message under its day, opens the day's journal when it is new (the day is locked and
+recovered, so what an earlier run left is committed first and seq continues after what the
+day holds), stamps the seq, writes and fsyncs. A kill loses what was queued or buffered
+since the last commit, as before; a day that cannot be opened (another process writes it)
+fails the commit thread, which stops the recording.
+
 A message is filed under its `TradingDate`; one without (bars often have none) under the
-day of the last dated message of the stream, else its receive date in Ho Chi Minh City. A
-day's journal is opened, under the day's lock, on its first message, with seq continuing
-after what the day already holds. In real use every message of a session has the same
-date; the emulator replaying a past day is why the date comes from the messages."""
+day of the last dated message of the stream, else its receive date in Ho Chi Minh City. In
+real use every message of a session has the same date; the emulator replaying a past day
+is why the date comes from the messages."""
 
 from __future__ import annotations
 
 import datetime as dt
 import threading
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from vnrec.calendar import hcm_date_of_ns
 from vnrec.ssi.envelope import trading_date_of
 from vnrec.storage.day import DayWriter, open_day
+from vnrec.storage.files import make_dirs_durable
 from vnrec.storage.journal import Journal, journal_dir
 from vnrec.storage.layout import Layout
 
@@ -27,59 +38,112 @@ class JournalSettings:
     segment_seconds: float
 
 
+@dataclass(frozen=True)
+class Rejected:
+    """A frame that is not an SSI envelope: it has no seq and goes to the rejects file."""
+
+    recv_ns: int
+    reason: str
+    text: str
+
+
+_Message = tuple[str, str, int]  # data type, content, recv_ns
+
+
 class DayJournals:
     def __init__(
         self,
         layout: Layout,
         settings: JournalSettings,
+        run_id: str,
         *,
         on_segment_closed: Callable[[DayWriter, Path], None],
-        on_day_opened: Callable[[dt.date], None],
+        on_day_opened: Callable[[DayWriter], None],
         monotonic: Callable[[], float],
     ) -> None:
         self._layout = layout
         self._settings = settings
+        self._run_id = run_id
         self._on_segment_closed = on_segment_closed
         self._on_day_opened = on_day_opened
         self._monotonic = monotonic
+        self._inbox: deque[_Message | Rejected] = deque()
         self._journals: dict[dt.date, Journal] = {}
         self._first_seq: dict[dt.date, int] = {}
         self._writers: list[DayWriter] = []
-        self._open_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
         self._current_day: dt.date | None = None
-        self.appended = 0
+        self.appended = 0  # messages stamped with a seq
+        self.rejected: list[Path] = []  # rejects files written
 
     @property
     def current_day(self) -> dt.date | None:
         return self._current_day
 
-    def append(self, data_type: str, content: str, recv_ns: int) -> tuple[dt.date, int]:
-        """File one message under its day; returns (day, seq). Called by one thread."""
-        day = trading_date_of(content) or self._current_day or hcm_date_of_ns(recv_ns)
-        self._current_day = day
-        journal = self._journals.get(day) or self._open(day)
-        self.appended += 1
-        return day, journal.append(data_type, content, recv_ns)
+    # -- the websocket thread -------------------------------------------------------------
+
+    def receive(self, data_type: str, content: str, recv_ns: int) -> None:
+        """Queue one message (deque.append is atomic: no lock on the websocket thread)."""
+        self._inbox.append((data_type, content, recv_ns))
+
+    def reject(self, rejected: Rejected) -> None:
+        self._inbox.append(rejected)
+
+    # -- the group-commit thread ----------------------------------------------------------
+
+    def commit(self) -> None:
+        """File, stamp and journal what was queued, then write and fsync every journal."""
+        with self._commit_lock:
+            rejects: list[Rejected] = []
+            inbox = self._inbox
+            while inbox:
+                item = inbox.popleft()
+                if type(item) is tuple:
+                    data_type, content, recv_ns = item
+                    day = trading_date_of(content) or self._current_day or hcm_date_of_ns(recv_ns)
+                    self._current_day = day
+                    journal = self._journals.get(day) or self._open(day)
+                    journal.append(data_type, content, recv_ns)
+                    self.appended += 1
+                else:
+                    assert isinstance(item, Rejected)
+                    rejects.append(item)
+            for _, journal in self.journals():
+                journal.commit()
+            if rejects:
+                self._write_rejects(rejects)
 
     def _open(self, day: dt.date) -> Journal:
-        with self._open_lock:
-            writer = open_day(self._layout, day)
-            self._writers.append(writer)
-            first_seq = writer.next_seq
-            journal = Journal(
-                journal_dir(self._layout.root, day),
-                first_seq=first_seq,
-                segment_bytes=self._settings.segment_bytes,
-                segment_seconds=self._settings.segment_seconds,
-                on_segment_closed=lambda path: self._on_segment_closed(writer, path),
-                monotonic=self._monotonic,
-            )
-            self._first_seq[day] = first_seq
-            journals = dict(self._journals)
-            journals[day] = journal
-            self._journals = journals  # replaced whole: readers never see a dict mid-update
-        self._on_day_opened(day)
+        writer = open_day(self._layout, day)
+        self._writers.append(writer)
+        first_seq = writer.next_seq
+        journal = Journal(
+            journal_dir(self._layout.root, day),
+            first_seq=first_seq,
+            segment_bytes=self._settings.segment_bytes,
+            segment_seconds=self._settings.segment_seconds,
+            on_segment_closed=lambda path: self._on_segment_closed(writer, path),
+            monotonic=self._monotonic,
+        )
+        self._first_seq[day] = first_seq
+        journals = dict(self._journals)
+        journals[day] = journal
+        self._journals = journals  # replaced whole: readers never see a dict mid-update
+        self._on_day_opened(writer)
         return journal
+
+    def _write_rejects(self, rejects: list[Rejected]) -> None:
+        day = self._current_day or hcm_date_of_ns(rejects[0].recv_ns)
+        path = self._layout.rejects_dir(day) / f"record-{self._run_id}.jsonl"
+        make_dirs_durable(path.parent)
+        with open(path, "ab") as sink:
+            for rejected in rejects:
+                line = {"recv_ns": rejected.recv_ns, "reason": rejected.reason}
+                sink.write(orjson.dumps({**line, "text": rejected.text}) + b"\n")
+        if path not in self.rejected:
+            self.rejected.append(path)
+
+    # -- any thread -----------------------------------------------------------------------
 
     def journals(self) -> list[tuple[dt.date, Journal]]:
         return sorted(self._journals.items())
@@ -98,13 +162,12 @@ class DayJournals:
         journal = self._journals.get(day) if day is not None else None
         return journal.last_seq if journal is not None else 0
 
-    def commit(self) -> None:
-        for _, journal in self.journals():
-            journal.commit()
-
     def close(self) -> None:
-        for _, journal in self.journals():
-            journal.close()
+        """Journal what is still queued, then close every segment."""
+        self.commit()
+        with self._commit_lock:
+            for _, journal in self.journals():
+                journal.close()
 
     def release(self) -> None:
         for writer in self._writers:

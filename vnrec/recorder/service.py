@@ -1,9 +1,10 @@
 """`vnrec record`: one SSI stream per process, every message stamped and journaled first.
 
-Threads: the websocket thread of ssi-fc-data runs `_on_broadcast` (stamp, append to the
-journal buffer: no I/O); the group-commit thread writes and fsyncs the journal; the
-converter thread turns closed segments into Parquet; the main thread supervises the
-connection (closed or stalled socket, backoff, resubscribe) and the schedule.
+Threads: the websocket thread of ssi-fc-data runs `_on_broadcast` (parse the envelope and
+queue it: no I/O, no lock); the group-commit thread files, stamps, writes and fsyncs the
+journal; the converter thread turns closed segments into committed Parquet parts; the main
+thread supervises the connection (closed or stalled socket, backoff, resubscribe) and the
+schedule, and stops the recording, with the cause, when any other thread fails.
 """
 
 from __future__ import annotations
@@ -20,18 +21,16 @@ from typing import Any, Protocol
 
 import orjson
 
-from vnrec.calendar import hcm_date_of_ns
 from vnrec.errors import AuthError, VnrecError
 from vnrec.recorder.backoff import Backoff
 from vnrec.recorder.committer import GroupCommitter
 from vnrec.recorder.connections import DAY_EVENT, ConnectionLog, finalize_leftovers
-from vnrec.recorder.converter import BackgroundConverter, DayTablesSink
-from vnrec.recorder.days import DayJournals, JournalSettings
+from vnrec.recorder.converter import BackgroundConverter, LiveSink
+from vnrec.recorder.days import DayJournals, JournalSettings, Rejected
 from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
 from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
 from vnrec.storage.compact import compact_day
 from vnrec.storage.day import RecoveryReport, open_day
-from vnrec.storage.files import make_dirs_durable
 from vnrec.storage.journal import journal_days
 from vnrec.storage.layout import Layout
 from vnrec.storage.locks import RecorderLock
@@ -94,6 +93,7 @@ class RecordingSummary:
     bytes: int
     stop_reason: str
     conversion: ConversionStats = field(default_factory=ConversionStats)
+    subscribed: bool = False  # the stream was ever open: no message then means a quiet feed
 
     def line(self) -> str:
         types = ", ".join(f"{k} {v:,}" for k, v in sorted(self.per_type.items())) or "none"
@@ -115,7 +115,7 @@ class Recorder:
         source: StreamSource,
         *,
         clock: Clock | None = None,
-        on_tables: DayTablesSink | None = None,
+        live: LiveSink | None = None,
     ) -> None:
         self.layout = layout
         self.config = config
@@ -136,17 +136,21 @@ class Recorder:
         # start on the websocket thread before open_stream() returns, and their `subscribe`
         # row must not come first. Reentrant, for a source that calls back synchronously.
         self._opening = threading.RLock()
+        self._ever_subscribed = False
+        self.last_failure = ""  # why the last connection attempt failed, for the summary
+        self._callback_error: BaseException | None = None
         self.run_id = f"{self.clock.time_ns()}"
-        self.converter = BackgroundConverter(on_tables)
+        self.converter = BackgroundConverter(live)
         self.journals = DayJournals(
             layout,
             JournalSettings(config.segment_bytes, config.segment_seconds),
+            self.run_id,
             on_segment_closed=self.converter.submit,
-            on_day_opened=lambda day: self._event(DAY_EVENT, day.isoformat()),
+            on_day_opened=lambda writer: self._event(DAY_EVENT, writer.day.isoformat()),
             monotonic=self.clock.monotonic,
         )
-        self._rejects_lock = threading.Lock()
         self._connections: ConnectionLog | None = None
+        self._handle: StreamHandle | None = None
 
     # -- control --------------------------------------------------------------------------
 
@@ -195,6 +199,7 @@ class Recorder:
                 self.journals.bytes_written,
                 self.stop_reason,
                 self.converter.stats,
+                self._ever_subscribed,
             )
         finally:
             self.journals.release()
@@ -226,18 +231,17 @@ class Recorder:
             cap=self.config.backoff_cap,
             rng=random.Random(self.config.seed),
         )
-        handle: StreamHandle | None = None
         connected_before = False
         token_renewed = False
         while not self._stop.is_set():
+            handle = self._handle
             if self.clock.now() >= self.config.stop_at:
                 self.request_stop("scheduled stop")
                 break
-            if committer.error is not None:
-                raise VnrecError(f"the journal cannot be written: {committer.error}")
+            self._raise_worker_failure(committer)
             if handle is None:
                 try:
-                    handle = self._connect()
+                    self._handle = self._connect()
                 except TokenRejectedError:
                     if token_renewed:
                         raise AuthError(
@@ -249,6 +253,7 @@ class Recorder:
                     self.source.renew_token()
                     continue
                 except ConnectError as exc:
+                    self.last_failure = str(exc)
                     self._event("connect_failed", str(exc))
                     self._pause(backoff)
                     continue
@@ -260,21 +265,41 @@ class Recorder:
             if self._closed_generation == self._generation:
                 self._event("disconnect", "socket closed by the server or the network")
                 self._drop(handle, backoff)
-                handle = None
                 continue
             silent = self.clock.monotonic() - self.last_frame
             if silent > self.config.stall_timeout:
                 self._event("stall", f"no frame (not even a keep-alive) for {silent:.1f} s")
                 self._drop(handle, backoff)
-                handle = None
                 continue
             if self._subscribed.is_set() and silent < self.config.stall_timeout / 2:
                 backoff.reset()
                 token_renewed = False
             self._stop.wait(0.05)
+
+    def _close_stream(self) -> None:
+        handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
-            self._event("disconnect", self.stop_reason)
+            self._event("disconnect", self.stop_reason or "error")
+
+    def _worker_failures(self, committer: GroupCommitter) -> list[str]:
+        """What the other threads failed at, first things first."""
+        return [
+            f"{what}: {error}"
+            for what, error in (
+                ("the journal cannot be written", committer.error),
+                ("converting the journal failed", self.converter.error),
+                ("the stream callback failed", self._callback_error),
+            )
+            if error is not None
+        ]
+
+    def _raise_worker_failure(self, committer: GroupCommitter) -> None:
+        """A failed thread stops the recording (the shutdown then flushes what it can)."""
+        failures = self._worker_failures(committer)
+        if failures:
+            self.request_stop("a worker failed")
+            raise VnrecError(failures[0])
 
     def _connect(self) -> StreamHandle:
         self._generation += 1
@@ -295,6 +320,7 @@ class Recorder:
         return handle
 
     def _drop(self, handle: StreamHandle, backoff: Backoff) -> None:
+        self._handle = None
         handle.close()
         self.gaps += 1
         self._pause(backoff)
@@ -312,6 +338,7 @@ class Recorder:
     def _on_open(self, generation: int) -> None:
         if generation == self._generation:
             self._subscribed.set()
+            self._ever_subscribed = True
             with self._opening:
                 self._event("subscribe", self.config.channels)
 
@@ -325,27 +352,27 @@ class Recorder:
     def _on_broadcast(self, argument: Any) -> None:
         recv_ns = self.clock.time_ns()
         try:
-            obj = orjson.loads(argument) if isinstance(argument, str | bytes) else argument
-            envelope = envelope_from_mapping(obj)
-        except (orjson.JSONDecodeError, EnvelopeError) as exc:
-            self._reject(argument, recv_ns, str(exc))
-            return
-        self.journals.append(envelope.data_type, envelope.content, recv_ns)
-        self.per_type[envelope.data_type] += 1
-        self.last_content = envelope.content
+            try:
+                obj = orjson.loads(argument) if isinstance(argument, str | bytes) else argument
+                envelope = envelope_from_mapping(obj)
+            except (orjson.JSONDecodeError, EnvelopeError) as exc:
+                self._reject(argument, recv_ns, str(exc))
+                return
+            self.journals.receive(envelope.data_type, envelope.content, recv_ns)
+            self.per_type[envelope.data_type] += 1
+            self.last_content = envelope.content
+        except Exception as exc:  # noqa: BLE001 - raised into ssi-fc-data it would look like a close
+            # Contained here and handed to the supervisor, which stops the recording: a bug
+            # on this path could lose messages, so it must not be retried in silence.
+            self._callback_error = exc
+            self.request_stop("the stream callback failed")
 
     def _reject(self, argument: Any, recv_ns: int, reason: str) -> None:
         """A frame that is not an SSI envelope has no seq: it is kept in the rejects file."""
         self.malformed += 1
         text = argument if isinstance(argument, str) else repr(argument)
-        record = orjson.dumps({"recv_ns": recv_ns, "reason": reason, "text": text})
-        day = self.journals.current_day or hcm_date_of_ns(recv_ns)
-        path = self.layout.rejects_dir(day) / f"record-{self.run_id}.jsonl"
-        with self._rejects_lock:
-            make_dirs_durable(path.parent)
-            with open(path, "ab") as sink:
-                sink.write(record + b"\n")
-        log.warning("malformed frame kept in %s: %s", path, reason)
+        self.journals.reject(Rejected(recv_ns, reason, text))
+        log.warning("malformed frame kept aside: %s", reason)
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -361,6 +388,7 @@ class Recorder:
         converted, for the next start)."""
         failures: list[str] = []
         steps: list[tuple[str, Callable[[], object]]] = [
+            ("closing the stream", self._close_stream),
             ("stopping the group commit", committer.stop),
             ("flushing the journal", self.journals.close),
             ("converting the journal", self.converter.stop),
@@ -374,14 +402,7 @@ class Recorder:
             except Exception as exc:  # noqa: BLE001 - every step runs; the first is reported
                 log.error("%s failed: %s", what, exc)
                 failures.append(f"{what} failed: {exc}")
-        causes = [
-            f"{what} failed: {error}"
-            for what, error in (
-                ("writing the journal", committer.error),
-                ("converting the journal", self.converter.error),
-            )
-            if error is not None
-        ]
+        causes = self._worker_failures(committer)
         failures = causes + failures
         if failures:
             raise VnrecError(
