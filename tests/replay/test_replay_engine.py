@@ -32,8 +32,17 @@ class Recorder:
 
 
 def series(result: ReplayResult) -> tuple[list[Any], list[Any], list[Any]]:
-    t = result.trackers
-    return t.basis.series, t.foreign.series, t.index.series
+    """The basis, foreign flow and index series as tuples, whichever engine made them."""
+    found = result.trackers.series()
+    basis = found["basis"]
+    if isinstance(basis, pa.Table):
+        basis = [tuple(row.values()) for row in _int_times(basis).to_pylist()]
+    return [tuple(p) for p in basis], found["foreign"], found["index"]
+
+
+def _int_times(table: pa.Table) -> pa.Table:
+    index = table.schema.get_field_index("event_ts")
+    return table.set_column(index, "event_ts", table.column(index).cast(pa.int64()))
 
 
 def micro_batches(layout: Layout) -> list[dict[str, pa.Table]]:
@@ -76,7 +85,7 @@ def test_result_shape(day_root: Path, envelopes: list[dict[str, Any]]) -> None:
 
 def test_live_batches_and_single_events_match_the_replay(day_root: Path) -> None:
     """Feeding the recorder's micro-batches, or event by event, gives the replay's result."""
-    replayed = replay(DAY, data=day_root)
+    replayed = replay(DAY, data=day_root, keep_series=True)
     layout = Layout(day_root)
 
     by_batch = Pipeline(DAY)

@@ -17,8 +17,8 @@ import typer
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.replay import ReplayResult, replay
+from vnrec.replay.columnar import TradesSink
 from vnrec.replay.outputs import TradeWriter, out_dir, write_series
-from vnrec.trackers.day import TradeSink
 
 PROGRESS_EVERY_S = 1.0
 
@@ -91,7 +91,7 @@ def _render_table(result: ReplayResult) -> str:
 
 
 @contextlib.contextmanager
-def _trade_sinks(directory: Path | None) -> Iterator[list[TradeSink]]:
+def _trade_sinks(directory: Path | None) -> Iterator[list[TradesSink]]:
     """The classified-trades writer of --out (none without it), closed after the replay."""
     if directory is None:
         yield []

@@ -7,22 +7,26 @@ import contextlib
 import datetime as dt
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import pyarrow as pa
 
 from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
+from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay, TradesSink
 from vnrec.replay.filters import make_filter, make_window
-from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.pacing import Clock, Pacer, Sleep
-from vnrec.replay.pipeline import Pipeline, ReplayResult, Tracker, paused_gc
-from vnrec.replay.sources import DEFAULT_BATCH_ROWS, parquet_streams
+from vnrec.replay.pipeline import ReplayResult, Tracker, UserFeed, paused_gc
+from vnrec.replay.sources import window_streams
+from vnrec.replay.windows import seq_windows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
-from vnrec.trackers.day import DayTrackers, TradeSink
 
 log = logging.getLogger(__name__)
 
+WINDOW_ROWS = 262_144  # rows per table read at once: few windows, bounded memory
+PACED_WINDOW_ROWS = 1_024  # a paced replay reports (and sleeps) window by window
 Progress = Callable[[int], None]  # called with the number of messages processed so far
 
 
@@ -33,6 +37,15 @@ def _as_day(day: str | dt.date) -> dt.date:
         return dt.date.fromisoformat(day)
     except ValueError as exc:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {day!r}") from exc
+
+
+def _columns(user: UserFeed | None) -> dict[str, list[str]]:
+    """Per table, the columns the columnar trackers need plus those of the user's events."""
+    columns = {table: list(names) for table, names in ENGINE_COLUMNS.items()}
+    if user is not None:
+        for table, names in user.columns().items():
+            columns[table] = list(dict.fromkeys([*columns[table], *names]))
+    return columns
 
 
 def replay(
@@ -47,48 +60,57 @@ def replay(
     clock: Clock = time.monotonic,
     sleep: Sleep = time.sleep,
     progress: Progress | None = None,
-    trade_sinks: Sequence[TradeSink] = (),
+    trade_sinks: Sequence[TradesSink] = (),
     book_levels: int = 1,
-    keep_series: bool = True,
-    batch_rows: int = DEFAULT_BATCH_ROWS,
+    keep_series: bool = False,
+    batch_rows: int = WINDOW_ROWS,
 ) -> ReplayResult:
     """Replay one recorded day through the built-in trackers and `trackers`.
 
-    `symbols` keeps the events of those symbols (and every index message); `start`/`end`
-    (HH:MM local time, [start, end)) select what is reported, while every tracker, user
-    trackers included, sees the whole day so that its state is the day's (SPEC.md 7.2);
-    `speed` paces events at that multiple of real time by event time (None: as fast as
-    possible); `progress` is called after each merged chunk; `trade_sinks` receive each
-    reported counted trade; `book_levels` > 1 fills `QuoteEvent.levels` with that many
-    levels."""
+    The built-in trackers run as batch operators over seq windows of the day's Parquet
+    batches (vnrec.replay.columnar); user trackers get typed events, in seq order, of the
+    types they declare. `symbols` keeps the events of those symbols (and every index
+    message); `start`/`end` (HH:MM local time, [start, end)) select what is reported, while
+    every tracker, user trackers included, sees the whole day so that its state is the
+    day's (SPEC.md 7.2); `speed` paces events at that multiple of real time by event time
+    (None: as fast as possible); `progress` is called after each window with the messages
+    so far; `trade_sinks` receive each window's reported counted trades as an Arrow table;
+    `book_levels` > 1 fills `QuoteEvent.levels` with that many levels; `keep_series`
+    keeps the intraday series for `result.trackers.series()`."""
     the_day = _as_day(day)
     layout = Layout(Path(data))
     state = layout.recorded_state(the_day)
     event_filter = make_filter(symbols)
     window = make_window(the_day, start, end)
     warn_if_unlisted(the_day.year)
-    day_trackers = DayTrackers(
+    engine = ColumnarDay(
         the_day,
         calendar=calendar_for(layout.root),
-        trade_sinks=trade_sinks,
-        keep_series=keep_series,
         window=window,
+        keep_series=keep_series,
+        trade_sinks=trade_sinks,
     )
-    pipeline = Pipeline(the_day, trackers, day_trackers=day_trackers, book_levels=book_levels)
+    user = UserFeed(trackers, book_levels) if trackers else None
     pacer = None if speed is None else Pacer(speed, clock, sleep)
-    chunks = merge_by_seq(parquet_streams(layout, state, event_filter, book_levels, batch_rows))
+    if pacer is not None:
+        batch_rows = PACED_WINDOW_ROWS
+    streams = window_streams(layout, state, _columns(user), event_filter, batch_rows)
     # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
     with paused_gc() if pacer is None else contextlib.nullcontext():
-        for chunk in chunks:
-            if pacer is None:
-                pipeline.on_chunk(chunk)
-            else:
-                for event in chunk.events:
-                    pacer.wait(event[2])
-                    pipeline.on_event(event)
+        for rows in seq_windows(streams):
+            if pacer is not None:
+                _pace(pacer, rows)
+            engine.feed(rows)
+            if user is not None:
+                if pacer is None:
+                    user.feed(rows)
+                else:
+                    for event in user.events(rows):
+                        pacer.wait(event[2])
+                        user.on_event(event)
             if progress is not None:
-                progress(pipeline.events)
-    rebaselined = day_trackers.foreign.rebaselined()
+                progress(engine.events)
+    rebaselined = engine.rebaselined()
     if rebaselined:
         log.warning(
             "%s: foreign cumulative figures went down (re-baselined) %d times: %s",
@@ -96,4 +118,18 @@ def replay(
             sum(rebaselined.values()),
             ", ".join(f"{symbol} x{count}" for symbol, count in rebaselined.items()),
         )
-    return pipeline.result()
+    return ReplayResult.of(the_day, engine.events, engine)
+
+
+def _pace(pacer: Pacer, rows: Mapping[str, pa.Table]) -> None:
+    """Wait until the window's first event time is due (windows are small when paced)."""
+    first: int | None = None
+    first_seq: int | None = None
+    for table in rows.values():
+        if "event_ts" not in table.schema.names or not table.num_rows:
+            continue
+        seq = table.column("seq")[0].as_py()
+        if first_seq is None or seq < first_seq:
+            stamp = table.column("event_ts")[0]
+            first_seq, first = seq, None if not stamp.is_valid else stamp.value
+    pacer.wait(first)

@@ -14,14 +14,12 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vnrec.storage.schema import EVENT_TS_TYPE
-from vnrec.trackers.day import DayTrackers
-from vnrec.trackers.trades import CountedTrade
 
 TRADES_SCHEMA = pa.schema(
     [
@@ -94,37 +92,32 @@ def _record_batch(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.Reco
 
 def write_rows(path: Path, rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> None:
     """Write tuples (in the schema's field order) as one Parquet file, atomically."""
+    write_table(path, pa.Table.from_batches([_record_batch(rows, schema)], schema=schema))
+
+
+def write_table(path: Path, table: pa.Table) -> None:
+    """Write a table as one Parquet file, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(TMP_PREFIX + path.name)
-    table = pa.Table.from_batches([_record_batch(rows, schema)], schema=schema)
     pq.write_table(table, temporary, **PARQUET_OPTIONS)
     os.replace(temporary, path)
 
 
 class TradeWriter:
-    """A trade sink writing classified trades to Parquet in bounded batches."""
+    """A trade sink writing the classified trades of each replay window (an Arrow table
+    with the columns of TRADES_SCHEMA) to one Parquet file."""
 
-    def __init__(self, path: Path, flush_rows: int = FLUSH_ROWS) -> None:
+    def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._temporary = path.with_name(TMP_PREFIX + path.name)
         self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
-        self._rows: list[CountedTrade] = []
-        self._flush_rows = flush_rows
 
-    def __call__(self, trade: CountedTrade) -> None:
-        self._rows.append(trade)
-        if len(self._rows) >= self._flush_rows:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._rows:
-            self._writer.write_batch(_record_batch(self._rows, TRADES_SCHEMA))
-            self._rows = []
+    def __call__(self, trades: pa.Table) -> None:
+        self._writer.write_table(trades.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA))
 
     def close(self) -> None:
-        """Flush, close and make the file visible under its name."""
-        self._flush()
+        """Close and make the file visible under its name."""
         self._writer.close()
         os.replace(self._temporary, self.path)
 
@@ -151,11 +144,15 @@ class TradeWriter:
             self.abort()
 
 
-def write_series(directory: Path, trackers: DayTrackers) -> list[Path]:
+class SeriesSource(Protocol):
+    def series(self) -> dict[str, Any]: ...
+
+
+def write_series(directory: Path, trackers: SeriesSource) -> list[Path]:
     """The basis, foreign flow and index series of a finished day (of its report window);
-    returns the paths."""
+    returns the paths. A series is rows (tuples in schema order) or an Arrow table."""
     series = trackers.series()
-    files: list[tuple[str, Sequence[tuple[Any, ...]], pa.Schema]] = [
+    files: list[tuple[str, Sequence[tuple[Any, ...]] | pa.Table, pa.Schema]] = [
         ("basis.parquet", series["basis"], BASIS_SCHEMA),
         ("foreign_flow.parquet", series["foreign"], FOREIGN_FLOW_SCHEMA),
         ("index.parquet", series["index"], INDEX_SCHEMA),
@@ -163,6 +160,9 @@ def write_series(directory: Path, trackers: DayTrackers) -> list[Path]:
     paths = []
     for name, rows, schema in files:
         path = directory / name
-        write_rows(path, rows, schema)
+        if isinstance(rows, pa.Table):
+            write_table(path, rows.select(schema.names).cast(schema))
+        else:
+            write_rows(path, rows, schema)
         paths.append(path)
     return paths

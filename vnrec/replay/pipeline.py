@@ -1,6 +1,10 @@
-"""The tracker pipeline: built-in trackers of SPEC.md section 4 plus user trackers, fed
-events in seq order, one by one (`on_event`), a chunk at a time (`on_chunk`, the replay)
-or as normalized Arrow tables (`feed`, what the live recorder does with its micro-batches)."""
+"""Per-event delivery: user trackers (`on_event`) fed typed events in seq order, and
+`Pipeline`, the per-event implementation of the built-in trackers (vnrec.trackers.day),
+kept as the reference the columnar engine (vnrec.replay.columnar) is tested against.
+
+`UserFeed` builds events only for the event types its trackers declare, from the same seq
+windows the columnar engine reads, so a replay without user trackers builds no per-event
+Python object for trades and quotes."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ import pyarrow as pa
 
 from vnrec.errors import VnrecError
 from vnrec.events import EVENT_TYPES, Event
-from vnrec.replay.convert import Chunk
+from vnrec.replay.convert import EVENT_TABLES, Chunk, columns_needed, to_events
 from vnrec.replay.filters import EventFilter
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.sources import NO_FILTER, table_streams
@@ -50,9 +54,16 @@ class OutOfOrderError(VnrecError):
     """An event arrived with a seq lower than one already processed."""
 
 
+class DaySource(Protocol):
+    def series(self) -> dict[str, Any]: ...
+
+    def summary(self) -> dict[str, list[dict[str, Any]]]: ...
+
+
 @dataclass(frozen=True)
 class ReplayResult:
-    """What a day's pipeline computed; `to_dict()` is the JSON object of SPEC.md section 5."""
+    """What a day's pipeline computed; `to_dict()` is the JSON object of SPEC.md section 5.
+    `trackers` (the columnar day, or the per-event reference) gives the intraday series."""
 
     date: dt.date
     events: int
@@ -60,7 +71,21 @@ class ReplayResult:
     foreign: list[dict[str, Any]]
     index: list[dict[str, Any]]
     basis: list[dict[str, Any]]
-    trackers: DayTrackers = field(compare=False, repr=False)
+    trackers: DaySource = field(compare=False, repr=False)
+
+    @classmethod
+    def of(cls, day: dt.date, events: int, trackers: DaySource) -> ReplayResult:
+        """The result of a day's trackers after `events` messages."""
+        summary = trackers.summary()
+        return cls(
+            day,
+            events,
+            summary["stats"],
+            summary["foreign"],
+            summary["index"],
+            summary["basis"],
+            trackers,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,8 +122,53 @@ def events_from_tables(
         yield from chunk.events
 
 
+TABLE_OF_EVENT: dict[type[Event], str] = dict(zip(EVENT_TYPES, EVENT_TABLES, strict=True))
+
+
+class UserFeed:
+    """User trackers fed the events of seq windows (see vnrec.replay.windows), in seq order;
+    events are built only for the tables of the event types some tracker declares."""
+
+    def __init__(self, trackers: Sequence[Tracker], book_levels: int = 1) -> None:
+        self._handlers = _user_handlers(trackers)
+        self.book_levels = book_levels
+        self.tables = tuple(
+            TABLE_OF_EVENT[kind] for kind in EVENT_TYPES if self._handlers[kind]
+        )
+        self._last_seq = 0
+
+    def columns(self) -> dict[str, list[str]]:
+        """The stored columns the wanted events are built from, per table."""
+        return {table: columns_needed(table, self.book_levels) for table in self.tables}
+
+    def events(self, window: Mapping[str, pa.Table]) -> Iterator[Event]:
+        """The wanted events of one window, in seq order (an `X`'s trade part first)."""
+        streams = []
+        for table in self.tables:
+            data = window.get(table)
+            if data is None or not data.num_rows:
+                continue
+            chunks = [to_events(table, b, self.book_levels) for b in data.to_batches()]
+            streams.append((table, iter(chunks)))
+        for chunk in merge_by_seq(streams):
+            yield from chunk.events
+
+    def on_event(self, event: Event) -> None:
+        seq = event[0]
+        if seq < self._last_seq:
+            raise OutOfOrderError(f"event seq {seq} after seq {self._last_seq}")
+        self._last_seq = seq
+        for on_event in self._handlers[type(event)]:
+            on_event(event)
+
+    def feed(self, window: Mapping[str, pa.Table]) -> None:
+        for event in self.events(window):
+            self.on_event(event)
+
+
 class Pipeline:
-    """One trading day's trackers. Feed events in seq order, then read `result()`."""
+    """The per-event reference: one trading day's built-in trackers (and user trackers),
+    fed events in seq order, one by one, a chunk at a time, or as normalized tables."""
 
     def __init__(
         self,
@@ -172,13 +242,4 @@ class Pipeline:
                 self.on_chunk(chunk)
 
     def result(self) -> ReplayResult:
-        summary = self.day_trackers.summary()
-        return ReplayResult(
-            self.day,
-            self._events,
-            summary["stats"],
-            summary["foreign"],
-            summary["index"],
-            summary["basis"],
-            self.day_trackers,
-        )
+        return ReplayResult.of(self.day, self._events, self.day_trackers)

@@ -22,10 +22,12 @@ from vnrec.replay.convert import (
     columns_needed,
     text_columns,
     to_events,
+    unknown_mask,
 )
 from vnrec.replay.filters import EventFilter
 from vnrec.storage.commits import DayState, PartFile
 from vnrec.storage.layout import Layout
+from vnrec.storage.schema import SCHEMAS
 
 DEFAULT_BATCH_ROWS = 16_384  # bigger batches are no faster and cost memory
 NO_FILTER = EventFilter()
@@ -79,11 +81,18 @@ def _part_batches(
 
 
 def parquet_batches(
-    layout: Layout, state: DayState, table: str, book_levels: int, batch_rows: int
+    layout: Layout,
+    state: DayState,
+    table: str,
+    book_levels: int,
+    batch_rows: int,
+    columns: list[str] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """The Arrow batches of one table of a day, only the columns its events need (for `raw`:
-    only the parts that hold an unknown DataType), in seq order, each row once."""
-    columns = columns_needed(table, book_levels)
+    """The Arrow batches of one table of a day, `columns` (default: the columns its events
+    need; for `raw`: only the parts that hold an unknown DataType), in seq order, each row
+    once. Text columns are read as dictionaries."""
+    if columns is None:
+        columns = columns_needed(table, book_levels)
     text = text_columns(table)
     next_seq = 0
     while True:
@@ -118,6 +127,55 @@ def parquet_streams(
         batches = parquet_batches(layout, state, table, book_levels, batch_rows)
         streams.append((table, _chunks(table, batches, event_filter, book_levels)))
     return streams
+
+
+def _unknown_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield batch.filter(unknown_mask(batch))
+
+
+def _filtered(
+    batches: Iterator[pa.RecordBatch], event_filter: EventFilter
+) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        yield event_filter.apply(batch)
+
+
+def window_streams(
+    layout: Layout,
+    state: DayState,
+    columns: Mapping[str, list[str]],
+    event_filter: EventFilter = NO_FILTER,
+    batch_rows: int = DEFAULT_BATCH_ROWS,
+) -> list[tuple[str, Iterator[pa.RecordBatch]]]:
+    """Per table of `columns` (in EVENT_TABLES order), its batches with those columns, the
+    symbol filter applied, and for `raw` only the rows of DataTypes vnrec does not model:
+    the input of `vnrec.replay.windows.seq_windows`."""
+    streams = []
+    for table in EVENT_TABLES:
+        if table not in columns:
+            continue
+        wanted = list(columns[table])
+        if table == "raw" and "data_type" not in wanted:
+            wanted.append("data_type")
+        if event_filter.symbols is not None and "symbol" in SCHEMAS[table].names:
+            wanted = list(dict.fromkeys([*wanted, "symbol"]))  # what the filter reads
+        batches = parquet_batches(layout, state, table, 1, batch_rows, wanted)
+        if table == "raw":
+            streams.append((table, _unknown_rows(batches)))
+        else:
+            streams.append((table, _filtered(batches, event_filter)))
+    return streams
+
+
+def unknown_only(tables: Mapping[str, pa.Table]) -> dict[str, pa.Table]:
+    """A recorder micro-batch as a window: `raw` keeps only the rows of DataTypes vnrec does
+    not model (the others are events of their normalized tables)."""
+    window = dict(tables)
+    raw = window.get("raw")
+    if raw is not None:
+        window["raw"] = raw.filter(unknown_mask(raw))
+    return window
 
 
 def table_streams(

@@ -1,0 +1,104 @@
+"""Seq windows: the per-table batch streams of a day cut into windows that each hold, for
+every table, the rows of one seq range, so that a batch operator can process a window as a
+whole (an `X` message's trade and book parts always land in the same window).
+
+Each stream yields Arrow batches in increasing seq order and is read one batch ahead: the
+first seq of its newest batch bounds what its older batches hold. A window takes every
+held row up to the smallest such bound among the tables, where everything has been read
+from every table. At most two batches per stream are held, so memory does not grow with
+the day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+
+from vnrec.errors import StorageError
+
+Window = Mapping[str, pa.Table]
+
+
+class _Stream:
+    """One table's batches, read one batch ahead: the first seq of the last batch read
+    bounds what the batches before it hold."""
+
+    __slots__ = ("batches", "done", "last_seq", "name", "seqs", "source")
+
+    def __init__(self, name: str, source: Iterator[pa.RecordBatch]) -> None:
+        self.name = name
+        self.source = source
+        self.batches: list[pa.RecordBatch] = []
+        self.seqs: list[npt.NDArray[np.int64]] = []
+        self.done = False
+        self.last_seq = -1
+
+    def refill(self) -> None:
+        """Hold at least two non-empty batches, or every batch left."""
+        while not self.done and len(self.batches) < 2:
+            batch = next(self.source, None)
+            if batch is None:
+                self.done = True
+                return
+            if not batch.num_rows:
+                continue
+            seqs = np.asarray(batch.column("seq").to_numpy(zero_copy_only=False), np.int64)
+            if seqs[0] <= self.last_seq or np.any(seqs[1:] <= seqs[:-1]):
+                raise StorageError(f"table {self.name}: seq not strictly increasing")
+            self.last_seq = int(seqs[-1])
+            self.batches.append(batch)
+            self.seqs.append(seqs)
+
+    @property
+    def complete_until(self) -> float:
+        """Every row of this table with a seq up to this is held."""
+        if self.done:
+            return math.inf
+        return int(self.seqs[-1][0]) - 1
+
+    def take_until(self, horizon: float) -> list[pa.RecordBatch]:
+        """Split off the held rows with seq <= horizon."""
+        taken = []
+        while self.batches:
+            seqs = self.seqs[0]
+            cut = (
+                len(seqs)
+                if horizon == math.inf
+                else int(np.searchsorted(seqs, horizon, side="right"))
+            )
+            if cut == 0:
+                break
+            batch = self.batches[0]
+            if cut == len(seqs):
+                taken.append(batch)
+                del self.batches[0], self.seqs[0]
+                continue
+            taken.append(batch.slice(0, cut))
+            self.batches[0], self.seqs[0] = batch.slice(cut), seqs[cut:]
+            break
+        return taken
+
+
+def seq_windows(streams: Sequence[tuple[str, Iterable[pa.RecordBatch]]]) -> Iterator[Window]:
+    """Windows of rows by table name, in seq order; a table without rows in a window is
+    absent from it. A window ends where some table's next unread batch may begin, so
+    windows follow the batches (a recorder's parts) rather than cut them up."""
+    pending = [_Stream(name, iter(source)) for name, source in streams]
+    while True:
+        for stream in pending:
+            stream.refill()
+        active = [stream for stream in pending if stream.batches]
+        if not active:
+            return
+        horizon = min(stream.complete_until for stream in pending)
+        window: dict[str, pa.Table] = {}
+        for stream in active:
+            taken = stream.take_until(horizon)
+            if taken:
+                window[stream.name] = pa.Table.from_batches(taken)
+        if window:
+            yield window
