@@ -29,12 +29,12 @@ from vnrec.analytics.sources import (
     register_tables,
 )
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
+from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import IntegrityError, QueryError, StorageError
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import logged_days
 from vnrec.storage.layout import Layout
 
-DEFAULT_THREADS = 2
 RETRIES_ON_COMMIT = 3
 T = TypeVar("T")
 
@@ -45,6 +45,8 @@ VIEW_NAMES: tuple[str, ...] = (
     "vn30_contracts",
     *(name for name in DERIVED_VIEW_NAMES if not name.startswith("_")),
 )
+
+DEFAULT_THREADS = DUCKDB_THREADS
 
 
 def open_connection(

@@ -10,15 +10,10 @@ from typing import Annotated
 
 import typer
 
-from vnrec.analytics import DEFAULT_THREADS
-from vnrec.analytics.connection import read_views
-from vnrec.analytics.query import query_rows
-from vnrec.analytics.reports import basis_series, foreign_flow, session_stats
-from vnrec.analytics.verify import verify_day
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
+from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
-from vnrec.storage.layout import Layout
 
 FormatOption = Annotated[
     OutputFormat | None,
@@ -49,6 +44,8 @@ def _format(fmt: OutputFormat | None, output: Path | None) -> OutputFormat:
 
 
 def _one_day(root: Path, date: str) -> dt.date:
+    from vnrec.storage.layout import Layout
+
     day = parse_day(date)
     Layout(root).recorded_state(day)
     return day
@@ -60,9 +57,12 @@ def stats_command(
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
-    threads: ThreadsOption = DEFAULT_THREADS,
+    threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
     """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day."""
+    from vnrec.analytics.connection import read_views
+    from vnrec.analytics.reports import session_stats
+
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
@@ -87,9 +87,13 @@ def basis_command(
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
-    threads: ThreadsOption = DEFAULT_THREADS,
+    threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
     """VN30 futures basis per interval: last trade price, the VN30 value then, the basis."""
+    from vnrec.analytics.connection import read_views
+    from vnrec.analytics.reports import basis_series
+    from vnrec.storage.layout import Layout
+
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     first, last = parse_day(start), parse_day(end)
@@ -122,9 +126,12 @@ def foreign_command(
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
-    threads: ThreadsOption = DEFAULT_THREADS,
+    threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
     """Foreign investors' cumulative buy/sell and room per symbol at the day's last R message."""
+    from vnrec.analytics.connection import read_views
+    from vnrec.analytics.reports import foreign_flow
+
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
@@ -137,9 +144,12 @@ def query_command(
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
-    threads: ThreadsOption = DEFAULT_THREADS,
+    threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
     """Run any SQL over the recorded history (views: raw, trades, quotes, session_stats, ...)."""
+    from vnrec.analytics.connection import read_views
+    from vnrec.analytics.query import query_rows
+
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     rows = read_views(root, lambda con: query_rows(con, sql), threads=threads)
@@ -153,11 +163,13 @@ def verify_command(
         ReportFormat | None,
         typer.Option("--format", "-f", help="table or json (default: table on a terminal)."),
     ] = None,
-    threads: ThreadsOption = DEFAULT_THREADS,
+    threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
     """Check a recorded day: parts, seq, completeness, repeats, time order, coverage.
 
     Exit status 1 when the day is damaged (storage integrity); warnings do not fail."""
+    from vnrec.analytics.verify import verify_day
+
     root = resolve_data_root(data)
     terminal = default_format() is OutputFormat.table
     chosen = fmt or (ReportFormat.table if terminal else ReportFormat.json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -12,7 +12,9 @@ from vnrec.calendar import warn_if_unlisted
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
 from vnrec.errors import BadInputError
-from vnrec.storage.closures import add_closures, calendar_for, closures_path, remove_closures
+
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    pass
 
 
 def calendar_command(
@@ -34,6 +36,8 @@ def calendar_command(
     ] = None,
 ) -> None:
     """Non-trading weekdays of a year and where each comes from; add or remove closures."""
+    from vnrec.storage.closures import add_closures, calendar_for, closures_path, remove_closures
+
     root = resolve_data_root(data)
     added = frozenset(parse_day(day) for day in close or [])
     removed = frozenset(parse_day(day) for day in reopen or [])

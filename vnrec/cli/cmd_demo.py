@@ -12,25 +12,17 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import SecretStr
 
-from vnrec.analytics import connect
-from vnrec.analytics.reports import fetch_rows, session_stats
-from vnrec.cli.cmd_replay import render_results
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    from vnrec.emulator.market import MarketConfig
+    from vnrec.recorder.service import RecordingSummary
+    from vnrec.replay.pipeline import ReplayResult
+
 from vnrec.cli.output import OutputFormat
-from vnrec.emulator.config import DEFAULT_CONSUMER_ID, DEFAULT_CONSUMER_SECRET, EmulatorConfig
-from vnrec.emulator.market import MarketConfig
-from vnrec.emulator.server import EmulatorServer
 from vnrec.errors import VnrecError
-from vnrec.recorder.service import Recorder, RecorderConfig, RecordingSummary
-from vnrec.replay import replay
-from vnrec.replay.pipeline import ReplayResult
-from vnrec.ssi.client import SsiClient, SsiSettings
-from vnrec.ssi.secrets import Redactor
-from vnrec.storage.layout import Layout
 
 DEMO_DAY = dt.date(2026, 2, 6)  # a Friday with two VN30 futures close to the Tet expiry
 MARKER = ".vnrec-demo"
@@ -56,6 +48,15 @@ def _prepare(root: Path) -> None:
 def record_day(root: Path, market: MarketConfig) -> RecordingSummary:
     """Serve the day from the emulator and record it with the real recorder until every
     message the emulator sent is in the journal."""
+    from pydantic import SecretStr
+
+    from vnrec.emulator.config import DEFAULT_CONSUMER_ID, DEFAULT_CONSUMER_SECRET, EmulatorConfig
+    from vnrec.emulator.server import EmulatorServer
+    from vnrec.recorder.service import Recorder, RecorderConfig
+    from vnrec.ssi.client import SsiClient, SsiSettings
+    from vnrec.ssi.secrets import Redactor
+    from vnrec.storage.layout import Layout
+
     with EmulatorServer.synthetic(EmulatorConfig(), market) as server:
         settings = SsiSettings(
             consumer_id=DEFAULT_CONSUMER_ID,
@@ -115,6 +116,9 @@ def draw_chart(root: Path, result: ReplayResult, path: Path) -> None:
     """Basis per contract through the day, and active buy/sell volume per symbol."""
     import matplotlib
 
+    from vnrec.analytics import connect
+    from vnrec.analytics.reports import fetch_rows
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -165,6 +169,12 @@ def demo_command(
     activity: Annotated[float, typer.Option("--activity", help="Market activity factor.")] = 0.5,
 ) -> None:
     """Run the main job offline: emulator -> recorder -> replay -> DuckDB stats -> chart."""
+    from vnrec.analytics import connect
+    from vnrec.analytics.reports import session_stats
+    from vnrec.cli.cmd_replay import render_results
+    from vnrec.emulator.market import MarketConfig
+    from vnrec.replay import replay
+
     root = data.resolve()
     _prepare(root)
     if not logging.getLogger().isEnabledFor(logging.DEBUG):

@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -26,8 +26,9 @@ from vnrec.emulator.config import (
     Faults,
     Pacing,
 )
-from vnrec.emulator.market import MarketConfig
-from vnrec.emulator.server import EmulatorServer
+
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    pass
 from vnrec.errors import BadInputError
 
 log = logging.getLogger("vnrec.emulator")
@@ -144,6 +145,9 @@ def emulator(
     ] = 0,
 ) -> None:
     """Serve SSI FastConnect Data v2 on loopback: a synthetic day, or a recorded one."""
+    from vnrec.emulator.market import MarketConfig
+    from vnrec.emulator.server import EmulatorServer
+
     try:
         faults = Faults(
             drop_after=drop_after,

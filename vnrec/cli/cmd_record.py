@@ -8,25 +8,18 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vnrec.calendar import HCM_TZ, warn_if_unlisted
-from vnrec.cli.cmd_replay import render_results
+
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    from vnrec.recorder.service import Recorder
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format
-from vnrec.cli.settings import ssi_settings
+from vnrec.defaults import RECORD_CHANNELS
 from vnrec.errors import VnrecError
-from vnrec.recorder.schedule import NoSession, plan_recording
-from vnrec.recorder.service import DEFAULT_CHANNELS, Recorder, RecorderConfig
-from vnrec.recorder.status import StatusReporter
-from vnrec.recorder.tracking import LiveTracking
-from vnrec.replay.filters import parse_hhmm
-from vnrec.ssi.client import SsiClient
-from vnrec.ssi.secrets import Redactor, install_redaction
-from vnrec.storage.closures import add_closures, calendar_for, closures_path
-from vnrec.storage.layout import Layout
 
 log = logging.getLogger("vnrec")
 
@@ -35,7 +28,7 @@ def record_command(
     data: DataOption = None,
     channels: Annotated[
         str, typer.Option("--channels", help="SSI channel string to subscribe.")
-    ] = DEFAULT_CHANNELS,
+    ] = RECORD_CHANNELS,
     until: Annotated[
         str | None, typer.Option("--until", help="Stop at this local time (HH:MM).")
     ] = None,
@@ -85,6 +78,18 @@ def record_command(
     ] = None,
 ) -> None:
     """Record the SSI stream to Parquet: journal first, crash-safe, reconnecting."""
+    from vnrec.cli.cmd_replay import render_results
+    from vnrec.cli.settings import ssi_settings
+    from vnrec.recorder.schedule import NoSession, plan_recording
+    from vnrec.recorder.service import Recorder, RecorderConfig
+    from vnrec.recorder.status import StatusReporter
+    from vnrec.recorder.tracking import LiveTracking
+    from vnrec.replay.filters import parse_hhmm
+    from vnrec.ssi.client import SsiClient
+    from vnrec.ssi.secrets import Redactor, install_redaction
+    from vnrec.storage.closures import add_closures, calendar_for, closures_path
+    from vnrec.storage.layout import Layout
+
     redactor = Redactor()
     install_redaction(redactor)
     settings = ssi_settings(consumer_id=consumer_id, url=url, stream_url=stream_url)

@@ -10,15 +10,16 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, TextIO
 
 import typer
 
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
-from vnrec.replay import ReplayResult, replay
-from vnrec.replay.columnar import TradesSink
-from vnrec.replay.outputs import TradeWriter, out_dir, write_series
+
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    from vnrec.replay import ReplayResult
+    from vnrec.replay.columnar import TradesSink
 
 PROGRESS_EVERY_S = 1.0
 
@@ -93,6 +94,8 @@ def _render_table(result: ReplayResult) -> str:
 @contextlib.contextmanager
 def _trade_sinks(directory: Path | None) -> Iterator[list[TradesSink]]:
     """The classified-trades writer of --out (none without it), closed after the replay."""
+    from vnrec.replay.outputs import TradeWriter
+
     if directory is None:
         yield []
         return
@@ -126,6 +129,9 @@ def replay_command(
     ] = None,
 ) -> None:
     """Replay a recorded day through the trackers (session stats, foreign, index, basis)."""
+    from vnrec.replay import replay
+    from vnrec.replay.outputs import out_dir, write_series
+
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
     day = parse_day(date)
     root = resolve_data_root(data)

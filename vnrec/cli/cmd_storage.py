@@ -6,18 +6,17 @@ import dataclasses
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
+from vnrec.defaults import IMPORT_BATCH_LINES
 from vnrec.errors import BadInputError
-from vnrec.storage.compact import compact_day
-from vnrec.storage.importer import DEFAULT_BATCH_LINES, Reject, import_files
-from vnrec.storage.inventory import inventory, legacy_days
-from vnrec.storage.layout import Layout
-from vnrec.storage.recover import recover_root
+
+if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
+    from vnrec.storage.importer import Reject
 
 log = logging.getLogger("vnrec")
 
@@ -45,9 +44,12 @@ def import_command(
     ] = False,
     batch_lines: Annotated[
         int, typer.Option("--batch-lines", min=1, help="Lines per part file (bounds memory).")
-    ] = DEFAULT_BATCH_LINES,
+    ] = IMPORT_BATCH_LINES,
 ) -> None:
     """Import SSI envelopes from JSON Lines files (seq in line order), all or nothing."""
+    from vnrec.storage.importer import import_files
+    from vnrec.storage.layout import Layout
+
     layout = Layout(resolve_data_root(data))
     shown = 0
 
@@ -88,6 +90,9 @@ def ls_command(
     fmt: FormatOption = None,
 ) -> None:
     """List recorded days: rows, symbols, event times, seq range and bytes per table."""
+    from vnrec.storage.inventory import inventory, legacy_days
+    from vnrec.storage.layout import Layout
+
     layout = Layout(resolve_data_root(data))
     days = [parse_day(date)] if date else None
     for day in legacy_days(layout, days):
@@ -106,6 +111,9 @@ def compact_command(
     data: DataOption = None,
 ) -> None:
     """Merge a day's part files into one file per table, atomically."""
+    from vnrec.storage.compact import compact_day
+    from vnrec.storage.layout import Layout
+
     layout = Layout(resolve_data_root(data))
     report = compact_day(layout, parse_day(date))
     for table, (parts, rows) in report.tables.items():
@@ -119,6 +127,9 @@ def recover_command(
 ) -> None:
     """Finish what interrupted writers left: commit the recorder's journal, drop unfinished
     imports and stray files, adopt days written by vnrec 0.1."""
+    from vnrec.storage.layout import Layout
+    from vnrec.storage.recover import recover_root
+
     layout = Layout(resolve_data_root(data))
     reports = recover_root(layout, [parse_day(date)] if date else None)
     lines = [line for report in reports for line in report.lines()]

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from vnrec.defaults import RECORD_CHANNELS
 from vnrec.errors import AuthError, VnrecError
 from vnrec.recorder.backoff import Backoff
 from vnrec.recorder.committer import GroupCommitter
@@ -38,7 +39,7 @@ from vnrec.storage.segments import ConversionStats
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CHANNELS = "X-TRADE:ALL,X-QUOTE:ALL,R:ALL,MI:ALL,B:ALL,F:ALL"
+DEFAULT_CHANNELS = RECORD_CHANNELS
 
 
 class StreamSource(Protocol):

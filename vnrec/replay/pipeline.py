@@ -132,9 +132,7 @@ class UserFeed:
     def __init__(self, trackers: Sequence[Tracker], book_levels: int = 1) -> None:
         self._handlers = _user_handlers(trackers)
         self.book_levels = book_levels
-        self.tables = tuple(
-            TABLE_OF_EVENT[kind] for kind in EVENT_TYPES if self._handlers[kind]
-        )
+        self.tables = tuple(TABLE_OF_EVENT[kind] for kind in EVENT_TYPES if self._handlers[kind])
         self._last_seq = 0
 
     def columns(self) -> dict[str, list[str]]:

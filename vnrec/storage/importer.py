@@ -35,6 +35,7 @@ import orjson
 import polars as pl
 
 from vnrec.calendar import HCM_UTC_OFFSET
+from vnrec.defaults import IMPORT_BATCH_LINES
 from vnrec.errors import AlreadyImportedError, BadInputError
 from vnrec.ssi.envelope import EnvelopeError, parse_envelope_batch, parse_envelope_line
 from vnrec.storage.commits import OP_IMPORT, PartFile, decided_transactions, write_tx
@@ -45,7 +46,8 @@ from vnrec.storage.normalize import build_tables, decode
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_LINES = 100_000
+DEFAULT_BATCH_LINES = IMPORT_BATCH_LINES
+
 UNDATED = "no TradingDate, and neither recv_ns nor a dated line around it to place it by"
 STDIN = "-"
 _BOM = b"\xef\xbb\xbf"
