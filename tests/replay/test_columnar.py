@@ -19,6 +19,7 @@ from tests.replay.conftest import generated_day
 from vnrec.cli.output import to_json
 from vnrec.events import TradeEvent
 from vnrec.replay import Pipeline, events_from_tables, make_filter, make_window, replay
+from vnrec.replay.columnar import ColumnarDay
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.outputs import TRADES_SCHEMA
 from vnrec.replay.pipeline import ReplayResult
@@ -26,7 +27,6 @@ from vnrec.replay.sources import parquet_streams, unknown_only
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
-from vnrec.replay.columnar import ColumnarDay
 from vnrec.trackers.day import DayTrackers
 from vnrec.trackers.trades import CountedTrade
 
@@ -44,9 +44,7 @@ def _reference(
 ) -> tuple[ReplayResult, list[CountedTrade]]:
     """The per-event pipeline over the day's Parquet events: the reference."""
     counted: list[CountedTrade] = []
-    trackers = DayTrackers(
-        day, window=make_window(day, start, end), trade_sinks=[counted.append]
-    )
+    trackers = DayTrackers(day, window=make_window(day, start, end), trade_sinks=[counted.append])
     pipeline = Pipeline(day, day_trackers=trackers)
     streams = parquet_streams(layout, layout.recorded_state(day), make_filter(symbols))
     for chunk in merge_by_seq(streams):
@@ -190,12 +188,27 @@ def test_nan_books_missing_symbols_and_data_types() -> None:
     quotes = _table(
         "quotes",
         [
-            {"seq": 1, "data_type": "X-QUOTE", "symbol": "AAA", "bid_price1": math.nan,
-             "ask_price1": 10_000.0},
-            {"seq": 3, "data_type": "X-QUOTE", "symbol": "AAA", "bid_price1": 10_000.0,
-             "ask_price1": None},
-            {"seq": 5, "data_type": "X-QUOTE", "symbol": None, "bid_price1": 9_000.0,
-             "ask_price1": 9_500.0},
+            {
+                "seq": 1,
+                "data_type": "X-QUOTE",
+                "symbol": "AAA",
+                "bid_price1": math.nan,
+                "ask_price1": 10_000.0,
+            },
+            {
+                "seq": 3,
+                "data_type": "X-QUOTE",
+                "symbol": "AAA",
+                "bid_price1": 10_000.0,
+                "ask_price1": None,
+            },
+            {
+                "seq": 5,
+                "data_type": "X-QUOTE",
+                "symbol": None,
+                "bid_price1": 9_000.0,
+                "ask_price1": 9_500.0,
+            },
         ],
     )
     trades = _table(

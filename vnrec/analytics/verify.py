@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
-from vnrec.analytics.reports import fetch_rows
+from vnrec.analytics.reports import fetch_rows, session_stats
 from vnrec.analytics.sources import NORMALIZED, TABLES
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState, PartFile, log_path
@@ -35,6 +35,7 @@ from vnrec.storage.journal import journal_dir, list_segments, scan_segment
 from vnrec.storage.layout import Layout
 from vnrec.storage.locks import day_locked
 from vnrec.storage.schema import SCHEMAS
+from vnrec.storage.stats_cache import cached_stats, state_digest, stats_cache_path
 
 Status = Literal["ok", "warning", "error", "skipped"]
 DETAIL_LIMIT = 20  # examples listed per check; the summary always has the full counts
@@ -517,6 +518,38 @@ def _check_coverage(con: duckdb.DuckDBPyConnection, root: Path, day: dt.date) ->
     return Check("coverage", "ok", "no disconnections recorded")
 
 
+def _check_stats_cache(
+    con: duckdb.DuckDBPyConnection, layout: Layout, state: DayState, parts: _Parts
+) -> Check:
+    day = state.day
+    path = stats_cache_path(layout.root, day)
+    if not path.exists():
+        return Check("stats_cache", "skipped", "no stored session stats (day not compacted)")
+    if parts.problems:
+        return Check("stats_cache", "skipped", "not compared: some committed parts are damaged")
+    stored = cached_stats(layout, day)
+    if stored is None:
+        return Check(
+            "stats_cache", "ok", f"{path.name} is of other parts (stale): not used, recomputed"
+        )
+    if state_digest(layout.state(day)) != state_digest(state):
+        return Check("stats_cache", "skipped", "the day changed while it was verified")
+    computed = session_stats(con, day)
+    if stored == computed:
+        return Check("stats_cache", "ok", f"stored stats of {len(stored):,} symbols equal the SQL")
+    differing = sorted(
+        {row["symbol"] for row in stored if row not in computed}
+        | {row["symbol"] for row in computed if row not in stored}
+    )
+    return Check(
+        "stats_cache",
+        "error",
+        f"{path} differs from the SQL for {_plural(len(differing), 'symbol')}: delete it"
+        " (`vnrec compact` stores it again)",
+        [{"symbol": symbol} for symbol in differing[:DETAIL_LIMIT]],
+    )
+
+
 def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> VerifyReport:
     """Check one day of the data root; raises NoDataError when nothing of the day is
     committed or journaled."""
@@ -544,6 +577,7 @@ def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> V
         ]
         checks += [step(con) for step in steps]
         checks.append(_check_coverage(con, root, day))
+        checks.append(_check_stats_cache(con, layout, state, parts))
     finally:
         con.close()
     return VerifyReport(day, events, checks)

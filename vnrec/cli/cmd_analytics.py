@@ -59,16 +59,27 @@ def stats_command(
     output: OutputOption = None,
     threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
-    """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day."""
-    from vnrec.analytics.connection import read_views
-    from vnrec.analytics.reports import session_stats
+    """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day.
+
+    A compacted day answers from the stats stored when it was compacted (as long as its
+    parts are still the ones they were computed from); any other day is computed in DuckDB.
+    """
+    from vnrec.storage.layout import Layout
+    from vnrec.storage.stats_cache import cached_stats
 
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
-    rows = read_views(
-        root, lambda con: session_stats(con, day, symbol), days=[day], threads=threads
-    )
+    rows = cached_stats(Layout(root), day)
+    if rows is None:
+        from vnrec.analytics.connection import read_views
+        from vnrec.analytics.reports import session_stats
+
+        rows = read_views(
+            root, lambda con: session_stats(con, day, symbol), days=[day], threads=threads
+        )
+    elif symbol is not None:
+        rows = [row for row in rows if row["symbol"] == symbol]
     if symbol is not None and not rows:
         raise NoDataError(f"--symbol {symbol}: no counted trade of {symbol} on {day.isoformat()}")
     emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")

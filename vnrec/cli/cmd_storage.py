@@ -110,15 +110,22 @@ def compact_command(
     date: Annotated[str, typer.Option("--date", help="The day to compact (YYYY-MM-DD).")],
     data: DataOption = None,
 ) -> None:
-    """Merge a day's part files into one file per table, atomically."""
+    """Merge a day's part files into one file per table, atomically, and store the day's
+    session stats for `vnrec stats`."""
+    from vnrec.analytics.precompute import derive_day_stats
     from vnrec.storage.compact import compact_day
     from vnrec.storage.layout import Layout
+    from vnrec.storage.stats_cache import cached_stats
 
     layout = Layout(resolve_data_root(data))
     report = compact_day(layout, parse_day(date))
     for table, (parts, rows) in report.tables.items():
         state = f"{parts} parts merged" if parts > 1 else "already one file"
         print(f"{report.day} {table}: {rows:,} rows, {state}", file=sys.stderr)
+    if cached_stats(layout, report.day) is None:
+        stored = derive_day_stats(layout, report.day)
+        if stored is not None:
+            print(f"{report.day} session stats: stored in {stored}", file=sys.stderr)
 
 
 def recover_command(
