@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,7 @@ from vnrec.trackers.window import WHOLE_DAY, ReportWindow
 
 Ids = npt.NDArray[np.int32]
 SNAPSHOT = "X"
+VALUE_BITS = 40  # TotalVol below 2**40 shares an int64 with a symbol id (see _previous_max)
 SESSION_CODES = {"ATO": 1, "ATC": 2}  # every other session (or none) is continuous: 0
 PHASES = ("continuous", "ato", "atc")
 SIDES = ("neutral", "buy", "sell")
@@ -237,18 +238,16 @@ class ColumnarDay:
         self._quoted = np.zeros(0, np.bool_)
         self._bid1 = np.zeros(0, np.float64)
         self._ask1 = np.zeros(0, np.float64)
-        self._vn30: float | None = None
-        self._foreign_baseline: pl.DataFrame | None = None
-        # Per-window partial results, combined when results are asked for.
+        # Per-window partial results, combined when results are asked for; the foreign and
+        # index rows (a few percent of a day) are kept as they are and read once then.
         self._totals: list[pl.DataFrame] = []
-        self._repeats: list[pl.DataFrame] = []
-        self._basis: list[pl.DataFrame] = []
+        self._duplicates = np.zeros(0, np.int64)
+        self._unpriced = np.zeros(0, np.int64)
+        self._futures: list[pl.DataFrame] = []  # reported counted trades of VN30 futures
         self._contracts: set[int] = set()
-        self._foreign_latest: list[pl.DataFrame] = []
-        self._rebaselines: list[pl.DataFrame] = []
-        self._index_latest: list[pl.DataFrame] = []
-        self._foreign_series = ForeignTracker(keep_series=True) if keep_series else None
-        self._index_series = IndexTracker(keep_series=True) if keep_series else None
+        self._foreign: list[pa.Table] = []
+        self._index: list[pa.Table] = []
+        self._finished: _Finished | None = None
         self.events = 0
         self.last_seq = 0
 
@@ -289,22 +288,21 @@ class ColumnarDay:
         """Process one window: per table (normalized tables, and `raw` rows of DataTypes
         vnrec does not model), the rows of one seq range, each table in seq order."""
         self._count_messages(window)
-        index = window.get("index")
-        vn30 = self._vn30_rows(index) if index is not None and index.num_rows else None
+        self._finished = None
         trades = window.get("trades")
         quotes = window.get("quotes")
-        quote_frame = self._quote_frame(quotes) if quotes is not None and quotes.num_rows else None
+        quote_rows = self._quote_rows(quotes) if quotes is not None and quotes.num_rows else None
         if trades is not None and trades.num_rows:
-            self._on_trades(trades, quote_frame, vn30)
-        if quote_frame is not None:
-            self._remember_book(quote_frame)
-        if vn30 is not None and vn30.height:
-            self._vn30 = float(vn30.get_column("index_value")[-1])
-        if index is not None and index.num_rows:
-            self._on_index(index)
-        foreign = window.get("foreign")
-        if foreign is not None and foreign.num_rows:
-            self._on_foreign(foreign)
+            self._on_trades(trades, quote_rows)
+        if quote_rows is not None:
+            self._remember_book(quote_rows)
+        for name, kept, columns in (
+            ("index", self._index, INDEX_COLUMNS),
+            ("foreign", self._foreign, FOREIGN_COLUMNS),
+        ):
+            table = window.get(name)
+            if table is not None and table.num_rows:
+                kept.append(table.select(_present(table, columns)))
 
     def _count_messages(self, window: Mapping[str, pa.Table]) -> None:
         """Distinct seqs (an `X` is one message in two tables), and the order check."""
@@ -326,161 +324,128 @@ class ColumnarDay:
             self.events += int(np.count_nonzero(seen))
         self.last_seq = high
 
-    def _trade_frame(self, trades: pa.Table) -> pl.DataFrame:
+    def _on_trades(self, trades: pa.Table, quotes: _Quotes | None) -> None:
         ids = self._symbol_ids(trades)
-        data_type = _missing_column(trades, "data_type", pa.string())
-        session = _missing_column(trades, "trading_session", pa.string())
-        return pl.DataFrame(
-            {
-                "seq": np.asarray(trades.column("seq").to_numpy(), np.int64),
-                "sym": ids,
-                "price": _numbers(
-                    _missing_column(trades, "last_price", pa.float64()), np.nan, np.float64
-                ),
-                "last_vol": _numbers(_missing_column(trades, "last_vol", pa.int64()), 0, np.int64),
-                "tv": _numbers(_missing_column(trades, "total_vol", pa.int64()), 0, np.int64),
-                "snapshot": _mapped(
-                    data_type, lambda values: np.array([*(v == SNAPSHOT for v in values), False])
-                ),
-                "session": _mapped(
-                    session,
-                    lambda values: np.array(
-                        [*(SESSION_CODES.get(v, 0) for v in values), 0], np.int8
-                    ),
-                ),
-                "state_max": self._max_tv[ids],
-            }
-        ).with_columns(_times(trades))
-
-    def _on_trades(
-        self, trades: pa.Table, quotes: pl.DataFrame | None, vn30: pl.DataFrame | None
-    ) -> None:
-        priced = _positive("price")
-        snapshot = pl.col("snapshot")
-        tv, prev, last_vol = pl.col("tv"), pl.col("prev_max"), pl.col("last_vol")
-        repeat = priced & ~snapshot & (last_vol > 0) & (tv > 0) & (tv <= prev)
-        frame = (
-            self._trade_frame(trades)
-            .lazy()
-            .with_columns(
-                eligible_tv=pl.when(priced & (snapshot | (last_vol > 0)))
-                .then(tv.clip(0))
-                .otherwise(0)
-            )
-            .with_columns(
-                prev_max=pl.max_horizontal(
-                    "state_max",
-                    pl.col("eligible_tv").cum_max().shift(1, fill_value=0).over("sym"),
-                )
-            )
-            .with_columns(
-                volume=pl.when(~priced)
-                .then(0)
-                .when(snapshot)
-                .then(pl.when(tv > prev).then(tv - prev).otherwise(0))
-                .when((last_vol <= 0) | repeat)
-                .then(0)
-                .otherwise(last_vol),
-                repeat=repeat,
-                unpriced=~priced & ~snapshot & (last_vol > 0),
-                reported=self._in_window,
-            )
-            .collect()
+        price = _numbers(_missing_column(trades, "last_price", pa.float64()), np.nan, np.float64)
+        last_vol = _numbers(_missing_column(trades, "last_vol", pa.int64()), 0, np.int64)
+        tv = _numbers(_missing_column(trades, "total_vol", pa.int64()), 0, np.int64)
+        snapshot = _mapped(
+            _missing_column(trades, "data_type", pa.string()),
+            lambda values: np.array([*(v == SNAPSHOT for v in values), False]),
         )
-        maxima = frame.group_by("sym").agg(pl.col("eligible_tv").max())
-        ids = maxima.get_column("sym").to_numpy()
-        self._max_tv[ids] = np.maximum(
-            self._max_tv[ids], maxima.get_column("eligible_tv").to_numpy()
-        )
-        flagged = frame.filter((pl.col("repeat") | pl.col("unpriced")) & pl.col("reported"))
-        if flagged.height:
-            self._repeats.append(
-                flagged.group_by("sym").agg(
-                    duplicates=pl.col("repeat").sum().cast(pl.Int64),
-                    unpriced=pl.col("unpriced").sum().cast(pl.Int64),
-                )
-            )
-        counted = frame.filter((pl.col("volume") > 0) & pl.col("reported"))
-        if counted.height == 0:
+        priced = price > 0  # numpy, unlike polars, compares NaN as false
+        eligible_tv = np.where(priced & (snapshot | (last_vol > 0)), np.maximum(tv, 0), 0)
+        prev = np.maximum(self._max_tv[ids], _previous_max(ids, eligible_tv))
+        np.maximum.at(self._max_tv, ids, eligible_tv)
+        trade = priced & ~snapshot & (last_vol > 0)
+        repeat = trade & (tv > 0) & (tv <= prev)
+        volume = np.where(trade & ~repeat, last_vol, 0)
+        volume = np.where(priced & snapshot & (tv > prev), tv - prev, volume)
+        times = _times(trades)
+        reported = self._reported(times)
+        self._count_flags(ids, repeat & reported, ~priced & ~snapshot & (last_vol > 0) & reported)
+        counted = (volume > 0) & reported
+        if not counted.any():
             return
-        classified = self._classify(counted, quotes)
+        session = _mapped(
+            _missing_column(trades, "trading_session", pa.string()),
+            lambda values: np.array([*(SESSION_CODES.get(v, 0) for v in values), 0], np.int8),
+        )
+        rows = np.flatnonzero(counted)
+        frame = pl.DataFrame(
+            {
+                "seq": np.asarray(trades.column("seq").to_numpy(), np.int64)[rows],
+                "sym": ids[rows],
+                "price": price[rows],
+                "volume": volume[rows],
+                "session": session[rows],
+                "event_ts": times.gather(rows),
+            }
+        )
+        classified = self._classify(frame, quotes)
         self._add_totals(classified)
-        self._on_futures(classified, vn30)
+        self._keep_futures(classified)
         if self._trade_sinks:
             table = self._counted_table(classified, trades)
             for sink in self._trade_sinks:
                 sink(table)
 
-    def _quote_frame(self, quotes: pa.Table) -> pl.DataFrame:
-        # A missing price is NaN, as in the per-event book: after the as-of join a null
-        # then means "no quote yet", and only that becomes 0.0.
-        return pl.DataFrame(
-            {
-                "seq": np.asarray(quotes.column("seq").to_numpy(), np.int64),
-                "sym": self._symbol_ids(quotes),
-                "bid1": _numbers(
-                    _missing_column(quotes, "bid_price1", pa.float64()), np.nan, np.float64
-                ),
-                "ask1": _numbers(
-                    _missing_column(quotes, "ask_price1", pa.float64()), np.nan, np.float64
-                ),
-            }
+    def _reported(self, times: pl.Series) -> npt.NDArray[np.bool_]:
+        """Which rows' event time is in the report window."""
+        if not self.window.bounded:
+            return np.ones(len(times), np.bool_)
+        mask = times.to_frame().select(self._in_window.alias("in")).get_column("in")
+        return np.asarray(mask.to_numpy(), np.bool_)
+
+    def _count_flags(
+        self, ids: Ids, repeats: npt.NDArray[np.bool_], unpriced: npt.NDArray[np.bool_]
+    ) -> None:
+        size = len(self._names)
+        if repeats.any():
+            self._duplicates = _grown(self._duplicates, size)
+            self._duplicates[:size] += np.bincount(ids[repeats], minlength=size)
+        if unpriced.any():
+            self._unpriced = _grown(self._unpriced, size)
+            self._unpriced[:size] += np.bincount(ids[unpriced], minlength=size)
+
+    def _quote_rows(self, quotes: pa.Table) -> _Quotes:
+        # A missing price is NaN, as in the per-event book (NaN is never > 0).
+        return _Quotes(
+            np.asarray(quotes.column("seq").to_numpy(), np.int64),
+            self._symbol_ids(quotes),
+            _numbers(_missing_column(quotes, "bid_price1", pa.float64()), np.nan, np.float64),
+            _numbers(_missing_column(quotes, "ask_price1", pa.float64()), np.nan, np.float64),
         )
 
-    def _carried_book(self) -> pl.DataFrame:
-        """The book before this window, as rows at seq 0 (before any row of it)."""
-        ids = np.flatnonzero(self._quoted[: len(self._names)]).astype(np.int32)
-        return pl.DataFrame(
-            {
-                "seq": np.zeros(len(ids), np.int64),
-                "sym": ids,
-                "bid1": self._bid1[ids],
-                "ask1": self._ask1[ids],
-            }
-        )
-
-    def _classify(self, counted: pl.DataFrame, quotes: pl.DataFrame | None) -> pl.DataFrame:
+    def _classify(self, counted: pl.DataFrame, quotes: _Quotes | None) -> pl.DataFrame:
         """Each counted trade with the book before it (bid1/ask1 0.0 before any quote),
         its classification and phase (as codes into SIDES / PHASES) and exact value units."""
-        book = self._carried_book()
+        price = counted.get_column("price").to_numpy()
+        volume = counted.get_column("volume").to_numpy()
+        session = counted.get_column("session").to_numpy()
+        carried = np.flatnonzero(self._quoted[: len(self._names)]).astype(np.int32)
+        book_parts = [
+            (np.zeros(len(carried), np.int64), carried, self._bid1[carried], self._ask1[carried])
+        ]
         if quotes is not None:
-            book = pl.concat([book, quotes])
-        price, session = pl.col("price"), pl.col("session")
-        side = (
-            pl.when(session != 0)
-            .then(0)
-            .when(_positive("ask1") & (price >= pl.col("ask1")))
-            .then(1)
-            .when(_positive("bid1") & (price <= pl.col("bid1")))
-            .then(2)
-            .otherwise(0)
-            .cast(pl.Int8)
+            book_parts.append((quotes.seq, quotes.sym, quotes.bid1, quotes.ask1))
+        # An as-of join: the symbol's latest book row with a smaller seq (the carried book
+        # at seq 0 comes before every row of the window).
+        book = pl.DataFrame(
+            {
+                name: np.concatenate([part[i] for part in book_parts])
+                for i, name in enumerate(("seq", "sym", "bid1", "ask1"))
+            }
         )
-        # int(price * 10000 + 0.5) of the per-event trackers: the price rounded half up.
-        units = ((price * VALUE_SCALE) + 0.5).floor().cast(pl.Int64).cast(pl.Int128) * pl.col(
-            "volume"
-        ).cast(pl.Int128)
-        return (
-            counted.lazy()
-            .join_asof(
-                book.lazy(),
-                on="seq",
-                by="sym",
-                strategy="backward",
-                allow_exact_matches=False,
-                check_sortedness=False,
-            )
-            .with_columns(pl.col("bid1").fill_null(0.0), pl.col("ask1").fill_null(0.0))
-            .with_columns(side=side, units=units)
-            .collect()
+        found = counted.select("seq", "sym").join_asof(
+            book,
+            on="seq",
+            by="sym",
+            strategy="backward",
+            allow_exact_matches=False,
+            check_sortedness=False,
+        )
+        bid1 = found.get_column("bid1").fill_null(0.0).to_numpy()
+        ask1 = found.get_column("ask1").fill_null(0.0).to_numpy()
+        auction = session != 0
+        buy = ~auction & (ask1 > 0) & (price >= ask1)  # numpy: NaN compares false
+        sell = ~auction & ~buy & (bid1 > 0) & (price <= bid1)
+        side = np.where(buy, 1, np.where(sell, 2, 0)).astype(np.int8)
+        return counted.with_columns(
+            pl.Series("bid1", bid1),
+            pl.Series("ask1", ask1),
+            pl.Series("side", side),
+            _value_units(price, volume),
         )
 
-    def _remember_book(self, quotes: pl.DataFrame) -> None:
-        latest = quotes.group_by("sym").agg(pl.col("bid1").last(), pl.col("ask1").last())
-        ids = latest.get_column("sym").to_numpy()
+    def _remember_book(self, quotes: _Quotes) -> None:
+        last = np.full(len(self._names), -1, np.int64)
+        np.maximum.at(last, quotes.sym, np.arange(len(quotes.seq)))
+        ids = np.flatnonzero(last >= 0)
+        rows = last[ids]
         self._quoted[ids] = True
-        self._bid1[ids] = latest.get_column("bid1").to_numpy()
-        self._ask1[ids] = latest.get_column("ask1").to_numpy()
+        self._bid1[ids] = quotes.bid1[rows]
+        self._ask1[ids] = quotes.ask1[rows]
 
     def _add_totals(self, classified: pl.DataFrame) -> None:
         volume, units = pl.col("volume"), pl.col("units")
@@ -511,133 +476,17 @@ class ColumnarDay:
             )
         )
 
-    def _vn30_rows(self, index: pa.Table) -> pl.DataFrame:
-        """(seq, index_value) of the window's VN30 values > 0."""
-        frame = pl.DataFrame(
-            {
-                "seq": np.asarray(index.column("seq").to_numpy(), np.int64),
-                "vn30": _mapped(
-                    _missing_column(index, "index_id", pa.string()),
-                    lambda values: np.array([*(v == VN30 for v in values), False]),
-                ),
-                "index_value": _numbers(
-                    _missing_column(index, "index_value", pa.float64()), np.nan, np.float64
-                ),
-            }
-        )
-        return frame.filter(pl.col("vn30") & _positive("index_value")).drop("vn30")
-
-    def _on_futures(self, classified: pl.DataFrame, vn30: pl.DataFrame | None) -> None:
+    def _keep_futures(self, classified: pl.DataFrame) -> None:
         futures = [
             i for i in classified.get_column("sym").unique().to_list() if self._vn30_future[i]
         ]
-        if not futures:
-            return
-        self._contracts.update(futures)
-        trades = classified.filter(pl.col("sym").is_in(futures)).select(
-            "seq", "event_ts", "sym", "price"
-        )
-        values = []
-        if self._vn30 is not None:
-            values.append(pl.DataFrame({"seq": [0], "index_value": [self._vn30]}))
-        if vn30 is not None:
-            values.append(vn30)
-        if not values:
-            return
-        points = (
-            trades.join_asof(
-                pl.concat(values), on="seq", strategy="backward", check_sortedness=False
-            )
-            .filter(pl.col("index_value").is_not_null())
-            .with_columns(basis=pl.col("price") - pl.col("index_value"))
-        )
-        if points.height:
-            self._basis.append(points)
-
-    def _on_index(self, index: pa.Table) -> None:
-        frame = pl.from_arrow(index.select(_present(index, INDEX_COLUMNS)))
-        assert isinstance(frame, pl.DataFrame)
-        frame = frame.with_columns(_times(index))
-        if "index_id" in frame.columns and "index_value" in frame.columns:
-            usable = frame.filter(
-                pl.col("index_id").is_not_null()
-                & _positive("index_value").fill_null(False)
-                & self._before_end
-            )
-            if usable.height:
-                self._index_latest.append(
-                    usable.with_columns(pl.col("index_id").cast(pl.String)).unique(
-                        "index_id", keep="last", maintain_order=True
-                    )
+        if futures:
+            self._contracts.update(futures)
+            self._futures.append(
+                classified.filter(pl.col("sym").is_in(futures)).select(
+                    "seq", "event_ts", "sym", "price"
                 )
-        if self._index_series is not None:
-            self._feed_per_event(index, "index", INDEX_COLUMNS, self._index_series.on_index)
-
-    def _on_foreign(self, foreign: pa.Table) -> None:
-        frame = pl.DataFrame(
-            {"seq": foreign.column("seq").to_numpy(), "sym": self._symbol_ids(foreign)}
-        )
-        columns = {}
-        for name in (*FOREIGN_FIGURES, "total_room", "current_room"):
-            arrow_type = pa.int64() if name.endswith(("vol", "room")) else pa.float64()
-            series = pl.from_arrow(_missing_column(foreign, name, arrow_type))
-            assert isinstance(series, pl.Series)
-            columns[name] = series.alias(name)
-        frame = frame.with_columns(_times(foreign), *columns.values())
-        before_end = frame.filter(self._before_end)
-        if before_end.height:
-            self._foreign_latest.append(before_end.unique("sym", keep="last", maintain_order=True))
-            self._count_rebaselines(before_end)
-        if self._foreign_series is not None:
-            self._feed_per_event(
-                foreign, "foreign", FOREIGN_COLUMNS, self._foreign_series.on_foreign
             )
-
-    def _count_rebaselines(self, frame: pl.DataFrame) -> None:
-        """A message re-baselines when a figure is below the symbol's last known value of
-        it (0 before any): vnrec.trackers.foreign."""
-        known = {
-            name: pl.when(pl.col(name).is_not_null() & pl.col(name).cast(pl.Float64).is_not_nan())
-            .then(pl.col(name).cast(pl.Float64))
-            .otherwise(None)
-            for name in FOREIGN_FIGURES
-        }
-        figures = frame.select("sym", **known)
-        if self._foreign_baseline is not None:
-            figures = pl.concat(
-                [
-                    self._foreign_baseline.with_columns(carried=True),
-                    figures.with_columns(carried=False),
-                ]
-            )
-        else:
-            figures = figures.with_columns(carried=False)
-        before = {
-            f"{name}_before": pl.col(name).forward_fill().shift(1).over("sym").fill_null(0.0)
-            for name in FOREIGN_FIGURES
-        }
-        checked = figures.with_columns(**before)
-        down = pl.any_horizontal(
-            *((pl.col(n) < pl.col(f"{n}_before")).fill_null(False) for n in FOREIGN_FIGURES)
-        )
-        counts = checked.filter(~pl.col("carried") & down).group_by("sym").agg(rebaselines=pl.len())
-        if counts.height:
-            self._rebaselines.append(counts)
-        self._foreign_baseline = (
-            figures.group_by("sym", maintain_order=True)
-            .agg(*(pl.col(n).drop_nulls().last() for n in FOREIGN_FIGURES))
-            .select("sym", *FOREIGN_FIGURES)
-        )
-
-    def _feed_per_event(
-        self, table: pa.Table, name: str, columns: Sequence[str], handler: Callable[[Any], Any]
-    ) -> None:
-        before_end = self.window.before_end
-        for batch in table.select(_present(table, columns)).to_batches():
-            for event in to_events(name, batch).events:
-                assert isinstance(event, ForeignEvent | IndexEvent)
-                if before_end(event.event_ts):
-                    handler(event)
 
     def _counted_table(self, classified: pl.DataFrame, trades: pa.Table) -> pa.Table:
         units = classified.get_column("units")
@@ -694,17 +543,14 @@ class ColumnarDay:
         totals = self._combined_totals()
         if totals is None:
             return []
-        repeats: dict[int, tuple[int, int]] = {}
-        if self._repeats:
-            merged = pl.concat(self._repeats).group_by("sym").agg(pl.all().sum())
-            for sym, duplicates, unpriced in merged.iter_rows():
-                repeats[sym] = (duplicates, unpriced)
+        duplicates_of = _grown(self._duplicates, len(self._names))
+        unpriced_of = _grown(self._unpriced, len(self._names))
         by_symbol = {self._names[row["sym"]]: row for row in totals.iter_rows(named=True)}
         rows = []
         for symbol in sorted(s for s in by_symbol if s is not None):
             t = by_symbol[symbol]
             value = t["value"] / VALUE_SCALE  # int / int: the float nearest the exact sum
-            duplicates, unpriced = repeats.get(t["sym"], (0, 0))
+            duplicates, unpriced = int(duplicates_of[t["sym"]]), int(unpriced_of[t["sym"]])
             rows.append(
                 {
                     "symbol": symbol,
@@ -731,23 +577,14 @@ class ColumnarDay:
             )
         return rows
 
+    def _finish(self) -> _Finished:
+        if self._finished is None:
+            self._finished = _Finished(self)
+        return self._finished
+
     def basis_rows(self) -> list[dict[str, Any]]:
         """One object per VN30 futures contract with a reported counted trade (sorted)."""
-        points: dict[int, dict[str, Any]] = {}
-        if self._basis:
-            summary = (
-                pl.concat(self._basis)
-                .group_by("sym", maintain_order=True)
-                .agg(
-                    points=pl.len(),
-                    min_basis=pl.col("basis").min(),
-                    max_basis=pl.col("basis").max(),
-                    last_price=pl.col("price").last(),
-                    last_index=pl.col("index_value").last(),
-                    last_basis=pl.col("basis").last(),
-                )
-            )
-            points = {row["sym"]: row for row in summary.iter_rows(named=True)}
+        points = self._finish().basis_summary
         names = {self._names[i]: i for i in self._contracts}
         symbols = sorted(s for s in names if s is not None)
         front = front_contract(symbols, self.day, self._calendar)
@@ -770,12 +607,9 @@ class ColumnarDay:
 
     def foreign_rows(self) -> list[dict[str, Any]]:
         """One object per symbol (sorted) from its latest `R` message, keys as FOREIGN_KEYS."""
-        if not self._foreign_latest:
-            return []
-        latest = pl.concat(self._foreign_latest).unique("sym", keep="last", maintain_order=True)
-        by_symbol = {self._names[row["sym"]]: row for row in latest.iter_rows(named=True)}
+        by_symbol = self._finish().foreign_latest
         rows = []
-        for symbol in sorted(s for s in by_symbol if s is not None):
+        for symbol in sorted(by_symbol):
             e = by_symbol[symbol]
             rows.append(
                 {
@@ -794,20 +628,11 @@ class ColumnarDay:
 
     def rebaselined(self) -> dict[str, int]:
         """Symbols (sorted) with at least one re-baselined foreign message, and how many."""
-        if not self._rebaselines:
-            return {}
-        merged = pl.concat(self._rebaselines).group_by("sym").agg(pl.col("rebaselines").sum())
-        counts = {self._names[sym]: int(n) for sym, n in merged.iter_rows()}
-        return {s: counts[s] for s in sorted(c for c in counts if c is not None)}
+        return self._finish().rebaselined
 
     def index_rows(self) -> list[dict[str, Any]]:
         """One object per index id (sorted) from its latest `MI` with a value > 0."""
-        if not self._index_latest:
-            return []
-        latest = pl.concat(self._index_latest, how="diagonal_relaxed").unique(
-            "index_id", keep="last", maintain_order=True
-        )
-        by_id = {row["index_id"]: row for row in latest.iter_rows(named=True)}
+        by_id = self._finish().index_latest
         rows = []
         for index_id in sorted(by_id):
             e = by_id[index_id]
@@ -838,43 +663,205 @@ class ColumnarDay:
 
     def basis_series(self) -> pa.Table:
         """Every basis point of the reported trades, in seq order."""
-        if not self._basis:
-            return pa.table(
-                {
-                    "seq": pa.array([], pa.int64()),
-                    "event_ts": pa.array([], pa.timestamp("us", tz="UTC")),
-                    "symbol": pa.array([], pa.string()),
-                    "price": pa.array([], pa.float64()),
-                    "index_value": pa.array([], pa.float64()),
-                    "basis": pa.array([], pa.float64()),
-                }
-            )
-        points = pl.concat(self._basis)
+        points = self._finish().basis_points
         return pa.table(
             {
-                "seq": points.get_column("seq").to_arrow(),
+                "seq": points.get_column("seq").to_arrow().cast(pa.int64()),
                 "event_ts": points.get_column("event_ts")
                 .to_arrow()
                 .cast(pa.int64())
                 .cast(pa.timestamp("us", tz="UTC")),
                 "symbol": self._names_of(points.get_column("sym")),
-                "price": points.get_column("price").to_arrow(),
-                "index_value": points.get_column("index_value").to_arrow(),
-                "basis": points.get_column("basis").to_arrow(),
+                "price": points.get_column("price").to_arrow().cast(pa.float64()),
+                "index_value": points.get_column("index_value").to_arrow().cast(pa.float64()),
+                "basis": points.get_column("basis").to_arrow().cast(pa.float64()),
             }
         )
 
     def series(self) -> dict[str, Any]:
         """The intraday series of the report window (with `keep_series`): basis points of
-        the reported trades (an Arrow table), and the foreign flow and index points."""
-        if self._foreign_series is None or self._index_series is None:
+        the reported trades (an Arrow table), and the foreign flow and index points, from
+        the per-event trackers fed the day's foreign and index rows."""
+        if not self._keep_series:
             raise VnrecError("the series were not kept (keep_series=False)")
+        foreign, index = ForeignTracker(keep_series=True), IndexTracker(keep_series=True)
+        before_end = self.window.before_end
+        feeds: list[tuple[list[pa.Table], str, Callable[[Any], object]]] = [
+            (self._foreign, "foreign", foreign.on_foreign),
+            (self._index, "index", index.on_index),
+        ]
+        for tables, name, handler in feeds:
+            for table in tables:
+                for batch in table.to_batches():
+                    for event in to_events(name, batch).events:
+                        assert isinstance(event, ForeignEvent | IndexEvent)
+                        if before_end(event.event_ts):
+                            handler(event)
         contains = self.window.contains
         return {
             "basis": self.basis_series(),
-            "foreign": [p for p in self._foreign_series.series if contains(p.event_ts)],
-            "index": [p for p in self._index_series.series if contains(p.event_ts)],
+            "foreign": [p for p in foreign.series if contains(p.event_ts)],
+            "index": [p for p in index.series if contains(p.event_ts)],
         }
+
+
+class _Finished:
+    """What is computed once from the whole day's foreign, index and futures rows."""
+
+    def __init__(self, day: ColumnarDay) -> None:
+        self._day = day
+        names = day._names
+        foreign = self._frame(day._foreign, day)
+        index = self._frame(day._index, day)
+        self.foreign_latest: dict[str, dict[str, Any]] = {}
+        self.rebaselined: dict[str, int] = {}
+        if foreign is not None:
+            before_end = foreign.filter(day._before_end)
+            latest = before_end.unique("sym", keep="last", maintain_order=True)
+            for row in latest.iter_rows(named=True):
+                if names[row["sym"]] is not None:
+                    self.foreign_latest[names[row["sym"]]] = row
+            counts = {names[sym]: n for sym, n in _rebaselines(before_end).iter_rows()}
+            self.rebaselined = {s: counts[s] for s in sorted(c for c in counts if c is not None)}
+        self.index_latest: dict[str, dict[str, Any]] = {}
+        vn30 = pl.DataFrame(schema={"seq": pl.Int64, "index_value": pl.Float64})
+        if index is not None and {"index_id", "index_value"} <= set(index.columns):
+            index = index.with_columns(pl.col("index_id").cast(pl.String))
+            usable = index.filter(
+                pl.col("index_id").is_not_null() & _positive("index_value").fill_null(False)
+            )
+            latest = usable.filter(day._before_end).unique(
+                "index_id", keep="last", maintain_order=True
+            )
+            self.index_latest = {row["index_id"]: row for row in latest.iter_rows(named=True)}
+            vn30 = usable.filter(pl.col("index_id") == VN30).select(
+                pl.col("seq").cast(pl.Int64), pl.col("index_value").cast(pl.Float64)
+            )
+        self.basis_points = self._basis(day, vn30)
+        self.basis_summary: dict[int, dict[str, Any]] = {}
+        if self.basis_points.height:
+            summary = self.basis_points.group_by("sym", maintain_order=True).agg(
+                points=pl.len(),
+                min_basis=pl.col("basis").min(),
+                max_basis=pl.col("basis").max(),
+                last_price=pl.col("price").last(),
+                last_index=pl.col("index_value").last(),
+                last_basis=pl.col("basis").last(),
+            )
+            self.basis_summary = {row["sym"]: row for row in summary.iter_rows(named=True)}
+
+    @staticmethod
+    def _frame(tables: list[pa.Table], day: ColumnarDay) -> pl.DataFrame | None:
+        if not tables:
+            return None
+        table = pa.concat_tables(tables, promote_options="permissive")
+        frame = pl.from_arrow(table.drop_columns(["event_ts"]))
+        assert isinstance(frame, pl.DataFrame)
+        extra = [_times(table)]
+        if "symbol" in table.schema.names:
+            extra.append(pl.Series("sym", day._symbol_ids(table)))
+        return frame.with_columns(extra)
+
+    @staticmethod
+    def _basis(day: ColumnarDay, vn30: pl.DataFrame) -> pl.DataFrame:
+        empty = pl.DataFrame(
+            schema={
+                "seq": pl.Int64,
+                "event_ts": pl.Int64,
+                "sym": pl.Int32,
+                "price": pl.Float64,
+                "index_value": pl.Float64,
+                "basis": pl.Float64,
+            }
+        )
+        if not day._futures or vn30.height == 0:
+            return empty
+        return (
+            pl.concat(day._futures)
+            .join_asof(vn30, on="seq", strategy="backward", check_sortedness=False)
+            .filter(pl.col("index_value").is_not_null())
+            .with_columns(basis=pl.col("price") - pl.col("index_value"))
+        )
+
+
+class _Quotes(NamedTuple):
+    """A window's quote rows: seq, symbol id, best bid and ask."""
+
+    seq: npt.NDArray[np.int64]
+    sym: Ids
+    bid1: npt.NDArray[np.float64]
+    ask1: npt.NDArray[np.float64]
+
+
+def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) -> pl.Series:
+    """price x volume in exact integer units of 1 / VALUE_SCALE, the price rounded half up
+    to a unit as the per-event trackers do (`int(price * 10000 + 0.5)`)."""
+    units = np.floor(price * VALUE_SCALE + 0.5).astype(np.int64)
+    if len(units) and int(units.max()) * int(volume.max()) >= 1 << 63:
+        exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
+        return pl.Series("units", exact, dtype=pl.Int128)
+    return pl.Series("units", units * volume).cast(pl.Int128)
+
+
+def _grown(counts: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
+    """`counts` with zeros appended up to `size` entries."""
+    if len(counts) >= size:
+        return counts
+    return np.concatenate([counts, np.zeros(size - len(counts), np.int64)])
+
+
+def _previous_max(ids: Ids, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """For each row, the largest of `values` (all >= 0) over the earlier rows of the same
+    id in this batch (0 for the first): a cumulative maximum per id, shifted by one row.
+
+    Rows are ordered by id (a stable sort keeps their order within an id) and the id is put
+    in the high bits of each value, so one running maximum over the whole array never lets
+    an id see a larger id's values, and the low bits give the id's own maximum."""
+    if not len(values):
+        return values
+    if int(values.max()) >= 1 << VALUE_BITS or int(ids.max()) >= 1 << (62 - VALUE_BITS):
+        return _previous_max_by_frame(ids, values)
+    small = int(ids.max()) < 1 << 15  # int16 keys sort by radix, in linear time
+    order = np.argsort(ids.astype(np.int16) if small else ids, kind="stable")
+    sorted_ids = ids[order].astype(np.int64)
+    running = np.maximum.accumulate((sorted_ids << VALUE_BITS) | values[order])
+    running &= (1 << VALUE_BITS) - 1
+    shifted = np.empty_like(running)
+    shifted[0] = 0
+    shifted[1:] = running[:-1]
+    shifted[1:][sorted_ids[1:] != sorted_ids[:-1]] = 0  # an id's first row
+    previous = np.empty_like(shifted)
+    previous[order] = shifted
+    return previous
+
+
+def _previous_max_by_frame(ids: Ids, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """`_previous_max` for values too large to share 64 bits with an id."""
+    frame = pl.DataFrame({"sym": ids, "v": values})
+    shifted = frame.select(pl.col("v").cum_max().shift(1, fill_value=0).over("sym"))
+    return np.asarray(shifted.to_series().to_numpy(), np.int64)
+
+
+def _rebaselines(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per symbol, the messages with a figure below the symbol's last known value of it (0
+    before any): vnrec.trackers.foreign."""
+    known = {}
+    for name in FOREIGN_FIGURES:
+        if name not in frame.columns:
+            continue
+        value = pl.col(name).cast(pl.Float64)
+        known[name] = pl.when(value.is_not_null() & value.is_not_nan()).then(value)
+    figures = frame.select("sym", **known)
+    down = pl.any_horizontal(
+        pl.lit(False),
+        *(
+            (pl.col(n) < pl.col(n).forward_fill().shift(1).over("sym").fill_null(0.0)).fill_null(
+                False
+            )
+            for n in known
+        ),
+    )
+    return figures.filter(down).group_by("sym", maintain_order=True).agg(rebaselines=pl.len())
 
 
 def _net(buy: Any, sell: Any) -> Any:

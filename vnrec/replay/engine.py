@@ -19,13 +19,13 @@ from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.pacing import Clock, Pacer, Sleep
 from vnrec.replay.pipeline import ReplayResult, Tracker, UserFeed, paused_gc
 from vnrec.replay.sources import window_streams
-from vnrec.replay.windows import seq_windows
+from vnrec.replay.windows import read_ahead, seq_windows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
-WINDOW_ROWS = 262_144  # rows per table read at once: few windows, bounded memory
+WINDOW_ROWS = 131_072  # rows per table read at once: per-window costs vs peak memory
 PACED_WINDOW_ROWS = 1_024  # a paced replay reports (and sleeps) window by window
 Progress = Callable[[int], None]  # called with the number of messages processed so far
 
@@ -97,7 +97,7 @@ def replay(
     streams = window_streams(layout, state, _columns(user), event_filter, batch_rows)
     # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
     with paused_gc() if pacer is None else contextlib.nullcontext():
-        for rows in seq_windows(streams):
+        for rows in read_ahead(seq_windows(streams)):
             if pacer is not None:
                 _pace(pacer, rows)
             engine.feed(rows)

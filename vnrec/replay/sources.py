@@ -45,7 +45,9 @@ def _chunks(
 def _read_part(
     path: object, columns: list[str], batch_rows: int, text: list[str]
 ) -> Iterator[pa.RecordBatch]:
-    with pq.ParquetFile(path, read_dictionary=text, page_checksum_verification=True) as parquet:
+    with pq.ParquetFile(
+        path, read_dictionary=text, page_checksum_verification=True, buffer_size=1 << 20
+    ) as parquet:
         present = set(parquet.schema_arrow.names)
         wanted = [c for c in columns if c in present]
         yield from parquet.iter_batches(batch_size=batch_rows, columns=wanted)

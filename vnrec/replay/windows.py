@@ -12,6 +12,8 @@ the day.
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
@@ -102,3 +104,56 @@ def seq_windows(streams: Sequence[tuple[str, Iterable[pa.RecordBatch]]]) -> Iter
                 window[stream.name] = pa.Table.from_batches(taken)
         if window:
             yield window
+
+
+_DONE = object()
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+def read_ahead(windows: Iterator[Window], depth: int = 1) -> Iterator[Window]:
+    """`windows`, read by a background thread up to `depth` windows ahead, so that Parquet
+    decoding (which releases the GIL) overlaps the trackers' work on the window before.
+
+    The order is the source's; an exception of the reader is raised here, in the caller's
+    thread; a caller that stops early stops the reader."""
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for window in windows:
+                if not put(window):
+                    return
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the caller, who raises it
+            put(_Failure(exc))
+            return
+        put(_DONE)
+
+    reader = threading.Thread(target=read, name="vnrec-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = slots.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        reader.join()

@@ -20,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -71,6 +73,9 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
+CLOSE_TIMEOUT_S = 5.0
+
+
 class StreamHandle:
     """One open SignalR connection; `close()` is safe to call more than once."""
 
@@ -84,11 +89,30 @@ class StreamHandle:
         self._closed = True
         transport = self._connection._Connection__transport  # see the module docstring
         websocket_app = getattr(transport, "_ws", None)
-        if websocket_app is not None:
-            websocket_app.close()
         thread = getattr(transport, "_thread", None)
+        if websocket_app is not None:
+            _wait_for_connect(websocket_app, thread)
+            websocket_app.close()
         if thread is not None:
-            thread.join(timeout=5)
+            thread.join(timeout=CLOSE_TIMEOUT_S)
+
+
+def _wait_for_connect(websocket_app: Any, thread: threading.Thread | None) -> None:
+    """Let a connection attempt in progress finish before closing: websocket-client's
+    `close()` forgets a socket that is still connecting (or not yet created: `run_forever`
+    starts by setting `keep_running` again), which then connects and is never closed (a
+    leaked file descriptor, and a stray connection)."""
+    deadline = time.monotonic() + CLOSE_TIMEOUT_S
+    pause = threading.Event()
+    while time.monotonic() < deadline:
+        if thread is None or not thread.is_alive():
+            return
+        if getattr(websocket_app, "has_done_teardown", True):
+            return
+        sock = websocket_app.sock
+        if sock is not None and sock.connected:
+            return
+        pause.wait(0.01)
 
 
 class SsiClient:
