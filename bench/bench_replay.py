@@ -6,19 +6,23 @@ The day is generated directly as Parquet parts (storage schemas, the real layout
 room and index ticks, seq interleaved at random. `raw` rows carry an empty-object `content`
 (`{}`): replay reads raw's `seq`/`data_type` only, and its content only for unknown types.
 
-Each measurement runs in its own subprocess, so peak RSS (`ru_maxrss`) is that of one
-replay and not of the generator. Where the time goes is measured by stages, each a run of
-its own: Parquet decode only, + events built (Arrow -> Python), + seq merge, + trackers.
+Each measurement runs in its own subprocess, so peak RSS (VmHWM) is that of one replay and
+not of the generator; each is run three times and reported as the median with its range,
+beside its goal: `replay()` of the built-in trackers (the columnar path), the same with a
+user tracker of every event (the per-event path), the whole `vnrec replay --format json`
+command, and one-day `vnrec stats` before and after `vnrec compact` stores the day's stats.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,36 +212,30 @@ def _batch(
     return BatchTables(DAY, first, last, tables)
 
 
-# One stage per subprocess: the code each stage runs, over the generated root.
+# One measurement per subprocess (so peak RSS is that of one replay), with the Arrow
+# allocator the CLI sets. `replay`: the built-in trackers only (the columnar path);
+# `tracker`: plus a user tracker receiving every event (the per-event path).
 _STAGE = textwrap.dedent(
     """
+    import os
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
     import json, sys, time
     from pathlib import Path
-    from vnrec.replay import merge_by_seq, parquet_streams, paused_gc, replay
-    from vnrec.replay.convert import EVENT_TABLES
-    from vnrec.replay.sources import parquet_batches
-    from vnrec.storage.layout import Layout
     import datetime as dt
+    from vnrec.replay import replay
     stage, root, day = sys.argv[1], Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
-    layout = Layout(root)
-    state = layout.state(day)
+
+    class Everything:
+        def __init__(self):
+            self.events = 0
+
+        def on_event(self, event):
+            self.events += 1
+
+    trackers = [Everything()] if stage == "tracker" else []
     started = time.perf_counter()
     cpu_started = time.process_time()
-    events = 0
-    with paused_gc():
-        if stage == "decode":
-            for table in EVENT_TABLES:
-                for batch in parquet_batches(layout, state, table, 1, 16384):
-                    events += batch.num_rows
-        elif stage == "events":
-            for table, chunks in parquet_streams(layout, state):
-                for chunk in chunks:
-                    events += len(chunk.events)
-        elif stage == "merge":
-            for chunk in merge_by_seq(parquet_streams(layout, state)):
-                events += len(chunk.events)
-    if stage == "replay":
-        events = replay(day, data=root).events
+    events = replay(day, data=root, trackers=trackers).events
     elapsed = time.perf_counter() - started
     cpu = time.process_time() - cpu_started
     # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across exec.
@@ -247,21 +245,37 @@ _STAGE = textwrap.dedent(
     print(json.dumps(result))
     """
 )
+RUNS = 3
+REPLAY_GOAL = 5_000_000
+RSS_GOAL_MB = 250
+STATS_GOAL_S = 0.5
 
 
-def _run_stage(stage: str, root: Path, runs: int) -> dict[str, float]:
-    """The best of `runs` fresh subprocesses (by CPU time: the machine may be shared)."""
-    results = []
-    for _ in range(runs):
-        completed = subprocess.run(
-            [sys.executable, "-c", _STAGE, stage, str(root), DAY.isoformat()],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        results.append(json.loads(completed.stdout))
-    best: dict[str, float] = min(results, key=lambda r: r["cpu"])
-    return best
+def _run_stage(stage: str, root: Path) -> dict[str, float]:
+    completed = subprocess.run(
+        [sys.executable, "-c", _STAGE, stage, str(root), DAY.isoformat()],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(completed.stdout)
+    return result
+
+
+def _command(*args: str) -> float:
+    """Wall-clock seconds of one `vnrec` command, start to exit."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    return time.perf_counter() - started
+
+
+def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    return f"median of {len(values)}, range {fmt.format(min(values))}-{fmt.format(max(values))}"
 
 
 def _row(metric: str, value: float, unit: str, note: str) -> dict[str, Any]:
@@ -270,39 +284,78 @@ def _row(metric: str, value: float, unit: str, note: str) -> dict[str, Any]:
 
 def run(quick: bool) -> list[dict[str, Any]]:
     sizes = QUICK if quick else FULL
-    runs = 3 if quick else 2  # best of several: stage costs are differences of runs
+    runs = 1 if quick else RUNS
     with tempfile.TemporaryDirectory(prefix="vnrec-bench-replay-") as tmp:
         root = Path(tmp) / "data"
         messages = generate_day(root, sizes)
-        stages = {s: _run_stage(s, root, runs) for s in ("decode", "events", "merge", "replay")}
-    day = (
+        replays = [_run_stage("replay", root) for _ in range(runs)]
+        trackers = [_run_stage("tracker", root) for _ in range(runs)]
+        day = DAY.isoformat()
+        command = [
+            _command("replay", "--date", day, "--data", str(root), "--format", "json")
+            for _ in range(runs)
+        ]
+        uncached = [
+            _command("stats", "--date", day, "--data", str(root), "--format", "json")
+            for _ in range(runs)
+        ]
+        _command("compact", "--date", day, "--data", str(root))
+        cached = [
+            _command("stats", "--date", day, "--data", str(root), "--format", "json")
+            for _ in range(runs)
+        ]
+    described = (
         f"{messages:,} messages ({sizes.quotes:,} quotes, {sizes.trades:,} trades,"
         f" {sizes.foreign:,} foreign, {sizes.index:,} index)"
     )
-    full = stages["replay"]
-    cpu = {name: stage["cpu"] for name, stage in stages.items()}
+    rates = [messages / r["seconds"] for r in replays]
+    per_event = [messages / r["seconds"] for r in trackers]
+    command_rates = [messages / s for s in command]
+    peaks = [r["peak_rss_mb"] for r in replays]
     return [
-        _row("events/s (wall clock)", messages / full["seconds"], "msg/s", f"{day}, wall clock"),
-        _row("events/s (CPU time)", messages / full["cpu"], "msg/s", f"{day}, CPU time"),
-        _row("whole replay", full["seconds"], "s", "wall clock of the whole replay"),
-        _row("peak RSS", full["peak_rss_mb"], "MB", "VmHWM of the replay process, all included"),
-        _row("CPU: Parquet decode", cpu["decode"], "s", "needed columns of every part to Arrow"),
         _row(
-            "CPU: Arrow to event tuples",
-            cpu["events"] - cpu["decode"],
-            "s",
-            "columns to Python lists, one event tuple per row (and freeing them)",
+            "events/s (wall clock)",
+            statistics.median(rates),
+            "msg/s",
+            f"{described}; replay() of every built-in tracker, columnar path; goal"
+            f" >= {REPLAY_GOAL:,}; {_spread(rates)}",
         ),
-        _row("CPU: merge by seq", cpu["merge"] - cpu["events"], "s", "per-table streams merged"),
         _row(
-            "CPU: dispatch + trackers",
-            cpu["replay"] - cpu["merge"],
+            "ns/event (CPU time)",
+            statistics.median(r["cpu"] for r in replays) / messages * 1e9,
+            "ns",
+            "CPU time of the replay (both cores count)",
+        ),
+        _row(
+            "peak RSS",
+            statistics.median(peaks),
+            "MB",
+            f"VmHWM of the replay process, all included; goal <= {RSS_GOAL_MB}; {_spread(peaks)}",
+        ),
+        _row(
+            "`vnrec replay --format json` events/s",
+            statistics.median(command_rates),
+            "msg/s",
+            "the whole command, start (imports) and exit included; " + _spread(command_rates),
+        ),
+        _row(
+            "events/s with a user tracker of every event",
+            statistics.median(per_event),
+            "msg/s",
+            f"the per-event path: every event built as a tuple and delivered; {_spread(per_event)}",
+        ),
+        _row(
+            "one-day `vnrec stats`, compacted day",
+            statistics.median(cached),
             "s",
-            "dispatch and every built-in tracker (the rest of the replay)",
+            f"whole command, from the stats stored at compaction; goal <= {STATS_GOAL_S};"
+            f" {_spread(cached, '{:.3f}')}",
+        ),
+        _row(
+            "one-day `vnrec stats`, computed",
+            statistics.median(uncached),
+            "s",
+            f"whole command, DuckDB SQL over the parts (a day not compacted);"
+            f" {_spread(uncached, '{:.3f}')}",
         ),
     ]
-
-
-if __name__ == "__main__":
-    for row in run(quick="--quick" in sys.argv):
-        print(row)

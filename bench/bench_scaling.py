@@ -69,7 +69,7 @@ def _replay(events: int, work: Path) -> dict[str, float]:
         messages = bench_replay.generate_day(root, replay_sizes(events))
         # One run per size: the 10M day takes long enough that a second run would double the
         # benchmark for little; CPU time (below) is the figure that resists a shared machine.
-        result = bench_replay._run_stage("replay", root, runs=1)
+        result = bench_replay._run_stage("replay", root)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     assert result["events"] == messages, (result, messages)

@@ -7,6 +7,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+import typer
+
+from vnrec.cli import main
+
 HEAVY = ("polars", "pyarrow", "duckdb", "numpy", "aiohttp", "ssi_fc_data", "pydantic")
 
 
@@ -31,3 +36,27 @@ def test_help_lists_every_command() -> None:
     assert done.returncode == 0
     for command in ("import", "record", "replay", "stats", "basis", "query", "verify", "demo"):
         assert command in done.stdout
+
+
+def test_an_unexpected_error_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bug still ends in one line on stderr and exit 1, not a traceback."""
+    app = typer.Typer()
+
+    @app.command()
+    def boom() -> None:
+        raise RuntimeError("no such thing\nsecond line")
+
+    @app.command()
+    def other() -> None:
+        """A second command, so that `boom` is a subcommand as in vnrec."""
+
+    monkeypatch.setattr(main, "build_app", lambda: app)
+    monkeypatch.setattr(sys, "argv", ["vnrec", "boom"])
+    with pytest.raises(SystemExit) as exit_info:
+        main.run()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("vnrec: internal error: RuntimeError: no such thing (a bug;")

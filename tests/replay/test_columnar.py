@@ -147,6 +147,37 @@ def test_live_micro_batches_equal_the_replay(edge_root: Layout) -> None:
         )
 
 
+def test_a_warm_start_from_parquet_then_micro_batches_equals_the_replay(
+    edge_root: Layout,
+) -> None:
+    """`record --track` after a restart: the committed part from Parquet windows (text as
+    dictionaries), the rest as micro-batches (plain text)."""
+    from vnrec.replay.columnar import ENGINE_COLUMNS
+    from vnrec.replay.sources import window_streams
+    from vnrec.replay.windows import seq_windows
+    from vnrec.storage.commits import DayState
+
+    for day in (EDGE_DAY,):
+        state = edge_root.recorded_state(day)
+        batches = list(_micro_batches(edge_root, day))
+        assert len(batches) >= 2
+        half = len(batches) // 2
+        upto = state.table_parts("raw")[half - 1].last_seq
+        warm = DayState(edge_root.root, day)
+        for table in SCHEMAS:
+            warm.parts[table] = [p for p in state.table_parts(table) if p.last_seq <= upto]
+        live = ColumnarDay(day)
+        columns = {table: list(names) for table, names in ENGINE_COLUMNS.items()}
+        for window in seq_windows(window_streams(edge_root, warm, columns)):
+            live.feed(window)
+        for tables in batches[half:]:
+            live.feed(unknown_only(tables))
+        replayed = replay(day, data=edge_root.root)
+        assert to_json(ReplayResult.of(day, live.events, live).to_dict()) == to_json(
+            replayed.to_dict()
+        )
+
+
 # -- rows no generator makes -------------------------------------------------------------
 
 

@@ -76,6 +76,17 @@ def run() -> None:
     except KeyboardInterrupt:
         print("vnrec: interrupted", file=sys.stderr)
         sys.exit(130)
+    except Exception as exc:
+        # A bug, not bad input: the traceback goes to the debug log (`-v`), the user gets
+        # one line naming it.
+        log.debug("internal error", exc_info=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"vnrec: internal error: {type(exc).__name__}: {first}"
+            " (a bug; run again with -v for the traceback and report it)",
+            file=sys.stderr,
+        )
+        sys.exit(1)
 
 
 if __name__ == "__main__":

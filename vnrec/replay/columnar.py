@@ -4,9 +4,9 @@
 seq above the previous window's and up to some horizon: a replay's Parquet batches, or a
 recorder's committed micro-batch) and updates the day's state with a few array operations
 per window instead of a Python call per event. What one window hands the next is small and
-per symbol: the largest counted `TotalVol`, the best bid/ask, the latest VN30 value, the
-foreign baselines. Per-window partial results (session totals, repeats, basis, latest
-foreign and index rows) are combined once, when results are asked for.
+per symbol: the largest counted `TotalVol` and the best bid/ask. Per-window partial results
+(session totals, repeats, counted futures trades) and the day's foreign and index rows (a
+few percent of its messages) are combined once, when results are asked for.
 
 How each per-event rule (vnrec.trackers, the reference these operators are tested against)
 becomes a column operation:
@@ -14,7 +14,7 @@ becomes a column operation:
 - counting: `max_tv` before a trade is the running maximum of `TotalVol` over the symbol's
   earlier *eligible* trade messages (priced, and a snapshot or `LastVol > 0`), since a
   repeat never raises it: a cumulative max per symbol, shifted by one row, floored by the
-  value carried in;
+  value carried in (numpy, see `_previous_max`);
 - classification: the book before a trade is the symbol's latest quote with a smaller seq
   (an as-of join by symbol on seq, exact matches excluded: an `X`'s own book part comes
   after its trade part);
@@ -28,11 +28,11 @@ becomes a column operation:
 Symbols are small integer ids (text is read from Parquet as dictionaries, and each distinct
 symbol is looked up once per batch), so grouping and joining never compare strings; a
 missing symbol has an id of its own, as `None` is a key of its own in the per-event
-trackers. polars orders NaN above every number, while Python's comparisons with NaN are
-false: every comparison that may meet a NaN excludes it explicitly.
+trackers. polars orders NaN above every number, while Python's and numpy's comparisons with
+NaN are false: every polars comparison that may meet a NaN excludes it explicitly.
 
-The intraday foreign flow and index series (`--out`) come from the per-event trackers,
-fed the foreign and index rows only when `keep_series` asks for them.
+The intraday foreign flow and index series (`--out`) come from the per-event trackers, fed
+the day's foreign and index rows when `series()` is asked for.
 """
 
 from __future__ import annotations
@@ -111,21 +111,6 @@ ENGINE_COLUMNS: dict[str, tuple[str, ...]] = {
     "oddlot": ("seq",),
     "raw": ("seq", "data_type"),
 }
-# The counted trades as `--out` writes them (vnrec.replay.outputs.TRADES_SCHEMA).
-COUNTED_COLUMNS = (
-    "seq",
-    "event_ts",
-    "symbol",
-    "price",
-    "volume",
-    "value",
-    "side",
-    "phase",
-    "bid1",
-    "ask1",
-    "wire_side",
-)
-BASIS_COLUMNS = ("seq", "event_ts", "symbol", "price", "index_value", "basis")
 _VOLUME_SUMS = ("volume", "buy_volume", "sell_volume", "neutral_volume")
 _PHASE_SUMS = ("continuous_volume", "ato_volume", "atc_volume")
 _VALUE_SUMS = ("value", "buy_value", "sell_value", "neutral_value")
@@ -211,8 +196,8 @@ class ColumnarDay:
 
     `window` selects what is reported while every row updates the state (SPEC.md 7.2);
     `trade_sinks` receive each window's reported counted trades as an Arrow table with the
-    columns of `COUNTED_COLUMNS`; `keep_series` keeps the basis, foreign flow and index
-    series for `series()`."""
+    columns of `--out`'s trades file (vnrec.replay.outputs.TRADES_SCHEMA); `keep_series`
+    keeps what `series()` needs."""
 
     def __init__(
         self,
@@ -754,7 +739,9 @@ class _Finished:
     def _frame(tables: list[pa.Table], day: ColumnarDay) -> pl.DataFrame | None:
         if not tables:
             return None
-        table = pa.concat_tables(tables, promote_options="permissive")
+        # Parquet windows carry text as dictionaries, a recorder's micro-batches as plain
+        # strings: one type before concatenating.
+        table = pa.concat_tables([_plain_text(t) for t in tables], promote_options="permissive")
         frame = pl.from_arrow(table.drop_columns(["event_ts"]))
         assert isinstance(frame, pl.DataFrame)
         extra = [_times(table)]
@@ -801,6 +788,16 @@ def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) 
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
         return pl.Series("units", exact, dtype=pl.Int128)
     return pl.Series("units", units * volume).cast(pl.Int128)
+
+
+def _plain_text(table: pa.Table) -> pa.Table:
+    """`table` with its dictionary columns decoded."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_dictionary(field.type):
+            table = table.set_column(
+                index, field.name, table.column(index).cast(field.type.value_type)
+            )
+    return table
 
 
 def _grown(counts: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
