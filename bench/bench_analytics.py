@@ -28,7 +28,9 @@ import numpy as np
 import pyarrow as pa
 
 from vnrec.analytics import connect
+from vnrec.analytics.connection import open_connection
 from vnrec.analytics.reports import basis_series, session_stats
+from vnrec.analytics.sources import layout_files
 from vnrec.calendar import DEFAULT_CALENDAR, HCM_UTC_OFFSET, listed_futures
 from vnrec.storage.commits import OP_IMPORT
 from vnrec.storage.day import open_day
@@ -267,11 +269,16 @@ def run(quick: bool) -> list[dict[str, Any]]:
             basis_s = _median_seconds(
                 lambda: basis_series(con, days[0], days[-1], interval="1m"), sizes.runs
             )
-            read = _bytes_read(
-                con,
-                f"SELECT * FROM session_stats WHERE date = '{day.isoformat()}'",
-                root / "profile.json",
-            )
+            # Profiling is a setting the commands' sandboxed connections lock.
+            unlocked = open_connection(layout_files(Layout(root)), threads=THREADS)
+            try:
+                read = _bytes_read(
+                    unlocked,
+                    f"SELECT * FROM session_stats WHERE date = '{day.isoformat()}'",
+                    root / "profile.json",
+                )
+            finally:
+                unlocked.close()
             group_s = _median_seconds(
                 lambda: con.sql(
                     "SELECT symbol, count(*), sum(last_vol) FROM trades GROUP BY symbol"
