@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from tests.processes import interrupt, reap
 from vnrec import testing as f
 from vnrec.emulator.auth import Credentials
 from vnrec.emulator.config import EmulatorConfig, Pacing
@@ -321,12 +322,9 @@ def test_a_second_recorder_on_the_same_root_fails_fast(tmp_path: Path) -> None:
         try:
             _wait(lambda: len(_journaled(root)) >= 200, first, "the first recorder")
             _second_is_refused(root, env)
-            first.send_signal(signal.SIGINT)
-            assert first.wait(timeout=120) == 0, log.read_text()[-2000:]
+            assert interrupt(first) == 0, log.read_text()[-2000:]
         finally:
-            if first.poll() is None:
-                first.kill()
-                first.wait()
+            reap(first)
     events = _connection_events(root, DAY)
     assert events[0] == "start" and events[-1] == "stop" and "subscribe" in events
     rows = _raw(Layout(root))
@@ -358,12 +356,9 @@ def test_a_second_recorder_leaves_a_connecting_first_one_alone(tmp_path: Path) -
         _wait(lambda: b"connect_failed" in log.read_bytes(), first, "a failed connect")
         assert len(list(pending.iterdir())) == 1
         _second_is_refused(root, env)
-        first.send_signal(signal.SIGINT)
-        first.wait(timeout=120)
+        interrupt(first)
     finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait()
+        reap(first)
     assert b"Traceback" not in log.read_bytes(), log.read_text()[-2000:]
     (day_dir,) = (root / "connections").glob("date=*")
     events = _connection_events(root, dt.date.fromisoformat(day_dir.name[5:]))

@@ -16,6 +16,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.processes import interrupt, reap
 from tests.recorder.harness import DAY, raw_rows
 from vnrec.emulator.auth import Credentials
 from vnrec.emulator.config import EmulatorConfig, Pacing
@@ -211,12 +212,9 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
                 assert proc.poll() is None, stderr.read_text()[-2000:]
                 assert time.monotonic() < deadline, "the day was not recorded in 120 s"
                 time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=120)
+            interrupt(proc)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
     assert proc.returncode == 0, stderr.read_text()[-2000:]
     live_stdout = stdout.read_bytes()
     replayed = subprocess.run(
@@ -290,12 +288,9 @@ def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> No
                         f" on disk, {kept} kept + {sent} sent; {server.stats()}"
                     )
                     time.sleep(0.05)
-                second.send_signal(signal.SIGINT)
-                second.wait(timeout=120)
+                interrupt(second)
             finally:
-                if second.poll() is None:
-                    second.kill()
-                    second.wait()
+                reap(second)
     assert second.returncode == 0, stderr.read_text()[-2000:]
     replayed = subprocess.run(
         [sys.executable, "-m", "vnrec.cli.main", "replay", "--date", DAY.isoformat(),
@@ -324,12 +319,9 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
             while _persisted(layout, journal) < 200:
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=120)
+            interrupt(proc)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            reap(proc)
     text = log.read_text()
     assert proc.returncode == 0, text[-2000:]
     assert "SIGINT: stopping" in text

@@ -1,0 +1,22 @@
+"""Child processes of the end-to-end tests: stopped as a user would, never left behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from typing import Any
+
+STOP_TIMEOUT_S = 120.0
+
+
+def interrupt(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT_S) -> int:
+    """Ctrl-C (SIGINT), then the exit status once the process has stopped."""
+    proc.send_signal(signal.SIGINT)
+    return proc.wait(timeout=timeout)
+
+
+def reap(proc: subprocess.Popen[Any]) -> None:
+    """Kill and wait for the process if it is still running (a test's `finally`)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
