@@ -25,5 +25,5 @@ def test_quick_bench_reports_rows() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = [line for line in result.stdout.splitlines() if line.startswith("| import")]
-    assert any("envelopes/s (1 thread)" in row for row in rows)
+    assert any("envelopes/s (1 core)" in row for row in rows)
     assert any(line.startswith("| replay | events/s") for line in result.stdout.splitlines())

@@ -100,7 +100,9 @@ def test_a_failing_conversion_stops_the_recording_and_keeps_the_journal(
     real = converter_module.convert_segment
     monkeypatch.setattr(converter_module, "convert_segment", _fail_on_call(2, real))
     layout = data_dir(tmp_path)
-    with emulator() as server, recording(server, layout, recorder_config()) as run:
+    # Segments cut by size, not time: a fast emulator must not fit the day into one.
+    config = recorder_config(segment_bytes=100_000, segment_seconds=3600.0)
+    with emulator() as server, recording(server, layout, config) as run:
         _stopped_with(run, "converting the journal failed: injected failure on call 2")
     assert _journaled(layout.root), "the unconverted segments were deleted"
     _nothing_lost(layout)

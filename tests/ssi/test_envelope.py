@@ -39,3 +39,10 @@ def test_invalid_envelopes_name_the_reason(line: bytes, reason: str) -> None:
     """Each kind of bad line is rejected with a reason saying what is wrong."""
     with pytest.raises(EnvelopeError, match=reason):
         parse_envelope_line(line)
+
+
+def test_a_key_given_twice_keeps_its_first_value() -> None:
+    """Duplicate keys: the first value wins, in the envelope and inside an object Content
+    (DuckDB's reader, which reads nearly every imported line, does the same)."""
+    line = b'{"DataType":"X","DataType":"Y","Content":{"a":1,"a":2},"Content":"{}"}'
+    assert parse_envelope_line(line) == Envelope("X", '{"a":1}')

@@ -47,8 +47,11 @@ def import_command(
     ] = IMPORT_BATCH_LINES,
 ) -> None:
     """Import SSI envelopes from JSON Lines files (seq in line order), all or nothing."""
+    from vnrec.cli.memory import keep_freed_heap
     from vnrec.storage.importer import import_files
     from vnrec.storage.layout import Layout
+
+    keep_freed_heap()
 
     layout = Layout(resolve_data_root(data))
     shown = 0

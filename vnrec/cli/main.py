@@ -57,10 +57,14 @@ def build_app() -> typer.Typer:
 # wheel's default (mimalloc); a 3M-event replay peaks about 60 MB lower (docs/design.md).
 # Read when pyarrow is first imported, which the commands do lazily; a user's choice wins.
 ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+# numpy's OpenBLAS threads spin between calls (measured: 1.3% of an import's CPU); vnrec
+# does no linear algebra.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 
 
 def run() -> None:
     os.environ.setdefault(*ARROW_POOL)
+    os.environ.setdefault(*BLAS_THREADS)
     app = build_app()
     try:
         app()  # standalone: typer handles usage errors, --help and typer.Exit itself

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from vnrec.storage.commits import DayState
 from vnrec.storage.day import DayWriter
+from vnrec.storage.normalize import Normalizer
 from vnrec.storage.segments import ConversionStats, TablesSink, convert_segment
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,27 @@ class BackgroundConverter:
         return lambda tables: live.on_tables(day, tables)
 
     def _run(self) -> None:
+        normalizer: Normalizer | None = None
+        try:
+            normalizer = Normalizer(threads=1)
+        except Exception as exc:  # noqa: BLE001 - handed to the supervisor, which stops
+            log.error("cannot start converting (segments kept for the next start): %s", exc)
+            self.error = exc
+        try:
+            self._convert_all(normalizer)
+        finally:
+            if normalizer is not None:
+                normalizer.close()
+
+    def _convert_all(self, normalizer: Normalizer | None) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
             writer, segment = item
             try:
-                if self.error is None:
-                    convert_segment(writer, segment, self.stats, self._sink(writer))
+                if self.error is None and normalizer is not None:
+                    convert_segment(writer, segment, self.stats, self._sink(writer), normalizer)
             except Exception as exc:  # noqa: BLE001 - handed to the supervisor, which stops
                 log.error("conversion of %s failed (kept for the next start): %s", segment, exc)
                 self.error = exc

@@ -184,4 +184,7 @@ KNOWN_DATA_TYPES: frozenset[str] = frozenset(t for c in CHANNELS for t in c.data
 ENVELOPE_TYPE_KEYS = ("DataType", "datatype", "dataType", "Datatype")
 ENVELOPE_CONTENT_KEYS = ("Content", "content")
 DATE_KEYS = ("TradingDate",)
+# Keys of Content that vnrec reads for nothing (the data type again); known, so that a
+# message carrying them is not taken for one with keys vnrec has never seen.
+IGNORED_KEYS = ("RType", "Rtype")
 TIME_KEYS = ("Time", "TradingTime")

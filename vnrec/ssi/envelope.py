@@ -4,14 +4,13 @@ Content as a JSON string or an object, an optional integer `recv_ns` in JSON Lin
 from __future__ import annotations
 
 import datetime as dt
-import io
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import polars as pl
 
 from vnrec.ssi.channels import ENVELOPE_CONTENT_KEYS, ENVELOPE_TYPE_KEYS
 
@@ -61,16 +60,30 @@ def envelope_from_mapping(obj: Any) -> Envelope:
     recv_ns = obj.get("recv_ns")
     if recv_ns is not None and (not isinstance(recv_ns, int) or isinstance(recv_ns, bool)):
         raise EnvelopeError(f"recv_ns is not an integer: {recv_ns!r}")
+    if recv_ns is not None and not -(2**63) <= recv_ns < 2**63:
+        raise EnvelopeError(f"recv_ns is out of range: {recv_ns}")
     return Envelope(data_type, content, recv_ns)
 
 
 def parse_envelope_line(line: bytes) -> Envelope:
-    """One JSON Lines line to an Envelope; raises EnvelopeError with the reason."""
+    """One JSON Lines line to an Envelope; raises EnvelopeError with the reason.
+
+    A key given twice in one object keeps its first value, as DuckDB's reader (which reads
+    nearly every line of an import) does; orjson, which keeps the last, only validates."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
         raise EnvelopeError(f"not valid JSON ({exc})") from None
+    if isinstance(obj, dict):
+        obj = json.loads(line, object_pairs_hook=_first_value_wins)
     return envelope_from_mapping(obj)
+
+
+def _first_value_wins(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj: dict[str, Any] = {}
+    for key, value in pairs:
+        obj.setdefault(key, value)
+    return obj
 
 
 _TRADING_DATE = re.compile(r'"TradingDate"\s*:\s*"(\d{2})/(\d{2})/(\d{4})"')
@@ -87,44 +100,3 @@ def trading_date_of(content: str) -> dt.date | None:
         return dt.date(int(year), int(month), int(day))
     except ValueError:
         return None
-
-
-# A DataType or Content that is not a JSON string (an object Content, a number, null): such
-# lines take the per-line path, which keeps object text exact and names what is wrong.
-_NOT_A_STRING = re.compile(rb'"(?:[Dd]ata[Tt]ype|[Cc]ontent)"\s*:\s*[^"\s]')
-_BATCH_SCHEMA = {
-    **{key: pl.String for key in (*ENVELOPE_TYPE_KEYS, *ENVELOPE_CONTENT_KEYS)},
-    "recv_ns": pl.Int64,
-}
-
-
-@dataclass(frozen=True)
-class EnvelopeColumns:
-    data_types: pl.Series
-    contents: pl.Series
-    recv_ns: pl.Series
-
-
-def parse_envelope_batch(text: bytes, lines: int) -> EnvelopeColumns | None:
-    """`lines` JSON Lines of envelopes as columns, decoded in one polars call; None when any
-    line needs `parse_envelope_line` (invalid JSON, a missing or non-string DataType or
-    Content, a non-integer recv_ns, a blank line) so that it can be named and rejected."""
-    if _NOT_A_STRING.search(text):
-        return None
-    try:
-        frame = pl.read_ndjson(io.BytesIO(text), schema=_BATCH_SCHEMA)
-    except pl.exceptions.PolarsError:
-        return None
-    if frame.height != lines:
-        return None
-    columns = frame.select(
-        pl.coalesce(ENVELOPE_TYPE_KEYS).alias("data_type"),
-        pl.coalesce(ENVELOPE_CONTENT_KEYS).alias("content"),
-        "recv_ns",
-    )
-    data_types = columns["data_type"]
-    if data_types.null_count() or columns["content"].null_count():
-        return None
-    if data_types.str.strip_chars().eq("").any():
-        return None
-    return EnvelopeColumns(data_types, columns["content"], columns["recv_ns"])

@@ -106,7 +106,7 @@ class DayWriter:
     def state(self) -> DayState:
         return self._log.state
 
-    def write(self, batch: BatchTables) -> list[PartFile]:
+    def write(self, batch: BatchTables, *, fast: bool = False) -> list[PartFile]:
         """Write a batch's part files (not yet committed); its seq range must continue the
         day exactly, so a day's seq stays gap-free and unique by construction."""
         if batch.day != self.day:
@@ -116,7 +116,7 @@ class DayWriter:
                 f"seq {batch.first_seq}-{batch.last_seq} of {self.day} does not continue the"
                 f" day's seq 1-{self.next_seq - 1}"
             )
-        parts = write_batch(self.layout, batch)
+        parts = write_batch(self.layout, batch, fast=fast)
         self.next_seq = batch.last_seq + 1
         return parts
 

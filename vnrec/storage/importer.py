@@ -1,48 +1,64 @@
 """`vnrec import`: JSON Lines of SSI envelopes into the Parquet layout, through the same
 normalizer and part writer as the recorder.
 
-Lines are read in bounded batches. `seq` continues, per trading day, after what the day
-already holds, in line order. A line that cannot be used is rejected (file, line, reason)
-into `<root>/rejects/date=D/` and never reaches a data table; the lines around it are kept.
+Input is read in blocks of lines by a reader thread; each block is decoded in columns by
+DuckDB (envelopes, then Content), numbered, and handed to a writer thread that writes its
+parts while the next block is decoded, so reading, decoding and writing overlap on the
+machine's cores. Parts are written with fast compression; compaction recompresses them.
+`seq` continues, per trading day, after what the day already holds, in line order. A line
+that cannot be used is rejected (file, line, reason) into `<root>/rejects/date=D/` and
+never reaches a data table; the lines around it are kept.
 
 One command is one transaction: every part is written first, each day's commit log gets one
 record for the import (invisible while pending), then the decision file makes all of them
 visible at once (see vnrec.storage.commits). A failure or a kill before the decision leaves
 the history as it was; running the same command again does the whole import. The decision
-file also keeps the SHA-256 of every input file, so the same content is not imported twice
-by mistake.
+file also keeps the SHA-256 of every input file (hashed on another thread while the import
+runs), so the same content is not imported twice by mistake.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import gzip
 import hashlib
 import itertools
 import logging
 import os
+import queue
 import sys
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
+import numpy as np
+import numpy.typing as npt
 import orjson
 import polars as pl
+import pyarrow as pa
 
 from vnrec.calendar import HCM_UTC_OFFSET
 from vnrec.defaults import IMPORT_BATCH_LINES
 from vnrec.errors import AlreadyImportedError, BadInputError
-from vnrec.ssi.envelope import EnvelopeError, parse_envelope_batch, parse_envelope_line
+from vnrec.ssi.envelope import EnvelopeError, parse_envelope_line
 from vnrec.storage.commits import OP_IMPORT, PartFile, decided_transactions, write_tx
 from vnrec.storage.day import DayWriter, open_day
+from vnrec.storage.envelopes import LineBlock, decode_envelopes
 from vnrec.storage.files import file_sha256, make_dirs_durable
 from vnrec.storage.layout import Layout
-from vnrec.storage.normalize import build_tables, decode
+from vnrec.storage.normalize import BatchTables, Normalizer, build_tables, row_marks
+
+if TYPE_CHECKING:
+    import duckdb
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +68,10 @@ UNDATED = "no TradingDate, and neither recv_ns nor a dated line around it to pla
 STDIN = "-"
 _BOM = b"\xef\xbb\xbf"
 _GZIP_MAGIC = b"\x1f\x8b"
+READ_BYTES = 16 << 20  # one read of the input
+BLOCK_BYTES = 96 << 20  # a block is cut here even when it has fewer lines (bounds memory)
+_WRITES_AHEAD = 2  # batches handed to the writer thread and not yet written
+_BLOCKS_AHEAD = 2  # blocks read ahead of the decoder
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,36 @@ class SourceFile:
 
 
 RejectHandler = Callable[[Reject], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class _Lines:
+    """The envelopes of a block's lines, in line order: `index` is each one's line index
+    in the block."""
+
+    index: npt.NDArray[np.int64]
+    data_types: pa.Array
+    contents: pa.ChunkedArray
+    recv_ns: pa.Array
+
+    def merged(self, exact: list[tuple[int, str, str, int | None]]) -> _Lines:
+        """With the lines the per-line reader read, in line order."""
+        index = np.concatenate([self.index, np.array([e[0] for e in exact], dtype=np.int64)])
+        order = pa.array(np.argsort(index, kind="stable"))
+        contents = pa.chunked_array(
+            [*self.contents.chunks, pa.array([e[2] for e in exact], pa.string())], pa.string()
+        )
+        return _Lines(
+            index[order.to_numpy()],
+            pa.concat_arrays([self.data_types, pa.array([e[1] for e in exact], pa.string())]).take(
+                order
+            ),
+            contents.take(order),
+            pa.concat_arrays([self.recv_ns, pa.array([e[3] for e in exact], pa.int64())]).take(
+                order
+            ),
+        )
 
 
 def _log_reject(reject: Reject) -> None:
@@ -109,11 +159,20 @@ class Importer:
         append: bool = False,
         batch_lines: int = DEFAULT_BATCH_LINES,
         on_reject: RejectHandler = _log_reject,
+        threads: int | None = None,
     ) -> None:
         self.layout = layout
         self.append = append
         self.batch_lines = batch_lines
         self._on_reject = on_reject
+        # One DuckDB thread per connection: the import's own threads (reading, envelopes,
+        # Content, writing) keep the cores busy, and measured faster than two each.
+        self._normalizer = Normalizer(threads=threads or 1)
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="vnrec-import-write")
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._pending_writes: collections.deque[tuple[dt.date, Future[list[PartFile]]]] = (
+            collections.deque()
+        )
         self._writers: dict[dt.date, DayWriter] = {}
         self._written: dict[dt.date, list[PartFile]] = {}
         self._next_seq: dict[dt.date, int] = {}
@@ -126,9 +185,36 @@ class Importer:
     # -- public ---------------------------------------------------------------------------
 
     def import_lines(self, lines: Iterable[bytes], source: str) -> ImportReport:
-        for first_line, batch in _batches(lines, self.batch_lines):
-            self._import_batch(first_line, batch, source)
+        """Import lines given one by one (each with or without its newline); returns once
+        their parts are written (not committed)."""
+        iterator = iter(lines)
+        first = 1
+        while batch := list(itertools.islice(iterator, self.batch_lines)):
+            data = b"".join(line if line.endswith(b"\n") else line + b"\n" for line in batch)
+            self.import_block(LineBlock.of(first, data), source)
+            first += len(batch)
+        self._wait_for_writes(0)
         return self.report
+
+    def import_block(self, block: LineBlock, source: str) -> None:
+        """Decode, number and hand one block of lines to the writer thread."""
+        self.import_envelopes(read_envelopes(self._normalizer.connection, block, source))
+
+    def envelope_reader(self) -> Callable[[LineBlock, str], BlockEnvelopes]:
+        """`read_envelopes` on a connection of its own, for a thread other than this one's
+        (closed with the importer)."""
+        cursor = self._normalizer.connection.cursor()
+        self._cursors.append(cursor)
+        return functools.partial(read_envelopes, cursor)
+
+    def import_envelopes(self, read: BlockEnvelopes) -> None:
+        """Number the envelopes of a block and hand them to the writer thread."""
+        self.report.lines += read.counted
+        rejects = list(read.rejects)
+        if read.lines is not None:
+            self._import_envelopes(read.block, read.lines, read.marks, read.source, rejects)
+        for reject in sorted(rejects, key=lambda r: r.line):
+            self._reject(reject)
 
     def add_source(self, source: SourceFile) -> None:
         """An input file of this import, for its history (and duplicate checks)."""
@@ -138,6 +224,7 @@ class Importer:
         """Make everything written visible at once (a no-op when nothing was written).
         Without `again`, content an earlier import stored is refused here, where the input
         of a pipe is known too."""
+        self._wait_for_writes(0)
         days = sorted(day for day, parts in self._written.items() if parts)
         if not days:
             return self.report
@@ -167,12 +254,18 @@ class Importer:
         return self.report
 
     def close(self) -> None:
-        for sink in self._rejects_sinks.values():
-            sink.flush()
-            os.fsync(sink.fileno())
-            sink.close()
-        self._rejects_sinks.clear()
         try:
+            with contextlib.suppress(Exception):  # the failure that got us here is raised
+                self._wait_for_writes(0)
+            self._writer_thread.shutdown(wait=True)
+            for cursor in self._cursors:
+                cursor.close()
+            self._normalizer.close()
+            for sink in self._rejects_sinks.values():
+                sink.flush()
+                os.fsync(sink.fileno())
+                sink.close()
+            self._rejects_sinks.clear()
             self._discard()
         finally:
             for writer in self._writers.values():
@@ -193,59 +286,40 @@ class Importer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # -- one batch ------------------------------------------------------------------------
+    # -- one block ------------------------------------------------------------------------
 
-    def _import_batch(self, first_line: int, lines: list[bytes], source: str) -> None:
-        rejects: list[Reject] = []
-        line_numbers: list[int]
-        line_texts: list[bytes]
-        fast = parse_envelope_batch(b"".join(lines), len(lines))
-        if fast is not None:
-            self.report.lines += len(lines)
-            line_numbers = list(range(first_line, first_line + len(lines)))
-            line_texts = lines
-            data_type_series, content_series, recv_ns = fast.data_types, fast.contents, fast.recv_ns
-        else:
-            line_numbers, line_texts = [], []
-            data_types: list[str] = []
-            contents: list[str] = []
-            recv: list[int | None] = []
-            for number, line in enumerate(lines, start=first_line):
-                if not line.strip():
-                    continue  # blank lines (a trailing newline) carry nothing
-                self.report.lines += 1
-                try:
-                    envelope = parse_envelope_line(line)
-                except EnvelopeError as exc:
-                    rejects.append(Reject(source, number, str(exc), _text(line)))
-                    continue
-                line_numbers.append(number)
-                line_texts.append(line)
-                data_types.append(envelope.data_type)
-                contents.append(envelope.content)
-                recv.append(envelope.recv_ns)
-            data_type_series = pl.Series(data_types, dtype=pl.String)
-            content_series = pl.Series(contents, dtype=pl.String)
-            recv_ns = pl.Series(recv, dtype=pl.Int64)
-        decoded = decode(data_type_series, content_series)
+    def _import_envelopes(
+        self,
+        block: LineBlock,
+        lines: _Lines,
+        marks: pl.DataFrame | None,
+        source: str,
+        rejects: list[Reject],
+    ) -> None:
+        decoded = self._normalizer.decode(lines.data_types, lines.contents, marks)
+        recv_ns = pl.Series(lines.recv_ns, dtype=pl.Int64)
         days = self._days(decoded.trading_dates, recv_ns)
         bad = dict(decoded.bad_rows)
         for row in days.is_null().arg_true().to_list():
             bad.setdefault(row, UNDATED)
         for row, reason in sorted(bad.items()):
-            rejects.append(Reject(source, line_numbers[row], reason, _text(line_texts[row])))
-        keep = pl.Series([row not in bad for row in range(decoded.rows)], dtype=pl.Boolean)
+            index = int(lines.index[row])
+            line = block.line(index)
+            rejects.append(Reject(source, block.first_line + index, reason, _text(line)))
+        keep = np.ones(decoded.rows, dtype=bool)
+        keep[list(bad)] = False
+        keep_series = pl.Series(keep)
         tables = build_tables(
             decoded,
-            seq=self._assign_seqs(days, keep),
+            seq=self._assign_seqs(days, keep_series),
             recv_ns=recv_ns,
             day=days,
-            data_types=data_type_series,
-            contents=content_series,
-            keep=keep,
+            data_types=lines.data_types,
+            contents=lines.contents,
+            keep=keep_series,
         )
         for day_batch in tables:
-            self._written[day_batch.day] += self._writers[day_batch.day].write(day_batch)
+            self._write(day_batch)
             rows = day_batch.tables["raw"].num_rows
             self.report.imported += rows
             done = self.report.days.get(day_batch.day)
@@ -256,8 +330,19 @@ class Importer:
             else:
                 done.last_seq = day_batch.last_seq
                 done.rows += rows
-        for reject in sorted(rejects, key=lambda r: r.line):
-            self._reject(reject)
+
+    def _write(self, batch: BatchTables) -> None:
+        """Hand the batch to the writer thread, after the oldest write when too many are
+        pending (bounds memory; a failed write is raised here, or at commit or close)."""
+        self._wait_for_writes(_WRITES_AHEAD - 1)
+        writer = self._writers[batch.day]
+        future = self._writer_thread.submit(writer.write, batch, fast=True)
+        self._pending_writes.append((batch.day, future))
+
+    def _wait_for_writes(self, pending: int) -> None:
+        while len(self._pending_writes) > pending:
+            day, future = self._pending_writes.popleft()
+            self._written[day] += future.result()
 
     def _days(self, trading_dates: pl.Series, recv: pl.Series) -> pl.Series:
         """The trading day of each row: its TradingDate, else the day of the last dated
@@ -270,8 +355,11 @@ class Importer:
         carried = trading_dates.forward_fill()
         if self._carry_day is not None:
             carried = carried.fill_null(self._carry_day)
-        if trading_dates.drop_nulls().len():
-            self._carry_day = trading_dates.drop_nulls()[-1]
+        dated = trading_dates.drop_nulls()
+        if len(dated):
+            self._carry_day = dated[-1]
+        if carried.null_count() == 0:
+            return carried
         days = pl.DataFrame({"c": carried, "r": recv_day}).select(pl.coalesce("c", "r"))
         return days.to_series().fill_null(strategy="backward")
 
@@ -279,15 +367,25 @@ class Importer:
         """Consecutive seq numbers per day in row order, continuing the day's last seq;
         0 for rows that are not kept."""
         kept_days = days.filter(keep)
-        for day in kept_days.unique().sort().to_list():
+        unique = kept_days.unique().sort().to_list()
+        for day in unique:
             self._open_day(day)
+        if len(unique) == 1:
+            # One day (nearly every block): seq is a range over the kept rows.
+            day = unique[0]
+            kept = keep.to_numpy()
+            seq = np.zeros(len(kept), dtype=np.int64)
+            count = int(kept.sum())
+            seq[kept] = np.arange(self._next_seq[day], self._next_seq[day] + count)
+            self._next_seq[day] += count
+            return pl.Series(seq)
         frame = pl.DataFrame({"day": days, "keep": keep}).with_row_index("row")
-        kept = frame.filter(pl.col("keep"))
+        kept_rows = frame.filter(pl.col("keep"))
         bases = pl.DataFrame(
             {"day": list(self._next_seq), "base": list(self._next_seq.values())},
             schema={"day": pl.Date, "base": pl.Int64},
         )
-        numbered = kept.join(bases, on="day", how="left", maintain_order="left").with_columns(
+        numbered = kept_rows.join(bases, on="day", how="left", maintain_order="left").with_columns(
             (pl.col("base") + pl.int_range(pl.len(), dtype=pl.Int64).over("day")).alias("seq")
         )
         for day, count in numbered.group_by("day").len().iter_rows():
@@ -330,27 +428,65 @@ class Importer:
         sink.write(orjson.dumps(dataclasses.asdict(reject)) + b"\n")
 
 
+@dataclass(frozen=True)
+class BlockEnvelopes:
+    """A block read as envelopes: those to import (None: not one), the lines rejected
+    already, and how many lines were not blank."""
+
+    block: LineBlock
+    source: str
+    lines: _Lines | None
+    marks: pl.DataFrame | None  # the row_marks of the lines' contents
+    rejects: list[Reject]
+    counted: int
+
+
+def read_envelopes(con: duckdb.DuckDBPyConnection, block: LineBlock, source: str) -> BlockEnvelopes:
+    """The block's envelopes in line order; what DuckDB does not read as the usual shape
+    is read line by line (and rejected with its reason when it is no envelope)."""
+    envelopes = decode_envelopes(con, block)
+    lines = _Lines(
+        envelopes.index.to_numpy(),
+        envelopes.data_types,
+        envelopes.contents,
+        envelopes.recv_ns,
+    )
+    blank = len(envelopes.blank)
+    rejects: list[Reject] = []
+    exact: list[tuple[int, str, str, int | None]] = []
+    for index in envelopes.irregular:
+        line = block.line(index)
+        if not line.strip():
+            blank += 1  # blank lines carry nothing
+            continue
+        try:
+            envelope = parse_envelope_line(line.rstrip(b"\r\n"))
+        except EnvelopeError as exc:
+            rejects.append(Reject(source, block.first_line + index, str(exc), _text(line)))
+            continue
+        exact.append((index, envelope.data_type, envelope.content, envelope.recv_ns))
+    if exact:
+        lines = lines.merged(exact)
+    if not len(lines.index):
+        return BlockEnvelopes(block, source, None, None, rejects, block.lines - blank)
+    marks = row_marks(lines.contents)
+    return BlockEnvelopes(block, source, lines, marks, rejects, block.lines - blank)
+
+
 def _text(line: bytes) -> str:
     return line.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
 
-def _batches(lines: Iterable[bytes], size: int) -> Iterator[tuple[int, list[bytes]]]:
-    """Lists of up to `size` lines with the number of their first line."""
-    iterator = iter(lines)
-    first = 1
-    while batch := list(itertools.islice(iterator, size)):
-        yield first, batch
-        first += len(batch)
-
-
-def describe_sources(paths: Iterable[Path]) -> list[SourceFile]:
-    """Path, SHA-256 and size of each input file (stdin is described once read)."""
+def describe_sources(paths: Iterable[Path]) -> list[tuple[str, int]]:
+    """Path and size of each input file, refusing what cannot be read as one."""
     sources = []
     for path in paths:
         if str(path) == STDIN:
             continue
         try:
-            sources.append(SourceFile(str(path), file_sha256(path), path.stat().st_size))
+            with open(path, "rb"):
+                pass
+            sources.append((str(path), path.stat().st_size))
         except IsADirectoryError:
             raise BadInputError(f"{path} is a directory, not a JSON Lines file") from None
         except OSError as exc:
@@ -381,29 +517,25 @@ def check_not_imported(layout: Layout, sources: list[SourceFile]) -> None:
 
 
 class _Input:
-    """The lines of one input: a file, gzip-compressed or not, or stdin (`-`); a UTF-8
-    byte order mark at the start is skipped. Hashes what it reads when the source was not
-    described beforehand (stdin)."""
+    """The lines of one input, in blocks: a file, gzip-compressed or not, or stdin (`-`);
+    a UTF-8 byte order mark at the start is skipped. Hashes what it reads when the source
+    was not hashed beforehand (stdin)."""
 
-    def __init__(self, path: str, described: SourceFile | None) -> None:
+    def __init__(self, path: str, size: int | None) -> None:
         self.path = path
-        self._described = described
-        self._hash = hashlib.sha256() if described is None else None
-        self._size = 0
+        self._hash = hashlib.sha256() if path == STDIN else None
+        self._size = size or 0
         self.lines = 0
 
-    def read(self) -> Iterator[bytes]:
+    def blocks(self, batch_lines: int) -> Iterator[LineBlock]:
         with self._open() as handle:
-            first = True
-            for line in handle:
-                if self._hash is not None:
-                    self._hash.update(line)
-                    self._size += len(line)
-                if first:
-                    line = line.removeprefix(_BOM)  # noqa: PLW2901 - the first line only
-                    first = False
-                self.lines += 1
-                yield line
+            yield from _read_blocks(handle, batch_lines, self._on_read)
+
+    def _on_read(self, chunk: bytes, lines: int) -> None:
+        if self._hash is not None:
+            self._hash.update(chunk)
+            self._size += len(chunk)
+        self.lines += lines
 
     def _open(self) -> BinaryIO:
         if self.path == STDIN:
@@ -418,11 +550,105 @@ class _Input:
         except OSError as exc:
             raise BadInputError(f"cannot read {self.path}: {exc.strerror}") from exc
 
-    def source(self) -> SourceFile:
-        if self._described is not None:
-            return self._described
-        assert self._hash is not None
-        return SourceFile(self.path, self._hash.hexdigest(), self._size)
+    def source(self, sha256: str | None) -> SourceFile:
+        if self._hash is not None:
+            return SourceFile(self.path, self._hash.hexdigest(), self._size)
+        assert sha256 is not None
+        return SourceFile(self.path, sha256, self._size)
+
+
+def _read_blocks(
+    handle: BinaryIO, batch_lines: int, on_read: Callable[[bytes, int], None]
+) -> Iterator[LineBlock]:
+    """Blocks of up to `batch_lines` whole lines (fewer past BLOCK_BYTES), every line
+    ending with a newline (one is added to a last line without it). Each byte is copied
+    once into its block: reads are kept as they come and joined when a block is cut."""
+    chunks: list[bytes] = []
+    size = 0  # bytes in chunks
+    ends: list[npt.NDArray[np.int64]] = []  # offsets just past each newline, per chunk
+    lines = 0  # newlines in chunks
+    first_line = 1
+    start = True
+    eof = False
+    while True:
+        if not eof and lines < batch_lines and not (lines and size >= BLOCK_BYTES):
+            chunk = handle.read(READ_BYTES)
+            found = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A) + 1
+            on_read(chunk, len(found))
+            if start:
+                start = False
+                if chunk.startswith(_BOM):
+                    chunk, found = chunk[len(_BOM) :], found - len(_BOM)
+            if not chunk:
+                eof = True
+                if size and not (chunks[-1].endswith(b"\n")):
+                    chunks.append(b"\n")
+                    ends.append(np.array([size + 1], dtype=np.int64))
+                    size, lines = size + 1, lines + 1
+                    on_read(b"", 1)
+                continue
+            chunks.append(chunk)
+            ends.append(found + size)
+            size += len(chunk)
+            lines += len(found)
+            continue
+        if not lines:
+            return
+        offsets = np.concatenate(ends)
+        take = min(lines, batch_lines)
+        cut = int(offsets[take - 1])
+        data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        starts = np.zeros(take + 1, dtype=np.int64)
+        starts[1:] = offsets[:take]
+        rest = data[cut:]
+        yield LineBlock(first_line, memoryview(data)[:cut] if rest else data, starts)
+        first_line += take
+        chunks, size = ([rest], len(rest)) if rest else ([], 0)
+        ends, lines = [offsets[take:] - cut], lines - take
+
+
+def _prefetched(items: Iterator[T], depth: int) -> Iterator[T]:
+    """`items`, produced by a reader thread up to `depth` ahead; its failure is raised
+    here, and leaving early stops it."""
+    done = object()
+    ready: queue.Queue[Any] = queue.Queue(depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, which raises it
+            ready.put(exc)
+
+    reader = threading.Thread(target=produce, name="vnrec-import-read", daemon=True)
+    reader.start()
+    try:
+        while (item := ready.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            while True:
+                ready.get_nowait()
+        reader.join()
+
+
+def _hash_file(path: str) -> str:
+    try:
+        return file_sha256(Path(path))
+    except OSError as exc:
+        raise BadInputError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 def import_files(
@@ -433,26 +659,45 @@ def import_files(
     again: bool = False,
     on_reject: RejectHandler = _log_reject,
     batch_lines: int = DEFAULT_BATCH_LINES,
+    threads: int | None = None,
 ) -> ImportReport:
     """Import JSON Lines files (or `-`, stdin; `.gz` read as such) in order as one
     transaction (seq continues across files). Empty inputs are reported in
     `report.empty`; an import that stores nothing at all commits nothing."""
     paths = list(paths)
-    described = {source.path: source for source in describe_sources(paths)}
-    if not again:
-        check_not_imported(layout, list(described.values()))
-    with Importer(layout, append=append, on_reject=on_reject, batch_lines=batch_lines) as importer:
+    sizes = dict(describe_sources(paths))
+    with (
+        ThreadPoolExecutor(1, thread_name_prefix="vnrec-import-hash") as hashing,
+        Importer(
+            layout, append=append, on_reject=on_reject, batch_lines=batch_lines, threads=threads
+        ) as importer,
+    ):
+        hashes = {path: hashing.submit(_hash_file, path) for path in sizes}
+        checked = again
         for path in paths:
-            given = _Input(str(path), described.get(str(path)))
+            given = _Input(str(path), sizes.get(str(path)))
+            read = importer.envelope_reader()
+            blocks = _prefetched(given.blocks(batch_lines), _BLOCKS_AHEAD)
             try:
-                importer.import_lines(given.read(), given.path)
+                # three threads: reading, decoding envelopes, and this one (then the writer)
+                for envelopes in _prefetched((read(b, given.path) for b in blocks), 1):
+                    importer.import_envelopes(envelopes)
+                    if not checked and all(h.done() for h in hashes.values()):
+                        # The earliest moment a repeated import can be refused.
+                        check_not_imported(layout, _hashed(hashes))
+                        checked = True
             except (OSError, EOFError, zlib.error) as exc:
                 # a truncated or damaged .gz, or a read error in the middle of a file
                 raise BadInputError(f"cannot read {given.path}: {exc}") from exc
-            importer.add_source(given.source())
+            given_hash = hashes[given.path].result() if given.path in hashes else None
+            importer.add_source(given.source(given_hash))
             if not given.lines:
                 importer.report.empty.append(given.path)
         return importer.commit(again=again)
+
+
+def _hashed(hashes: Mapping[str, Future[str]]) -> list[SourceFile]:
+    return [SourceFile(path, future.result(), 0) for path, future in hashes.items()]
 
 
 def import_envelopes(

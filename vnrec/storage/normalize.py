@@ -1,198 +1,519 @@
 """The one columnar normalizer: a batch of SSI envelopes (data type + Content JSON text)
 becomes typed Arrow tables, one per channel, without a Python object per field.
 
-Every Content of a channel is decoded in one polars `json_decode` call into a struct of
-strings (numbers, numeric strings and "NaN" all arrive as text), then cast column by column.
-Rows polars cannot decode as a whole batch (invalid JSON, a non-object, a nested value where
-a scalar is expected) are found and handled one by one: invalid ones are reported, nested
-values are flattened to their JSON text. Nothing else in vnrec parses Content into columns.
+Content is decoded by DuckDB's JSON reader (yyjson, in C++, on every core), straight into
+typed columns: one `json_transform` per group of data types (an `X` snapshot, which feeds
+both `trades` and `quotes`, is parsed once), numbers as DOUBLE, text as VARCHAR. That
+reading is lenient where vnrec must not be: a value that is not a number becomes NULL, and
+a NULL cannot tell an absent key from a bad value. So each row is checked without parsing
+it again:
+
+- a row is certain when every numeric key it declares decoded to a number, or when its
+  colons are all accounted for: one per declared key that decoded to a value, plus those
+  inside its text values (any other colon is a key that decoded to NULL: a JSON null, a
+  bad value, or a key vnrec does not know);
+- rows with a `\\u` escape (which can hide a key or a colon) or a `true`/`false` (DuckDB
+  reads a boolean as 1 or 0) are never certain.
+
+Rows that are not certain are read again with every value as text: a value is invalid when
+it is neither blank nor castable to DOUBLE by the very cast the typed reading used, so both
+readings agree on every value they both accept. Numbers are what DuckDB casts to DOUBLE:
+JSON numbers, numeric strings (surrounding blanks and `_` digit separators included),
+`"NaN"` and `"inf"`; a text field holding a non-string keeps its compact JSON text.
+Duplicate keys: the first one wins. Key spellings that differ only by case (`Isin`/`ISIN`)
+cannot share one DuckDB struct, so the rarer spelling is read in a second pass over the
+rows that contain it. Nothing else in vnrec parses Content into columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
-from collections.abc import Sequence
+import functools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
 
+import numpy as np
 import orjson
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from vnrec.calendar import HCM_UTC_OFFSET
-from vnrec.ssi.channels import CHANNELS, DATE_KEYS, TIME_KEYS, Channel, FieldKind, WireField
+from vnrec.errors import StorageError
+from vnrec.ssi.channels import (
+    CHANNELS,
+    DATE_KEYS,
+    IGNORED_KEYS,
+    KNOWN_DATA_TYPES,
+    TIME_KEYS,
+    Channel,
+    WireField,
+)
 from vnrec.storage.schema import SCHEMAS
 
-_POLARS_TYPE: dict[FieldKind, type[pl.DataType]] = {
-    "text": pl.String,
-    "price": pl.Float64,
-    "value": pl.Float64,
-    "volume": pl.Int64,
-    "count": pl.Int64,
-}
-_TIME_FIELDS = (
-    WireField("trading_date", DATE_KEYS, "text"),
-    WireField("time", TIME_KEYS, "text"),
-)
+if TYPE_CHECKING:
+    import duckdb
+
+# Rows per Arrow batch handed to DuckDB: its unit of parallel work.
+_SCAN_ROWS = 16_384
+_INT64_LIMIT = 2.0**63
+_NUMERIC_KINDS = frozenset({"price", "value", "volume", "count"})
+_TIME_FIELD = WireField("time", TIME_KEYS, "text")
+_DATE_FIELD = WireField("trading_date", DATE_KEYS, "text")
+
+
+@dataclass(frozen=True)
+class _Group:
+    """Data types decoded by one `json_transform`: their keys and the tables they feed.
+
+    Key i of the group is column `k{i}` of its decoded frame; `layers` are the DuckDB
+    structs (key indexes), each free of two spellings that differ only by case."""
+
+    data_types: tuple[str, ...]
+    channels: tuple[Channel, ...]
+    keys: tuple[str, ...]
+    numeric: tuple[bool, ...]
+    layers: tuple[tuple[int, ...], ...]
+
+    def column(self, key: str) -> str:
+        return f"k{self.keys.index(key)}"
+
+
+@functools.cache
+def _groups() -> tuple[_Group, ...]:
+    routes: dict[str, list[Channel]] = {}
+    for channel in CHANNELS:
+        for data_type in channel.data_types:
+            routes.setdefault(data_type, []).append(channel)
+    by_channels: dict[tuple[str, ...], list[str]] = {}
+    for data_type, channels in routes.items():
+        by_channels.setdefault(tuple(c.table for c in channels), []).append(data_type)
+    tables = {c.table: c for c in CHANNELS}
+    groups = [
+        _group(tuple(data_types), tuple(tables[t] for t in names))
+        for names, data_types in by_channels.items()
+    ]
+    # Unknown data types are read for their TradingDate only (they are kept in raw).
+    groups.append(_group((), ()))
+    return tuple(groups)
+
+
+def _group(data_types: tuple[str, ...], channels: tuple[Channel, ...]) -> _Group:
+    kinds: dict[str, bool] = {}
+    wire_fields = [f for c in channels for f in c.fields]
+    wire_fields += [_DATE_FIELD, _TIME_FIELD] if channels else [_DATE_FIELD]
+    for wire_field in wire_fields:
+        for key in wire_field.keys:
+            numeric = wire_field.kind in _NUMERIC_KINDS
+            if kinds.setdefault(key, numeric) != numeric:
+                raise StorageError(f"wire key {key} is both a number and text in {data_types}")
+    if channels:
+        for key in IGNORED_KEYS:
+            kinds.setdefault(key, False)
+    keys = tuple(kinds)
+    layers: list[list[int]] = []
+    for index, key in enumerate(keys):
+        for layer in layers:
+            if all(keys[i].lower() != key.lower() for i in layer):
+                layer.append(index)
+                break
+        else:
+            layers.append([index])
+    return _Group(
+        data_types,
+        channels,
+        keys,
+        tuple(kinds[k] for k in keys),
+        tuple(tuple(layer) for layer in layers),
+    )
+
+
+Text: TypeAlias = "pa.Array | pa.ChunkedArray | pl.Series"  # a column of text
+
+
+def as_arrow(column: Text) -> Any:
+    """The column as Arrow (a polars Series is converted, Arrow is taken as it is)."""
+    return column.to_arrow() if isinstance(column, pl.Series) else column
 
 
 @dataclass
 class Decoded:
-    """Content decoded for a batch: per channel, the batch row numbers and their fields."""
+    """Content decoded for a batch: per channel, the batch row numbers and typed fields."""
 
     rows: int
-    channel_frames: dict[str, pl.DataFrame]  # table -> frame with "_row" + wire columns
+    # table -> frame of "_row", "_date" (TradingDate), "_time" and one column per field
+    channel_frames: dict[str, pl.DataFrame]
     trading_dates: pl.Series  # per batch row: the Content's TradingDate, or null
     bad_rows: dict[int, str] = field(default_factory=dict)  # row -> reason
 
 
-def _wire_keys(fields: Sequence[WireField]) -> list[str]:
-    keys: list[str] = []
-    for wire_field in fields:
-        for key in wire_field.keys:
-            if key not in keys:
-                keys.append(key)
-    return keys
+class Normalizer:
+    """Decodes batches of Content text with one DuckDB connection of `threads` threads.
+    Not thread-safe: one per thread that decodes. Close it (or use `with`)."""
+
+    def __init__(self, threads: int = 1) -> None:
+        import duckdb
+
+        self._duckdb = duckdb
+        self._con = duckdb.connect(config={"threads": threads})
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Normalizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        return self._con
+
+    def decode(
+        self, data_types: Text, contents: Text, marks: pl.DataFrame | None = None
+    ) -> Decoded:
+        """Decode the Content of each row by its DataType's channels.
+
+        Rows of unknown DataTypes are decoded only for their TradingDate (they are kept in
+        `raw`). Rows whose Content is not a JSON object, or holds a value that is not what
+        its field is, are listed in `bad_rows` with the reason. `marks` are the contents'
+        `row_marks`, when another thread computed them already."""
+        batch = pa.table(
+            {
+                "_row": pa.array(np.arange(len(contents), dtype=np.int64)),
+                "dt": as_arrow(data_types),
+                "c": as_arrow(contents),
+            }
+        )
+        not_json: dict[int, str] = {}
+        while True:
+            try:
+                return self._decode(batch, not_json, marks)
+            except self._duckdb.InvalidInputException as exc:
+                # Some Content is not JSON: rare, so it is looked for only when DuckDB says so.
+                found = self._invalid_json(batch, not_json)
+                if not found:
+                    raise StorageError(f"DuckDB cannot decode a batch of Content: {exc}") from exc
+                not_json.update(found)
+
+    def _decode(
+        self, batch: pa.Table, not_json: dict[int, str], marks: pl.DataFrame | None
+    ) -> Decoded:
+        bad_rows = dict(not_json)
+        present = set(pc.unique(batch.column("dt")).to_pylist())
+        if marks is None:
+            marks = row_marks(batch.column("c"))
+        channel_frames: dict[str, list[pl.DataFrame]] = {}
+        date_parts: list[pl.DataFrame] = []
+        with _registered(self._con, "env", _without(batch, not_json)):
+            for group in _groups():
+                where = _where(group, present)
+                if where is None:
+                    continue
+                decoded = self._decode_group(group, where, marks, batch, bad_rows)
+                date_parts.append(decoded.select("_row", "_date"))
+                for channel in group.channels:
+                    channel_frames.setdefault(channel.table, []).append(
+                        decoded.select("_row", "_date", "_time", *_field_exprs(group, channel))
+                    )
+        rows = pl.DataFrame({"_row": pl.int_range(batch.num_rows, eager=True, dtype=pl.Int64)})
+        dates = (
+            pl.concat(date_parts).unique("_row", keep="first")
+            if date_parts
+            else pl.DataFrame(schema={"_row": pl.Int64, "_date": pl.Date})
+        )
+        per_row = rows.join(dates, on="_row", how="left", maintain_order="left")
+        frames: dict[str, pl.DataFrame] = {}
+        bad = pl.Series(sorted(bad_rows), dtype=pl.Int64)
+        for table, parts in channel_frames.items():
+            joined = pl.concat(parts).sort("_row") if len(parts) > 1 else parts[0]
+            frames[table] = joined.filter(~pl.col("_row").is_in(bad)) if len(bad) else joined
+        return Decoded(batch.num_rows, frames, per_row["_date"], bad_rows)
+
+    def _invalid_json(self, batch: pa.Table, known: dict[int, str]) -> dict[int, str]:
+        """Rows DuckDB cannot parse as JSON (and not yet known), with orjson's reason."""
+        with _registered(self._con, "probe", _without(batch, known)):
+            invalid = self._con.sql(
+                "SELECT _row FROM probe WHERE NOT coalesce(json_valid(c), false)"
+            ).to_arrow_table()
+        contents = batch.column("c")
+        return {row: _content_error(contents[row].as_py()) for row in invalid.column(0).to_pylist()}
+
+    # -- one group ------------------------------------------------------------------------
+
+    def _decode_group(
+        self,
+        group: _Group,
+        where: str,
+        marks: pl.DataFrame,
+        batch: pa.Table,
+        bad_rows: dict[int, str],
+    ) -> pl.DataFrame:
+        """The group's rows as `_row, k0..kN` typed, then parsed dates and times."""
+        typed = self._transform(group, group.layers[0], "env", where)
+        for layer in group.layers[1:]:
+            typed = self._second_spellings(group, layer, batch, typed)
+        typed = typed.select("_row", *(f"k{i}" for i in range(len(group.keys))))
+        certain = _certain(group, typed, marks)
+        doubtful = typed.filter(~certain)
+        if doubtful.height:
+            typed = typed.filter(certain)
+            with _registered(self._con, "doubt", _rows_of(batch, doubtful["_row"])):
+                texts = self._as_text(group)
+            _check_objects(group, texts, batch, bad_rows)
+            typed = pl.concat([typed, _numbers_of(group, texts, bad_rows)]).sort("_row")
+        return _with_time(group, typed, bad_rows)
+
+    def _second_spellings(
+        self, group: _Group, layer: Sequence[int], batch: pa.Table, typed: pl.DataFrame
+    ) -> pl.DataFrame:
+        """Adds the keys of `layer`, read where the spelling they share a name with decoded
+        to nothing and the row holds one of them."""
+        firsts = [
+            f"k{i}"
+            for i in group.layers[0]
+            if any(group.keys[i].lower() == group.keys[j].lower() for j in layer)
+        ]
+        rows = typed.filter(pl.any_horizontal(pl.col(c).is_null() for c in firsts))["_row"]
+        if len(rows):
+            spelled = " OR ".join(
+                f"contains(c, {_sql_text(_quoted(group.keys[i]))})" for i in layer
+            )
+            with _registered(self._con, "unspelled", _rows_of(batch, rows)):
+                extra = self._transform(group, layer, "unspelled", spelled)
+            if extra.height:
+                return typed.join(extra, on="_row", how="left", maintain_order="left")
+        return typed.with_columns(
+            pl.lit(None, pl.Float64 if group.numeric[i] else pl.String).alias(f"k{i}")
+            for i in layer
+        )
+
+    def _as_text(self, group: _Group) -> pl.DataFrame:
+        """The rows of `doubt` with every key as its text and, for numeric keys, `n{i}`:
+        that text cast to DOUBLE by the cast the typed reading uses."""
+        parts = []
+        for layer in group.layers:
+            columns = []
+            for i in layer:
+                columns.append(f's."{group.keys[i]}" AS k{i}')
+                if group.numeric[i]:
+                    columns.append(f'TRY_CAST(s."{group.keys[i]}" AS DOUBLE) AS n{i}')
+            struct = _struct(group, layer, as_text=True)
+            sql = (
+                f"SELECT _row, {', '.join(columns)} FROM"
+                f" (SELECT _row, json_transform(c, '{struct}') AS s FROM doubt)"
+            )
+            part = pl.from_arrow(self._con.sql(sql).to_arrow_table())
+            assert isinstance(part, pl.DataFrame)
+            parts.append(part)
+        texts = parts[0]
+        for part in parts[1:]:
+            texts = texts.join(part, on="_row", how="left", maintain_order="left")
+        return texts
+
+    def _transform(
+        self, group: _Group, layer: Sequence[int], source: str, where: str
+    ) -> pl.DataFrame:
+        struct = _struct(group, layer, as_text=False)
+        sql = f"SELECT _row, UNNEST(json_transform(c, '{struct}')) FROM {source} WHERE {where}"
+        table = self._con.sql(sql).to_arrow_table()
+        table = table.rename_columns(["_row", *(f"k{i}" for i in layer)])
+        decoded = pl.from_arrow(table)
+        assert isinstance(decoded, pl.DataFrame)
+        return decoded
 
 
-def _flatten(content: str) -> str | None:
-    """Content as a flat JSON object of scalars, or None when it is not a JSON object."""
-    try:
-        obj = orjson.loads(content)
-    except orjson.JSONDecodeError:
+def _where(group: _Group, present: set[str | None]) -> str | None:
+    """The SQL condition selecting the group's rows of the batch, or None when it has none."""
+    if group.data_types:
+        wanted = [d for d in group.data_types if d in present]
+        if not wanted:
+            return None
+        return "dt IN (" + ", ".join(_sql_text(d) for d in wanted) + ")"
+    if not any(d is None or d not in KNOWN_DATA_TYPES for d in present):
         return None
-    if not isinstance(obj, dict):
-        return None
-    flat = {
-        k: v if v is None or isinstance(v, str | int | float) else orjson.dumps(v).decode()
-        for k, v in obj.items()
-    }
-    return orjson.dumps(flat).decode()
+    known = ", ".join(_sql_text(d) for d in sorted(KNOWN_DATA_TYPES))
+    return f"(dt IS NULL OR dt NOT IN ({known}))"
 
 
-def _content_error(content: str) -> str | None:
+def _content_error(content: str) -> str:
     try:
         obj = orjson.loads(content)
     except orjson.JSONDecodeError as exc:
         return f"Content is not valid JSON ({exc})"
-    if not isinstance(obj, dict):
-        return f"Content is a JSON {type(obj).__name__}, not an object"
-    return None
+    return f"Content is not valid JSON (a JSON {type(obj).__name__} that DuckDB refuses)"
 
 
-def _decode_strings(contents: pl.Series, keys: list[str]) -> pl.DataFrame:
-    """Each Content as a row of strings, one column per key (null when absent).
-
-    polars' NDJSON reader is the fastest decoder here; it is line-based, so line breaks
-    (legal in JSON only as whitespace) become spaces, and a blank Content, which the
-    reader would skip, is left to `json_decode` so that rows stay aligned."""
-    schema = {key: pl.String for key in keys}
-    if len(contents) and not contents.str.strip_chars().eq("").any():
-        if contents.str.contains("[\r\n]").any():
-            contents = contents.str.replace_all("[\r\n]", " ")
-        text = contents.str.join("\n").item().encode()
-        frame = pl.read_ndjson(io.BytesIO(text), schema=schema)
-        if frame.height == len(contents):
-            return frame
-    return contents.str.json_decode(dtype=pl.Struct(schema)).struct.unnest()
+@functools.cache
+def _struct_cached(keys: tuple[str, ...], kinds: tuple[bool, ...], as_text: bool) -> str:
+    types = ("VARCHAR" if as_text or not numeric else "DOUBLE" for numeric in kinds)
+    return orjson.dumps(dict(zip(keys, types, strict=True))).decode()
 
 
-def _decode_channel(
-    contents: pl.Series, keys: list[str], bad_rows: dict[int, str], row_numbers: list[int]
-) -> pl.DataFrame:
-    try:
-        return _decode_strings(contents, keys)
-    except pl.exceptions.PolarsError:
-        pass  # a bad or unusual row somewhere in the batch: handle rows one by one below
-    cleaned: list[str | None] = []
-    for row, content in zip(row_numbers, contents.to_list(), strict=True):
-        error = _content_error(content)
-        if error is not None:
-            bad_rows[row] = error
-            cleaned.append(None)
-        else:
-            cleaned.append(_flatten(content))
-    return _decode_strings(pl.Series(cleaned, dtype=pl.String), keys)
+def _struct(group: _Group, layer: Sequence[int], *, as_text: bool) -> str:
+    keys = tuple(group.keys[i] for i in layer)
+    kinds = tuple(group.numeric[i] for i in layer)
+    return _struct_cached(keys, kinds, as_text)
 
 
-def decode(data_types: pl.Series, contents: pl.Series) -> Decoded:
-    """Decode the Content of each row by the channel of its DataType.
+def _quoted(key: str) -> str:
+    return f'"{key}"'
 
-    Rows of unknown DataTypes are decoded only for their TradingDate (they are kept in
-    `raw`). Rows whose Content is not a JSON object, or holds a value that is not what its
-    field is (see `_invalid_reason`), are listed in `bad_rows` with the reason."""
-    rows = len(contents)
-    frame = pl.DataFrame(
-        {"_row": pl.int_range(rows, eager=True, dtype=pl.Int64), "dt": data_types, "c": contents}
-    )
-    bad_rows: dict[int, str] = {}
-    channel_frames: dict[str, pl.DataFrame] = {}
-    date_parts: list[pl.DataFrame] = []
-    routed = pl.Series(values=[False] * rows, dtype=pl.Boolean)
-    for channel in CHANNELS:
-        mask = frame["dt"].is_in(list(channel.data_types))
-        selected = frame.filter(mask)
-        routed = routed | mask
-        if selected.height == 0:
-            continue
-        keys = _wire_keys(channel.fields + _TIME_FIELDS)
-        decoded = _decode_channel(selected["c"], keys, bad_rows, selected["_row"].to_list())
-        decoded = decoded.with_columns(selected["_row"])
-        channel_frames[channel.table] = decoded
-        _collect_invalid(decoded, channel.fields + _TIME_FIELDS, bad_rows)
-        date_parts.append(decoded.select("_row", pl.col("TradingDate").alias("d")))
-    unknown = frame.filter(~routed)
-    if unknown.height:
-        decoded = _decode_channel(
-            unknown["c"], list(DATE_KEYS), bad_rows, unknown["_row"].to_list()
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _registered:
+    """An Arrow table visible to DuckDB under `name` for a `with` block, in batches of
+    `_SCAN_ROWS` (DuckDB's unit of parallel work)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
+        self._con = con
+        self._name = name
+        self._table = pa.Table.from_batches(
+            table.to_batches(max_chunksize=_SCAN_ROWS), table.schema
         )
-        decoded = decoded.with_columns(unknown["_row"])
-        _collect_invalid(decoded, _TIME_FIELDS[:1], bad_rows)
-        date_parts.append(decoded.select("_row", pl.col("TradingDate").alias("d")))
-    dates = (
-        pl.concat(date_parts).unique("_row", keep="first")
-        if date_parts
-        else pl.DataFrame(schema={"_row": pl.Int64, "d": pl.String})
-    )
-    per_row = frame.select("_row").join(dates, on="_row", how="left", maintain_order="left")
-    trading_dates = _parse_trading_date(per_row["d"])
-    if bad_rows:
-        bad = pl.Series(sorted(bad_rows), dtype=pl.Int64)
-        channel_frames = {
-            table: f.filter(~pl.col("_row").is_in(bad)) for table, f in channel_frames.items()
+
+    def __enter__(self) -> None:
+        self._con.register(self._name, self._table)
+
+    def __exit__(self, *exc: object) -> None:
+        self._con.unregister(self._name)
+
+
+def _without(batch: pa.Table, rows: Mapping[int, str]) -> pa.Table:
+    if not rows:
+        return batch
+    keep = np.ones(batch.num_rows, dtype=bool)
+    keep[list(rows)] = False
+    return batch.filter(pa.array(keep))
+
+
+def _rows_of(batch: pa.Table, rows: pl.Series) -> pa.Table:
+    """The `_row, c` of the given batch rows (`_row` is the batch's row number)."""
+    return batch.select(["_row", "c"]).take(rows.to_arrow())
+
+
+def row_marks(text: Text) -> pl.DataFrame:
+    """Per Content: its colons and `:null`s, and whether it holds what can hide a bad value
+    (the certificate of a typed reading, see the module docstring)."""
+    contents = pl.Series(as_arrow(text), dtype=pl.String)
+    with_null = contents.str.contains(":null", literal=True)
+    nulls = pl.Series(np.zeros(len(contents), dtype=np.int64))
+    if with_null.any():
+        rows = with_null.arg_true()
+        counts = contents.gather(rows).str.count_matches(":null")
+        nulls = nulls.scatter(rows, counts.cast(pl.Int64))
+    return pl.DataFrame(
+        {
+            # a regex of one literal searches with memchr, the literal search does not
+            "colons": contents.str.count_matches(":"),
+            "nulls": nulls,
+            "odd": contents.str.contains(r"true|false|\\u"),
         }
-    return Decoded(rows, channel_frames, trading_dates, bad_rows)
+    )
 
 
-def _invalid_reason(wire_field: WireField) -> pl.Expr | None:
-    """Why a row's value of this field is unusable, or null: a number that is neither a JSON
-    number, a numeric string nor "NaN"; a TradingDate that is not dd/MM/yyyy; a Time that is
-    not HH:mm:ss. A missing, null or blank value is not invalid (it is unknown)."""
-    keys = wire_field.keys
-    text = pl.coalesce([pl.col(k) for k in keys]) if len(keys) > 1 else pl.col(keys[0])
-    stripped = text.str.strip_chars()
-    given = stripped.ne("")
-    if wire_field.kind != "text":
-        bad = given & stripped.cast(pl.Float64, strict=False).is_null()
-        what = "a number"
-    elif wire_field.column == "trading_date":
-        bad = given & _parse_date_expr(text).is_null()
-        what = "a dd/MM/yyyy date"
-    elif wire_field.column == "time":
-        bad = given & stripped.str.strptime(pl.Time, "%H:%M:%S", strict=False).is_null()
-        what = "a HH:mm:ss time"
-    else:
-        return None
-    return pl.when(bad).then(pl.format(f"{keys[0]} is not {what}: {{}}", text))
+def _certain(group: _Group, typed: pl.DataFrame, marks: pl.DataFrame) -> pl.Series:
+    """Rows whose typed reading is known to be complete (see the module docstring): every
+    colon of the row is a declared key that decoded to a value, one inside a text value, or
+    the colon of a `:null` (not counting those inside text values)."""
+    if typed.height == 0:
+        return pl.Series(dtype=pl.Boolean)
+    keys = typed.columns[1:]
+    numeric = [f"k{i}" for i, is_num in enumerate(group.numeric) if is_num]
+    text = [f"k{i}" for i, is_num in enumerate(group.numeric) if not is_num]
+    mark = marks.select("colons", "nulls", "odd").select(pl.all().gather(typed["_row"]))
+
+    def count(pattern: str) -> pl.Expr:
+        # only in the text columns that hold the pattern at all (Time: ":", rarely others)
+        if not text:
+            return pl.lit(0)
+        holding = typed.select(pl.col(text).str.contains(pattern, literal=True).any())
+        found = [c for c in text if holding[c][0]]
+        counts = [pl.col(c).str.count_matches(pattern).fill_null(0) for c in found]
+        return pl.sum_horizontal(counts) if counts else pl.lit(0)
+
+    anything = pl.any_horizontal([pl.col(c).is_not_null() for c in keys])
+    certain = ~pl.col("odd") & anything
+    if numeric:
+        decoded = pl.sum_horizontal([pl.col(c).is_not_null().cast(pl.Int32) for c in keys])
+        all_numbers = pl.all_horizontal([pl.col(c).is_not_null() for c in numeric])
+        accounted = pl.col("colons") - pl.col("nulls") + count(":null") == decoded + count(":")
+        certain = certain & (all_numbers | accounted)
+    return typed.hstack(mark).select(certain).to_series()
 
 
-def _collect_invalid(
-    frame: pl.DataFrame, fields: Sequence[WireField], bad_rows: dict[int, str]
+def _check_objects(
+    group: _Group, texts: pl.DataFrame, batch: pa.Table, bad_rows: dict[int, str]
 ) -> None:
-    reasons = [r for r in (_invalid_reason(f) for f in fields) if r is not None]
+    """Rows where no key decoded may not be JSON objects at all: ask orjson which."""
+    keys = [f"k{i}" for i in range(len(group.keys))]
+    empty = texts.filter(pl.all_horizontal([pl.col(k).is_null() for k in keys]))["_row"]
+    contents = batch.column("c")
+    for row in empty.to_list():
+        try:
+            obj = orjson.loads(contents[row].as_py())
+        except orjson.JSONDecodeError as exc:
+            bad_rows.setdefault(row, f"Content is not valid JSON ({exc})")
+            continue
+        if not isinstance(obj, dict):
+            bad_rows.setdefault(row, f"Content is a JSON {type(obj).__name__}, not an object")
+
+
+def _numbers_of(group: _Group, texts: pl.DataFrame, bad_rows: dict[int, str]) -> pl.DataFrame:
+    """The typed frame of rows read as text: numbers cast, bad values named."""
+    reasons = []
+    columns: list[pl.Expr] = [pl.col("_row")]
+    for i, key in enumerate(group.keys):
+        if group.numeric[i]:
+            text = pl.col(f"k{i}")
+            bad = text.is_not_null() & text.str.strip_chars().ne("") & pl.col(f"n{i}").is_null()
+            reasons.append(pl.when(bad).then(pl.format(f"{key} is not a number: {{}}", text)))
+            columns.append(pl.col(f"n{i}").alias(f"k{i}"))
+        else:
+            columns.append(pl.col(f"k{i}"))
+    _collect(texts, reasons, bad_rows)
+    return texts.select(columns)
+
+
+def _collect(frame: pl.DataFrame, reasons: Sequence[pl.Expr], bad_rows: dict[int, str]) -> None:
+    if not reasons or frame.height == 0:
+        return
     found = frame.select("_row", pl.coalesce(reasons).alias("reason")).drop_nulls("reason")
     for row, reason in found.iter_rows():
         bad_rows.setdefault(row, reason)
+
+
+def _with_time(group: _Group, typed: pl.DataFrame, bad_rows: dict[int, str]) -> pl.DataFrame:
+    """Adds `_date` and `_time`; a TradingDate or Time that is given but not a date or a
+    time names the row as bad (blank or missing is unknown, not bad)."""
+    date_text = pl.col(group.column(DATE_KEYS[0]))
+    time_keys = [group.column(k) for k in TIME_KEYS if k in group.keys]
+    time_text = pl.coalesce(time_keys) if time_keys else pl.lit(None, pl.String)
+    parsed = typed.with_columns(
+        _parse_date_expr(date_text).alias("_date"), _parse_time_expr(time_text).alias("_time")
+    )
+    reasons = [
+        pl.when(_given(date_text) & pl.col("_date").is_null()).then(
+            pl.format("TradingDate is not a dd/MM/yyyy date: {}", date_text)
+        )
+    ]
+    if time_keys:
+        reasons.append(
+            pl.when(_given(time_text) & pl.col("_time").is_null()).then(
+                pl.format("Time is not a HH:mm:ss time: {}", time_text)
+            )
+        )
+    _collect(parsed, reasons, bad_rows)
+    return parsed
+
+
+def _given(text: pl.Expr) -> pl.Expr:
+    return text.is_not_null() & text.str.strip_chars().ne("")
 
 
 def _parse_date_expr(text: pl.Expr) -> pl.Expr:
@@ -204,38 +525,25 @@ def _parse_date_expr(text: pl.Expr) -> pl.Expr:
     )
 
 
-def _parse_trading_date(text: pl.Series) -> pl.Series:
-    return pl.DataFrame({"t": text}).select(_parse_date_expr(pl.col("t"))).to_series()
+def _parse_time_expr(text: pl.Expr) -> pl.Expr:
+    return text.str.strip_chars().str.strptime(pl.Time, "%H:%M:%S", strict=False)
 
 
-def _field_expr(wire_field: WireField) -> pl.Expr:
-    text = (
-        pl.coalesce([pl.col(k) for k in wire_field.keys])
-        if len(wire_field.keys) > 1
-        else (pl.col(wire_field.keys[0]))
-    )
-    kind = wire_field.kind
-    if kind == "text":
-        return text.alias(wire_field.column)
-    as_float = text.str.strip_chars().cast(pl.Float64, strict=False)
-    if kind in ("price", "value"):
-        return as_float.alias(wire_field.column)
-    return (
-        (pl.when(as_float.is_finite()).then(as_float.round(0)).otherwise(None))
-        .cast(pl.Int64)
-        .alias(wire_field.column)
-    )
+def _field_exprs(group: _Group, channel: Channel) -> Iterator[pl.Expr]:
+    """Each field of the channel: its spellings coalesced in order, in its column type."""
+    for wire_field in channel.fields:
+        columns = [pl.col(group.column(k)) for k in wire_field.keys]
+        value = pl.coalesce(columns) if len(columns) > 1 else columns[0]
+        if wire_field.kind in ("volume", "count"):
+            whole = pl.when(value.is_finite() & (value.abs() < _INT64_LIMIT)).then(value.round(0))
+            value = whole.cast(pl.Int64)
+        yield value.alias(wire_field.column)
 
 
 def _event_ts_expr() -> pl.Expr:
     """TradingDate (else the row's trading day) + Time read as UTC+7, as UTC microseconds."""
-    day = pl.coalesce(_parse_date_expr(pl.col("TradingDate")), pl.col("_day"))
-    time_of_day = (
-        pl.coalesce([pl.col(k) for k in TIME_KEYS])
-        .str.strip_chars()
-        .str.strptime(pl.Time, "%H:%M:%S", strict=False)
-    )
-    local = day.dt.combine(time_of_day, time_unit="us")
+    day = pl.coalesce(pl.col("_date"), pl.col("_day"))
+    local = day.dt.combine(pl.col("_time"), time_unit="us")
     offset = pl.duration(seconds=int(HCM_UTC_OFFSET.total_seconds()))
     return (local - offset).dt.replace_time_zone("UTC").alias("event_ts")
 
@@ -254,54 +562,68 @@ def build_tables(
     decoded: Decoded,
     *,
     seq: pl.Series,
-    recv_ns: pl.Series,
+    recv_ns: pl.Series | pa.Array | pa.ChunkedArray,
     day: pl.Series,
-    data_types: pl.Series,
-    contents: pl.Series,
+    data_types: Text,
+    contents: Text,
     keep: pl.Series,
 ) -> list[BatchTables]:
     """Typed tables per day for the rows where `keep` is true, `seq`/`day` per batch row.
 
     `raw` gets every kept row; a kept row in `decoded.bad_rows` (possible on the live path,
-    where a malformed frame already has its seq) appears in `raw` only."""
-    base = pl.DataFrame(
+    where a malformed frame already has its seq) appears in `raw` only. The raw columns
+    stay in Arrow: the Content text is never copied here."""
+    recv = pl.Series(recv_ns) if not isinstance(recv_ns, pl.Series) else recv_ns
+    meta = pl.DataFrame(
         {
             "_row": pl.int_range(decoded.rows, eager=True, dtype=pl.Int64),
-            "seq": seq.cast(pl.Int64),
-            "recv_ns": recv_ns.cast(pl.Int64),
-            "_day": day.cast(pl.Date),
-            "data_type": data_types,
-            "content": contents,
             "_keep": keep,
+            "_day": day.cast(pl.Date),
+            "seq": seq.cast(pl.Int64),
+            "recv_ns": recv.cast(pl.Int64),
         }
-    ).filter(pl.col("_keep"))
-    per_table: dict[str, pl.DataFrame] = {
-        "raw": base.select("_day", "seq", "recv_ns", "data_type", "content")
-    }
-    for channel in CHANNELS:
-        frame = decoded.channel_frames.get(channel.table)
-        if frame is None or frame.height == 0:
-            continue
-        per_table[channel.table] = _channel_table(channel, frame, base)
-    out: list[BatchTables] = []
-    for (day_value,), raw in per_table["raw"].partition_by("_day", as_dict=True).items():
-        assert isinstance(day_value, dt.date)
-        tables: dict[str, pa.Table] = {}
-        for table, frame in per_table.items():
-            rows = frame.filter(pl.col("_day") == day_value).drop("_day")
-            if rows.height:
-                tables[table] = rows.to_arrow().cast(SCHEMAS[table])
-        out.append(
-            BatchTables(day_value, int(raw["seq"].min()), int(raw["seq"].max()), tables)  # type: ignore[arg-type]
-        )
-    return sorted(out, key=lambda b: b.day)
-
-
-def _channel_table(channel: Channel, frame: pl.DataFrame, base: pl.DataFrame) -> pl.DataFrame:
-    joined = base.select("_row", "_day", "seq", "recv_ns", "data_type").join(
-        frame, on="_row", how="inner", maintain_order="left"
     )
-    columns = [_field_expr(f) for f in channel.fields]
-    return joined.select("_day", "seq", "recv_ns", _event_ts_expr(), "data_type", *columns).sort(
-        "seq"
+    raw = pa.table(
+        {
+            "seq": meta["seq"].to_arrow(),
+            "recv_ns": meta["recv_ns"].to_arrow(),
+            "data_type": as_arrow(data_types),
+            "content": as_arrow(contents),
+        }
+    )
+    kept = keep.to_numpy()
+    all_kept = bool(kept.all())
+    if not all_kept:
+        raw = raw.filter(pa.array(kept))
+    row_days = meta["_day"] if all_kept else meta["_day"].filter(keep)
+    days = row_days.unique().sort().to_list()
+    with_type = meta.with_columns(pl.Series("data_type", as_arrow(data_types), dtype=pl.String))
+    channel_tables = {
+        channel.table: _channel_table(channel, frame, with_type)
+        for channel in CHANNELS
+        if (frame := decoded.channel_frames.get(channel.table)) is not None and frame.height
+    }
+    out: list[BatchTables] = []
+    for day_value in days:
+        assert isinstance(day_value, dt.date)
+        if len(days) == 1:
+            tables = {"raw": raw}
+        else:
+            tables = {"raw": raw.filter((row_days == day_value).to_arrow())}
+        for table, frame in channel_tables.items():
+            rows = frame if len(days) == 1 else frame.filter(pl.col("_day") == day_value)
+            if rows.height:
+                tables[table] = rows.drop("_day").to_arrow()
+        tables = {name: rows.cast(SCHEMAS[name]) for name, rows in tables.items()}
+        seqs = np.asarray(tables["raw"].column("seq").to_numpy())
+        out.append(BatchTables(day_value, int(seqs.min()), int(seqs.max()), tables))
+    return out
+
+
+def _channel_table(channel: Channel, frame: pl.DataFrame, meta: pl.DataFrame) -> pl.DataFrame:
+    rows = frame["_row"].to_numpy()
+    joined = pl.concat([meta[rows], frame.drop("_row")], how="horizontal")
+    columns = [pl.col(f.column) for f in channel.fields]
+    return joined.filter(pl.col("_keep")).select(
+        "_day", "seq", "recv_ns", _event_ts_expr(), "data_type", *columns
     )

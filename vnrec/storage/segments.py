@@ -23,7 +23,7 @@ from vnrec.errors import StorageError
 from vnrec.storage.commits import OP_RECORD, PartFile
 from vnrec.storage.files import fsync_dir
 from vnrec.storage.journal import JournalRecord, repair_segment, scan_segment
-from vnrec.storage.normalize import build_tables, decode
+from vnrec.storage.normalize import Normalizer, build_tables
 
 if TYPE_CHECKING:
     from vnrec.storage.day import DayWriter
@@ -49,8 +49,14 @@ def convert_segment(
     segment: Path,
     stats: ConversionStats,
     on_tables: TablesSink | None = None,
+    normalizer: Normalizer | None = None,
 ) -> None:
-    """Convert one closed segment of the writer's day, commit it, and delete it."""
+    """Convert one closed segment of the writer's day, commit it, and delete it (with a
+    normalizer of one thread for this segment when none is given)."""
+    if normalizer is None:
+        with Normalizer(threads=1) as own:
+            convert_segment(writer, segment, stats, on_tables, own)
+        return
     torn = repair_segment(segment)
     if torn is not None:
         message = (
@@ -75,7 +81,7 @@ def convert_segment(
             parts: list[PartFile] = []
             for start in range(0, len(records), CONVERT_BATCH):
                 chunk = records[start : start + CONVERT_BATCH]
-                parts += _convert_batch(writer, chunk, stats, on_tables)
+                parts += _convert_batch(writer, chunk, stats, on_tables, normalizer)
             writer.commit(OP_RECORD, parts, source=segment.name)
             stats.rows += len(records)
     segment.unlink()
@@ -88,11 +94,12 @@ def _convert_batch(
     records: list[JournalRecord],
     stats: ConversionStats,
     on_tables: TablesSink | None,
+    normalizer: Normalizer,
 ) -> list[PartFile]:
     day = writer.day
     data_types = pl.Series([r.data_type for r in records], dtype=pl.String)
     contents = pl.Series([r.content for r in records], dtype=pl.String)
-    decoded = decode(data_types, contents)
+    decoded = normalizer.decode(data_types, contents)
     stats.bad_content += len(decoded.bad_rows)
     for row, reason in sorted(decoded.bad_rows.items()):
         log.warning("seq %d of %s kept in raw only: %s", records[row].seq, day, reason)
