@@ -43,6 +43,7 @@ HEADLINE = (
     ("scaling", "replay 10M peak RSS"),
     ("analytics", "one-day stats (median)"),
     ("analytics", "all-days basis at 1m (median)"),
+    ("analytics", "all-days `vnrec basis` at 1m, whole command (median)"),
     ("analytics", "full-history GROUP BY symbol (median)"),
     ("peers", "vnrec/nautilus write"),
     ("peers", "vnrec/nautilus replay"),

@@ -74,8 +74,12 @@ def _public_holidays_by_year() -> dict[int, frozenset[dt.date]]:
     return {year: frozenset(days) for year, days in by_year.items()}
 
 
+@functools.cache
 def public_holidays(year: int) -> frozenset[dt.date]:
-    """Vietnam's public holidays of `year` (the `holidays` package, substitutes included)."""
+    """Vietnam's public holidays of `year` (the `holidays` package, substitutes included).
+
+    Cached: the futures table asks for every month of a century of contracts, and the
+    `holidays` package computes the lunar dates on each call."""
     known = _public_holidays_by_year().get(year)
     if known is None:
         import holidays

@@ -59,6 +59,7 @@ def test_clean_day(write: Write, layout: Layout) -> None:
         "event_time_order": "ok",
         "coverage": "skipped",
         "stats_cache": "skipped",
+        "basis_cache": "skipped",
     }
     assert report.render().startswith(
         "2026-11-05: OK (3 events)\n  [OK     ] commit_log: 2 commits in date=2026-11-05.log\n"

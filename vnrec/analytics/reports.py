@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -143,6 +144,18 @@ def _front_by_day(con: duckdb.DuckDBPyConnection) -> pa.Table:
     return table
 
 
+def basis_rows(con: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:
+    """One day's rows of the `basis` view in seq order: what the basis cache stores."""
+    table: pa.Table = con.sql(
+        "SELECT * FROM basis WHERE date = ? ORDER BY seq", params=[day]
+    ).to_arrow_table()
+    return table
+
+
+def _sql_text(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def basis_series(
     con: duckdb.DuckDBPyConnection,
     start: dt.date,
@@ -150,19 +163,31 @@ def basis_series(
     *,
     interval: str = "1m",
     contract: str = "front",
+    cached: Mapping[dt.date, Path] | None = None,
 ) -> list[Row]:
     """Per interval and day, the last VN30 futures trade with a basis: its price, the VN30
     value it was measured against, and the basis. `contract` is `front` (each day's front
-    contract among those traded) or one symbol."""
+    contract among those traded) or one symbol. The days of `cached` are read from those
+    basis cache files (vnrec.storage.basis_cache) instead of computed from their parts."""
     if end < start:
         raise BadInputError(f"--to {end} is before --from {start}")
     bucket = parse_interval(interval)
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE {BASIS_RANGE_TABLE} AS"
-        " SELECT * FROM basis WHERE date BETWEEN ? AND ?"
-        + ("" if contract == "front" else " AND symbol = ?"),
-        [start, end] if contract == "front" else [start, end, contract],
-    )
+    stored = sorted((day, path) for day, path in (cached or {}).items() if start <= day <= end)
+    symbol_filter = "" if contract == "front" else " AND symbol = ?"
+    computed = "SELECT * FROM basis WHERE date BETWEEN ? AND ?"
+    params: list[object] = [start, end]
+    if stored:
+        computed += " AND date NOT IN (" + ", ".join(f"DATE '{d}'" for d, _ in stored) + ")"
+        files = ", ".join(_sql_text(str(path)) for _, path in stored)
+        computed = (
+            f"SELECT * FROM read_parquet([{files}]) WHERE true{symbol_filter}"
+            f" UNION ALL BY NAME {computed}"
+        )
+        params = ([] if contract == "front" else [contract]) + params
+    if contract != "front":
+        computed += symbol_filter
+        params.append(contract)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {BASIS_RANGE_TABLE} AS {computed}", params)
     fronts = None
     try:
         chosen = ""

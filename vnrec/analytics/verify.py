@@ -26,8 +26,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
-from vnrec.analytics.reports import fetch_rows, session_stats
+from vnrec.analytics.reports import basis_rows, fetch_rows, session_stats
 from vnrec.analytics.sources import NORMALIZED, TABLES
+from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_cache
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState, PartFile, log_path
 from vnrec.storage.files import file_sha256
@@ -550,6 +551,37 @@ def _check_stats_cache(
     )
 
 
+def _check_basis_cache(
+    con: duckdb.DuckDBPyConnection, layout: Layout, state: DayState, parts: _Parts
+) -> Check:
+    day = state.day
+    path = basis_cache_path(layout.root, day)
+    if not path.exists():
+        return Check("basis_cache", "skipped", "no stored basis rows (day not compacted)")
+    if parts.problems:
+        return Check("basis_cache", "skipped", "not compared: some committed parts are damaged")
+    if fresh_basis_cache(layout, day) is None:
+        return Check(
+            "basis_cache", "ok", f"{path.name} is of other parts (stale): not used, recomputed"
+        )
+    if state_digest(layout.state(day)) != state_digest(state):
+        return Check("basis_cache", "skipped", "the day changed while it was verified")
+    try:
+        stored = pq.read_table(path).replace_schema_metadata(None)
+    except (OSError, pa.ArrowException) as exc:
+        return Check("basis_cache", "error", f"{path} cannot be read ({exc}): delete it")
+    computed = basis_rows(con, day)
+    if stored.equals(computed):
+        summary = f"stored basis of {stored.num_rows:,} trades equals the SQL"
+        return Check("basis_cache", "ok", summary)
+    return Check(
+        "basis_cache",
+        "error",
+        f"{path} differs from the SQL ({stored.num_rows:,} stored rows, {computed.num_rows:,}"
+        " computed): delete it (`vnrec compact` stores it again)",
+    )
+
+
 def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> VerifyReport:
     """Check one day of the data root; raises NoDataError when nothing of the day is
     committed or journaled."""
@@ -578,6 +610,7 @@ def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> V
         checks += [step(con) for step in steps]
         checks.append(_check_coverage(con, root, day))
         checks.append(_check_stats_cache(con, layout, state, parts))
+        checks.append(_check_basis_cache(con, layout, state, parts))
     finally:
         con.close()
     return VerifyReport(day, events, checks)

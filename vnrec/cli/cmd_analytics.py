@@ -100,9 +100,12 @@ def basis_command(
     output: OutputOption = None,
     threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
-    """VN30 futures basis per interval: last trade price, the VN30 value then, the basis."""
-    from vnrec.analytics.connection import read_views
-    from vnrec.analytics.reports import basis_series
+    """VN30 futures basis per interval: last trade price, the VN30 value then, the basis.
+
+    Compacted days answer from the basis rows stored when they were compacted (while their
+    parts are still the ones they were computed from); other days are computed in DuckDB.
+    """
+    from vnrec.analytics.cached import basis_over_days
     from vnrec.storage.layout import Layout
 
     root = resolve_data_root(data)
@@ -113,12 +116,7 @@ def basis_command(
     days = [d for d in Layout(root).days("raw") if first <= d <= last]
     if not days:
         raise NoDataError(f"no recorded data from {first} to {last} in {root}")
-    rows = read_views(
-        root,
-        lambda con: basis_series(con, first, last, interval=interval, contract=contract),
-        days=days,
-        threads=threads,
-    )
+    rows = basis_over_days(root, days, interval=interval, contract=contract, threads=threads)
     if not rows:
         what = "VN30 futures trade" if contract == "front" else f"trade of {contract}"
         raise NoDataError(

@@ -114,8 +114,9 @@ def compact_command(
     data: DataOption = None,
 ) -> None:
     """Merge a day's part files into one file per table, atomically, and store the day's
-    session stats for `vnrec stats`."""
-    from vnrec.analytics.precompute import derive_day_stats
+    session stats (for `vnrec stats`) and basis rows (for `vnrec basis`)."""
+    from vnrec.analytics.precompute import derive_day_results
+    from vnrec.storage.basis_cache import fresh_basis_cache
     from vnrec.storage.compact import compact_day
     from vnrec.storage.layout import Layout
     from vnrec.storage.stats_cache import cached_stats
@@ -125,10 +126,11 @@ def compact_command(
     for table, (parts, rows) in report.tables.items():
         state = f"{parts} parts merged" if parts > 1 else "already one file"
         print(f"{report.day} {table}: {rows:,} rows, {state}", file=sys.stderr)
-    if cached_stats(layout, report.day) is None:
-        stored = derive_day_stats(layout, report.day)
+    if cached_stats(layout, report.day) is None or fresh_basis_cache(layout, report.day) is None:
+        stored = derive_day_results(layout, report.day)
         if stored is not None:
-            print(f"{report.day} session stats: stored in {stored}", file=sys.stderr)
+            print(f"{report.day} session stats: stored in {stored.stats}", file=sys.stderr)
+            print(f"{report.day} basis rows: stored in {stored.basis}", file=sys.stderr)
 
 
 def recover_command(

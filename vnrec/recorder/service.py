@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from vnrec.analytics.precompute import derive_day_stats
+from vnrec.analytics.precompute import derive_day_results
 from vnrec.defaults import RECORD_CHANNELS
 from vnrec.errors import AuthError, VnrecError
 from vnrec.recorder.backoff import Backoff
@@ -208,16 +208,17 @@ class Recorder:
         if self.config.compact_at_stop:
             for day in sorted(seq_ranges):
                 compact_day(self.layout, day)
-                self._derive_stats(day)
+                self._derive_results(day)
         return summary
 
-    def _derive_stats(self, day: dt.date) -> None:
-        """The compacted day's stats cache; the recording is complete without it (stats
-        then computes on the fly), so a failure is a warning, not the run's failure."""
+    def _derive_results(self, day: dt.date) -> None:
+        """The compacted day's stats and basis caches; the recording is complete without
+        them (the commands then compute on the fly), so a failure is a warning, not the
+        run's failure."""
         try:
-            derive_day_stats(self.layout, day)
+            derive_day_results(self.layout, day)
         except VnrecError as exc:
-            log.warning("%s: session stats not stored (`vnrec stats` computes them): %s", day, exc)
+            log.warning("%s: stats and basis not stored (the commands compute them): %s", day, exc)
 
     def _recover(self) -> ConversionStats:
         """Convert what earlier runs journaled but did not convert (any day), first."""

@@ -1,0 +1,116 @@
+"""`vnrec compact` stores the day's basis rows; `vnrec basis` over a range reads them for the
+days whose committed parts are still the ones they were computed from, computes the other
+days, and answers byte for byte what computing every day gives."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from tests.analytics.market import edge_case_day
+from vnrec.calendar import listed_futures
+from vnrec.storage.basis_cache import DIGEST_KEY, basis_cache_path, fresh_basis_cache
+from vnrec.storage.importer import import_envelopes
+from vnrec.storage.layout import Layout
+
+DAYS = (dt.date(2026, 3, 4), dt.date(2026, 3, 5), dt.date(2026, 3, 6))
+
+
+def vnrec(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args], check=False, capture_output=True, text=True
+    )
+
+
+def _history(root: Path) -> Layout:
+    layout = Layout(root)
+    for number, day in enumerate(DAYS):
+        for seed in (number, number + 10):  # two imports: two parts per table
+            import_envelopes(layout, edge_case_day(day, seed), append=True)
+    return layout
+
+
+def _basis(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return vnrec(
+        "basis", "--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat(),
+        "--data", str(root), "-f", "json", *extra,
+    )  # fmt: skip
+
+
+def _answer(root: Path, *extra: str) -> str:
+    done = _basis(root, *extra)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("interval_start") > 10
+    return done.stdout
+
+
+def _compact(root: Path, day: dt.date) -> subprocess.CompletedProcess[str]:
+    done = vnrec("compact", "--date", day.isoformat(), "--data", str(root))
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_stored_and_computed_days_answer_as_computing_every_day(tmp_path: Path) -> None:
+    layout = _history(tmp_path)
+    contract = listed_futures(DAYS[1])[1].symbol  # the second contract, not the front one
+    computed = (_answer(tmp_path), _answer(tmp_path, "--contract", contract))
+    for day in DAYS[:2]:  # the last day stays uncompacted: a range mixes both kinds
+        compacted = _compact(tmp_path, day)
+        assert f"basis rows: stored in {basis_cache_path(layout.root, day)}" in compacted.stderr
+    assert fresh_basis_cache(layout, DAYS[0]) is not None
+    assert fresh_basis_cache(layout, DAYS[2]) is None
+    assert (_answer(tmp_path), _answer(tmp_path, "--contract", contract)) == computed
+    _compact(tmp_path, DAYS[2])
+    assert (_answer(tmp_path), _answer(tmp_path, "--contract", contract)) == computed
+    assert vnrec("verify", "--date", DAYS[0].isoformat(), "--data", str(tmp_path)).returncode == 0
+
+
+def test_a_day_changed_after_compaction_is_computed_again(tmp_path: Path) -> None:
+    layout = _history(tmp_path)
+    for day in DAYS:
+        _compact(tmp_path, day)
+    before = _answer(tmp_path)
+    import_envelopes(layout, edge_case_day(DAYS[1], 99), append=True)
+    assert fresh_basis_cache(layout, DAYS[1]) is None
+    after = _answer(tmp_path)
+    assert after != before
+    fresh = _history(tmp_path / "fresh")
+    import_envelopes(fresh, edge_case_day(DAYS[1], 99), append=True)
+    assert after == _answer(fresh.root)
+
+
+def test_a_damaged_or_foreign_cache_is_never_an_answer(tmp_path: Path) -> None:
+    layout = _history(tmp_path)
+    expected = _answer(tmp_path)
+    for day in DAYS:
+        _compact(tmp_path, day)
+    cut = basis_cache_path(layout.root, DAYS[0])
+    cut.write_bytes(cut.read_bytes()[:-20])
+    unstamped = basis_cache_path(layout.root, DAYS[1])
+    table = pq.read_table(unstamped)
+    assert table.schema.metadata and DIGEST_KEY in table.schema.metadata
+    pq.write_table(table.replace_schema_metadata(None), unstamped)
+    done = _basis(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+    assert "ignoring the basis cache" in done.stderr
+    assert "not a vnrec basis cache" in done.stderr
+
+
+def test_verify_catches_a_cache_that_disagrees_with_the_sql(tmp_path: Path) -> None:
+    """A stamped cache is trusted by `basis` (so it is what answers), and checked by verify."""
+    layout = _history(tmp_path)
+    computed = _answer(tmp_path)
+    _compact(tmp_path, DAYS[0])
+    path = basis_cache_path(layout.root, DAYS[0])
+    table = pq.read_table(path)
+    pq.write_table(table.slice(0, table.num_rows // 2), path)  # trades dropped, digest kept
+    assert fresh_basis_cache(layout, DAYS[0]) == path
+    assert _answer(tmp_path) != computed
+    done = vnrec("verify", "--date", DAYS[0].isoformat(), "--data", str(tmp_path))
+    assert done.returncode == 1
+    assert f"{path} differs from the SQL" in done.stdout + done.stderr

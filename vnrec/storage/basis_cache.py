@@ -1,0 +1,71 @@
+"""Per-day VN30 futures basis rows computed once, when a day is compacted.
+
+`vnrec basis --from --to` over a month of 3M-event days would otherwise run the basis SQL of
+vnrec.analytics.derived (the trade-outcome window over every futures trade and an ASOF join
+against VN30) over every day again, about a second for 20 days. A day's basis rows only
+change when its committed parts change, so compaction stores them, as the `basis` view gives
+them, in `<root>/_derived/basis/date=D.parquet`, stamped (Parquet key-value metadata
+`vnrec.digest`) with a digest of the committed state and of the rules they were computed
+with. As for the stats cache (vnrec.storage.stats_cache), a file whose digest is not the
+day's current one is stale and not used, and one that cannot be read is ignored with a
+warning: the day is then computed from its parts.
+
+Which contract is the front one is not stored: it is decided per query, from the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from vnrec.storage.commits import DayState
+from vnrec.storage.files import atomic_file
+from vnrec.storage.layout import Layout
+from vnrec.storage.stats_cache import state_digest
+
+log = logging.getLogger(__name__)
+
+# Bump when the basis rules (or their SQL) change: every basis cache becomes stale. The
+# state digest also covers the stats rules, whose trade counting the basis rows rely on.
+BASIS_RULES_VERSION = 1
+DIGEST_KEY = b"vnrec.digest"
+
+
+def basis_cache_path(root: Path, day: dt.date) -> Path:
+    return root / "_derived" / "basis" / f"date={day.isoformat()}.parquet"
+
+
+def basis_digest(state: DayState) -> str:
+    text = f"basis={BASIS_RULES_VERSION}\n{state_digest(state)}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fresh_basis_cache(layout: Layout, day: dt.date) -> Path | None:
+    """The day's stored basis rows when they are of its current committed state."""
+    path = basis_cache_path(layout.root, day)
+    try:
+        metadata = pq.read_metadata(path).metadata or {}
+    except FileNotFoundError:
+        return None
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("ignoring the basis cache %s: %s", path, exc)
+        return None
+    stamped = metadata.get(DIGEST_KEY)
+    if stamped is None:
+        log.warning("ignoring the basis cache %s: not a vnrec basis cache", path)
+        return None
+    return path if stamped.decode() == basis_digest(layout.state(day)) else None
+
+
+def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -> Path:
+    """Write the basis rows computed from `state` as the day's basis cache, atomically."""
+    path = basis_cache_path(layout.root, day)
+    stamped = rows.replace_schema_metadata({DIGEST_KEY: basis_digest(state).encode()})
+    with atomic_file(path) as sink:
+        pq.write_table(stamped, sink, compression="zstd")
+    return path
