@@ -393,8 +393,22 @@ def _without(batch: pa.Table, rows: Mapping[int, str]) -> pa.Table:
 
 
 def _rows_of(batch: pa.Table, rows: pl.Series) -> pa.Table:
-    """The `_row, c` of the given batch rows (`_row` is the batch's row number)."""
-    return batch.select(["_row", "c"]).take(rows.to_arrow())
+    """The `_row, c` of the given batch rows, ascending (`_row` is the batch's row number).
+
+    Taken chunk by chunk: pyarrow's `take` on a chunked column first concatenates every
+    chunk, copying the whole batch's text (1.1 s for 50,000 rows of a million, measured)."""
+    wanted = np.sort(rows.to_numpy())
+    chunks: list[pa.Table] = []
+    offset = 0
+    for chunk in batch.select(["_row", "c"]).to_batches():
+        end = offset + chunk.num_rows
+        lo, hi = np.searchsorted(wanted, [offset, end])
+        if hi > lo:
+            chunks.append(pa.Table.from_batches([chunk.take(pa.array(wanted[lo:hi] - offset))]))
+        offset = end
+    if not chunks:
+        return batch.select(["_row", "c"]).slice(0, 0)
+    return pa.concat_tables(chunks)
 
 
 def row_marks(text: Text) -> pl.DataFrame:
