@@ -21,12 +21,13 @@ from typing import NamedTuple
 
 
 class TradeEvent(NamedTuple):
-    """A row of the `trades` table: `X-TRADE`, legacy `Trade`, or the trade part of `X`."""
+    """A row of the `trades` table: a trade message, or the trade part of a snapshot (SSI's
+    `X-TRADE` and legacy `Trade`, or `X`)."""
 
     seq: int
     recv_ns: int | None
     event_ts: int | None
-    data_type: str  # "X-TRADE", "X" or "Trade"
+    kind: str  # "trade" (one trade message) or "snapshot" (the trade part of a snapshot)
     symbol: str | None
     price: float  # LastPrice
     volume: int  # LastVol
@@ -46,7 +47,8 @@ class BookLevels(NamedTuple):
 
 
 class QuoteEvent(NamedTuple):
-    """A row of the `quotes` table: `X-QUOTE`, legacy `Quote`, or the book part of `X`.
+    """A row of the `quotes` table: a book message, or the book part of a snapshot (SSI's
+    `X-QUOTE` and legacy `Quote`, or `X`).
 
     `levels` holds the deeper book only when the reader was asked for more than one level;
     the best level is always in `bid1`/`ask1` (price 0 = empty side)."""
@@ -54,7 +56,7 @@ class QuoteEvent(NamedTuple):
     seq: int
     recv_ns: int | None
     event_ts: int | None
-    data_type: str
+    kind: str  # "quote" (a book message) or "snapshot" (the book part of a snapshot)
     symbol: str | None
     session: str | None
     bid1: float

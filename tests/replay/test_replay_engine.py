@@ -161,7 +161,7 @@ def test_user_tracker_sees_every_event_in_seq_order(
     for before, after in zip(mine.events, mine.events[1:], strict=False):
         if before.seq == after.seq:
             assert isinstance(before, TradeEvent) and isinstance(after, QuoteEvent)
-            assert before.data_type == "X"
+            assert before.kind == "snapshot"
 
 
 def test_symbol_filter_and_report_window(day_root: Path) -> None:

@@ -56,7 +56,7 @@ def test_snapshot_is_a_trade_then_a_book_update(tmp_path: Path) -> None:
     ]
     snapshot_trade, snapshot_book = events[1], events[2]
     assert isinstance(snapshot_trade, TradeEvent) and isinstance(snapshot_book, QuoteEvent)
-    assert snapshot_trade.data_type == snapshot_book.data_type == "X"
+    assert snapshot_trade.kind == snapshot_book.kind == "snapshot"
     assert (snapshot_trade.price, snapshot_trade.total_vol) == (17_200.0, 500)
     assert (snapshot_book.bid1, snapshot_book.ask1) == (17_100.0, 17_200.0)
 
@@ -79,7 +79,7 @@ def test_event_fields_and_times(tmp_path: Path) -> None:
         1,
         1_793_000_000_000_000_000,
         trade.event_ts,
-        "X-TRADE",
+        "trade",
         "VNM",
         60_000.0,
         100,

@@ -11,7 +11,7 @@ from vnrec.trackers import BASIS_KEYS, DayTrackers
 
 
 def fut(seq: int, symbol: str, price: float, total: int) -> TradeEvent:
-    return TradeEvent(seq, None, None, "X-TRADE", symbol, price, 1, total, 0.0, "LO", None)
+    return TradeEvent(seq, None, None, "trade", symbol, price, 1, total, 0.0, "LO", None)
 
 
 def vn30(seq: int, value: float, index_id: str = "VN30") -> IndexEvent:

@@ -11,11 +11,11 @@ DAY = dt.date(2026, 2, 6)
 
 
 def trade(seq: int, symbol: str, price: float, volume: int, total: int, session: str) -> TradeEvent:
-    return TradeEvent(seq, None, None, "X-TRADE", symbol, price, volume, total, 0.0, session, None)
+    return TradeEvent(seq, None, None, "trade", symbol, price, volume, total, 0.0, session, None)
 
 
 def quote(seq: int, symbol: str, bid1: float, ask1: float) -> QuoteEvent:
-    return QuoteEvent(seq, None, None, "X-QUOTE", symbol, "LO", bid1, 10, ask1, 10, None)
+    return QuoteEvent(seq, None, None, "quote", symbol, "LO", bid1, 10, ask1, 10, None)
 
 
 def run(events: list[TradeEvent | QuoteEvent]) -> list[dict[str, object]]:

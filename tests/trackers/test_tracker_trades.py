@@ -19,16 +19,14 @@ def trade(
     *,
     symbol: str = "VNM",
     session: str | None = "LO",
-    data_type: str = "X-TRADE",
+    kind: str = "trade",
     side: str | None = None,
 ) -> TradeEvent:
-    return TradeEvent(
-        seq, None, None, data_type, symbol, price, volume, total_vol, 0.0, session, side
-    )
+    return TradeEvent(seq, None, None, kind, symbol, price, volume, total_vol, 0.0, session, side)
 
 
 def quote(seq: int, bid1: float, ask1: float, symbol: str = "VNM") -> QuoteEvent:
-    return QuoteEvent(seq, None, None, "X-QUOTE", symbol, "LO", bid1, 100, ask1, 100, None)
+    return QuoteEvent(seq, None, None, "quote", symbol, "LO", bid1, 100, ask1, 100, None)
 
 
 class Classifier:
@@ -87,7 +85,7 @@ def test_quote_of_another_symbol_does_not_classify() -> None:
 def test_snapshot_is_classified_against_the_book_before_it() -> None:
     """An X's trade part meets the previous book; its own book applies to later trades."""
     classifier = counter_with_book(60_000.0, 60_100.0)
-    x_trade = classifier.count(trade(2, 60_100.0, 100, 100, data_type="X"))
+    x_trade = classifier.count(trade(2, 60_100.0, 100, 100, kind="snapshot"))
     classifier.trackers.on_event(quote(2, 60_100.0, 60_200.0))  # the X's book part
     later = classifier.count(trade(3, 60_100.0, 100, 200))
     assert x_trade is not None and x_trade.side == "buy"
@@ -220,10 +218,10 @@ def test_snapshots_count_only_total_volume_increases() -> None:
     """An X counts the increase of TotalVol over the max counted; no increase is no trade."""
     volumes, counter = count_all(
         [
-            trade(1, 10.0, 100, 1_000, data_type="X"),
-            trade(2, 10.0, 100, 1_000, data_type="X"),
-            trade(3, 10.0, 100, 900, data_type="X"),
-            trade(4, 11.0, 100, 1_250, data_type="X"),
+            trade(1, 10.0, 100, 1_000, kind="snapshot"),
+            trade(2, 10.0, 100, 1_000, kind="snapshot"),
+            trade(3, 10.0, 100, 900, kind="snapshot"),
+            trade(4, 11.0, 100, 1_250, kind="snapshot"),
         ]
     )
     assert volumes == [1_000, 0, 0, 250]
@@ -233,8 +231,8 @@ def test_snapshots_count_only_total_volume_increases() -> None:
 def test_snapshot_value_is_price_times_the_increase() -> None:
     """The counted X's value is its price times the TotalVol increase, not LastVol."""
     classifier = counter_with_book(None, None)
-    classifier.count(trade(1, 10.0, 100, 1_000, data_type="X"))
-    more = classifier.count(trade(2, 11.0, 100, 1_250, data_type="X"))
+    classifier.count(trade(1, 10.0, 100, 1_000, kind="snapshot"))
+    more = classifier.count(trade(2, 11.0, 100, 1_250, kind="snapshot"))
     assert more is not None and (more.volume, more.value) == (250, 11.0 * 250)
 
 
@@ -243,7 +241,7 @@ def test_snapshot_after_trades_counts_only_the_rest() -> None:
     volumes, counter = count_all(
         [
             trade(1, 10.0, 100, 100),
-            trade(2, 10.0, 100, 400, data_type="X"),
+            trade(2, 10.0, 100, 400, kind="snapshot"),
             trade(3, 10.0, 100, 400),
         ]
     )
@@ -254,6 +252,6 @@ def test_snapshot_after_trades_counts_only_the_rest() -> None:
 def test_snapshot_with_zero_price_is_not_a_trade() -> None:
     """An X without a price (book-only change) counts nothing and keeps the max unchanged."""
     volumes, _ = count_all(
-        [trade(1, 0.0, 0, 500, data_type="X"), trade(2, 10.0, 100, 500, data_type="X")]
+        [trade(1, 0.0, 0, 500, kind="snapshot"), trade(2, 10.0, 100, 500, kind="snapshot")]
     )
     assert volumes == [0, 500]

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import duckdb
 
-TRADE_DATA_TYPES = ("X-TRADE", "Trade")  # one trade each; `X` snapshots are handled apart
-SNAPSHOT_DATA_TYPE = "X"
+from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE, TRADE_DATA_TYPES
+
 # Candidate filters on the symbol column, with `{symbol}` standing for its reference.
 ALL_SYMBOLS = "true"
 

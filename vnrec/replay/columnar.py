@@ -51,6 +51,7 @@ from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, pa
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, IndexEvent
 from vnrec.replay.convert import to_events
+from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
 from vnrec.trackers.basis import VN30
 from vnrec.trackers.foreign import ForeignTracker
 from vnrec.trackers.index import IndexTracker
@@ -58,7 +59,6 @@ from vnrec.trackers.trades import VALUE_SCALE
 from vnrec.trackers.window import WHOLE_DAY, ReportWindow
 
 Ids = npt.NDArray[np.int32]
-SNAPSHOT = "X"
 VALUE_BITS = 40  # TotalVol below 2**40 shares an int64 with a symbol id (see _previous_max)
 SESSION_CODES = {"ATO": 1, "ATC": 2}  # every other session (or none) is continuous: 0
 PHASES = ("continuous", "ato", "atc")
@@ -316,7 +316,7 @@ class ColumnarDay:
         tv = _numbers(_missing_column(trades, "total_vol", pa.int64()), 0, np.int64)
         snapshot = _mapped(
             _missing_column(trades, "data_type", pa.string()),
-            lambda values: np.array([*(v == SNAPSHOT for v in values), False]),
+            lambda values: np.array([*(v == SNAPSHOT_DATA_TYPE for v in values), False]),
         )
         priced = price > 0  # numpy, unlike polars, compares NaN as false
         eligible_tv = np.where(priced & (snapshot | (last_vol > 0)), np.maximum(tv, 0), 0)

@@ -25,7 +25,7 @@ from vnrec.events import (
     TradeEvent,
     UnknownEvent,
 )
-from vnrec.ssi.channels import BOOK_LEVELS, KNOWN_DATA_TYPES
+from vnrec.ssi.channels import BOOK_LEVELS, KNOWN_DATA_TYPES, MESSAGE_KINDS
 from vnrec.storage.schema import SCHEMAS
 
 SeqArray = npt.NDArray[np.int64]
@@ -42,7 +42,8 @@ class Chunk(NamedTuple):
 class TableSpec(NamedTuple):
     """How a table's columns become the fields of its event type after seq/recv_ns/event_ts.
 
-    Each column comes with the value that replaces a null (None: keep None)."""
+    Each column comes with the value that replaces a null (None: keep None). `data_type`
+    becomes the message kind (vnrec.ssi.channels.MESSAGE_KINDS)."""
 
     event_type: type[Any]
     columns: tuple[tuple[str, Any], ...]
@@ -165,7 +166,7 @@ def columns_needed(table: str, book_levels: int = 1) -> list[str]:
     return columns
 
 
-def _values(batch: pa.RecordBatch, name: str, fill: Any) -> list[Any]:
+def _values(batch: pa.RecordBatch, name: str, fill: Any, kinds: bool = False) -> list[Any]:
     index = batch.schema.get_field_index(name)
     if index < 0:  # a column this part predates: every value is missing
         return [fill] * batch.num_rows
@@ -176,21 +177,26 @@ def _values(batch: pa.RecordBatch, name: str, fill: Any) -> list[Any]:
     if name not in UNIQUE_COLUMNS and not pa.types.is_dictionary(column.type):
         column = pc.dictionary_encode(column)
     if pa.types.is_dictionary(column.type):
-        return _decoded(column, fill)
+        return _decoded(column, fill, MESSAGE_KINDS if kinds else None)
     if fill is not None and column.null_count:
         column = pc.fill_null(column, fill)
     values: list[Any] = column.to_pylist()
     return values
 
 
-def _decoded(column: pa.DictionaryArray, fill: Any) -> list[Any]:
+def _decoded(
+    column: pa.DictionaryArray, fill: Any, mapping: dict[str, str] | None = None
+) -> list[Any]:
     # Through the dictionary: each distinct value becomes one Python object that all rows
     # share, which halves the cost of text columns and saves an allocation and a
     # deallocation per row for the repetitive numbers (times, prices, per-message volumes).
     dictionary = column.dictionary
     if fill is not None and dictionary.null_count:
         dictionary = pc.fill_null(dictionary, fill)
-    distinct = np.array([*dictionary.to_pylist(), fill], dtype=object)
+    words = dictionary.to_pylist()
+    if mapping is not None:
+        words = [mapping.get(word) for word in words]
+    distinct = np.array([*words, fill], dtype=object)
     indices = column.indices
     if indices.null_count:
         indices = pc.fill_null(indices, len(distinct) - 1)
@@ -230,7 +236,7 @@ def to_events(table: str, batch: pa.RecordBatch, book_levels: int = 1) -> Chunk:
         _values(batch, "recv_ns", None),
         _values(batch, "event_ts", None),
     ]
-    lists += [_values(batch, name, fill) for name, fill in spec.columns]
+    lists += [_values(batch, name, fill, name == "data_type") for name, fill in spec.columns]
     if spec.event_type is QuoteEvent:
         levels = _levels(batch, book_levels) if book_levels > 1 else None
         lists.append(levels if levels is not None else [None] * batch.num_rows)

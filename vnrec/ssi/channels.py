@@ -180,6 +180,19 @@ NORMALIZED_TABLES: tuple[str, ...] = tuple(c.table for c in CHANNELS)
 ALL_TABLES: tuple[str, ...] = ("raw", *NORMALIZED_TABLES)
 KNOWN_DATA_TYPES: frozenset[str] = frozenset(t for c in CHANNELS for t in c.data_types)
 
+# What kind of message a trade or quote row came from, as events and trackers name it: the
+# wire's DataType spellings (`X-TRADE`, legacy `Trade`, `X`, ...) stay in this package.
+TRADE_KIND = "trade"  # one trade: `X-TRADE`, legacy `Trade`
+QUOTE_KIND = "quote"  # a book: `X-QUOTE`, legacy `Quote`
+SNAPSHOT_KIND = "snapshot"  # `X`, the combined snapshot: a book, and a trade when TotalVol grew
+SNAPSHOT_DATA_TYPE = "X"
+TRADE_DATA_TYPES = ("X-TRADE", "Trade")
+MESSAGE_KINDS: dict[str, str] = {
+    **dict.fromkeys(TRADE_DATA_TYPES, TRADE_KIND),
+    **dict.fromkeys(("X-QUOTE", "Quote"), QUOTE_KIND),
+    SNAPSHOT_DATA_TYPE: SNAPSHOT_KIND,
+}
+
 # Key spellings of the envelope and of the time fields inside Content.
 ENVELOPE_TYPE_KEYS = ("DataType", "datatype", "dataType", "Datatype")
 ENVELOPE_CONTENT_KEYS = ("Content", "content")

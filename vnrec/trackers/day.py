@@ -82,8 +82,8 @@ class DayTrackers:
     def on_trade(self, event: TradeEvent) -> None:
         """Count, classify against the book before the trade, and pass the trade on."""
         # The per-trade path of a replay: one unpack, no object unless someone needs it.
-        seq, _, event_ts, data_type, symbol, price, last_vol, total_vol, _, session, side = event
-        volume = self._volume(data_type, symbol, price, last_vol, total_vol, event_ts)
+        seq, _, event_ts, kind, symbol, price, last_vol, total_vol, _, session, side = event
+        volume = self._volume(kind, symbol, price, last_vol, total_vol, event_ts)
         if not volume:
             return
         if self._windowed and not self.window.contains(event_ts):

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from vnrec.events import TradeEvent
+from vnrec.ssi.channels import SNAPSHOT_KIND
 
 BUY = "buy"
 SELL = "sell"
@@ -23,7 +24,6 @@ NEUTRAL = "neutral"
 AUCTIONS = frozenset({"ATO", "ATC"})
 PHASES: dict[str | None, str] = {"ATO": "ato", "ATC": "atc"}
 CONTINUOUS = "continuous"
-SNAPSHOT = "X"
 # Values are exact integers of price units / VALUE_SCALE (SPEC.md 7.1: at least 1e-4 of a
 # price); a price becomes units by rounding price * VALUE_SCALE half up.
 VALUE_SCALE = 10_000
@@ -79,7 +79,7 @@ class TradeCounter:
 
     def volume(
         self,
-        data_type: str,
+        kind: str,
         symbol: str | None,
         price: float,
         last_vol: int,
@@ -90,11 +90,11 @@ class TradeCounter:
         a (new) trade. A repeat is counted in `duplicates` instead, an unpriced trade
         message in `unpriced`."""
         if not price > 0:
-            if data_type != SNAPSHOT and last_vol > 0 and self._reports_repeat(event_ts):
+            if kind != SNAPSHOT_KIND and last_vol > 0 and self._reports_repeat(event_ts):
                 self._unpriced[symbol] = self._unpriced.get(symbol, 0) + 1
             return 0
         max_tv = self._max_tv.get(symbol, 0)
-        if data_type == SNAPSHOT:
+        if kind == SNAPSHOT_KIND:
             if total_vol <= max_tv:
                 return 0
             self._max_tv[symbol] = total_vol
@@ -112,7 +112,7 @@ class TradeCounter:
     def count(self, event: TradeEvent) -> int:
         """The counted volume of `event` (see `volume`)."""
         return self.volume(
-            event.data_type,
+            event.kind,
             event.symbol,
             event.price,
             event.volume,
