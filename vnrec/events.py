@@ -171,6 +171,41 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     UnknownEvent,
 )
 
+
+class Trade(NamedTuple):
+    """A counted trade (SPEC.md section 4), classified against the book just before it:
+    what `on_trade` receives. `value` is the exact price x volume as a float; `basis` is
+    price - VN30 for a VN30 index future once the day has a VN30 value, else None."""
+
+    seq: int
+    event_ts: int | None  # UTC microseconds, as every event's
+    symbol: str | None
+    price: float
+    volume: int
+    value: float
+    side: str  # buy / sell / neutral: the classification (active buy, active sell)
+    phase: str  # ato / continuous / atc
+    wire_side: str | None  # the message's own Side (BU / SD / None), never substituted
+    basis: float | None
+
+
+class Gap(NamedTuple):
+    """A span in which the recorder was not receiving (from the `connections` table: a
+    disconnect, a stall or a killed recorder, until the next connect). `seq` is the first
+    message after it; `start_ns`/`end_ns` are UTC nanoseconds; `reason` says what opened it.
+    The quote state is empty after a gap: a book from before it may be stale."""
+
+    seq: int
+    start_ns: int
+    end_ns: int
+    reason: str
+
+    @property
+    def seconds(self) -> float:
+        """How long the recorder was not receiving."""
+        return (self.end_ns - self.start_ns) / 1e9
+
+
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 

@@ -223,13 +223,26 @@ def test_connection_gaps(write: Write, layout: Layout) -> None:
     assert coverage["status"] == "warning"
     at = [dt.datetime(2026, 11, 5, 2, m, tzinfo=dt.UTC) for m in (10, 12, 20, 21, 30, 40)]
     assert coverage["details"] == [
-        {"disconnected": at[0], "reconnected": at[1], "seconds": 120.0, "reason": "disconnect"},
-        {"disconnected": at[2], "reconnected": at[3], "seconds": 60.0, "reason": "stall"},
+        {
+            "disconnected": at[0],
+            "reconnected": at[1],
+            "seconds": 120.0,
+            "reason": "disconnect: test",
+            "seq": None,
+        },
+        {
+            "disconnected": at[2],
+            "reconnected": at[3],
+            "seconds": 60.0,
+            "reason": "stall: test",
+            "seq": None,
+        },
         {
             "disconnected": at[4],
             "reconnected": at[5],
             "seconds": 600.0,
             "reason": "recorder stopped without a clean stop",
+            "seq": None,
         },
     ]
 

@@ -118,6 +118,9 @@ def test_a_failing_live_tracker_stops_the_recording(tmp_path: Path) -> None:
         def on_tables(self, day: Any, tables: Any) -> None:
             raise Boom("the tracker broke")
 
+        def on_connection(self, event: Any) -> None:
+            pass
+
     layout = data_dir(tmp_path)
     with emulator() as server:
         client = SsiClient(settings_for(server), Redactor())

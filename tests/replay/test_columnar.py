@@ -302,7 +302,12 @@ def test_user_trackers_get_only_their_event_types(edge_root: Layout) -> None:
     tracker = Trades()
     with_user = replay(EDGE_DAY, data=edge_root.root, trackers=[tracker], batch_rows=33)
     without = replay(EDGE_DAY, data=edge_root.root)
-    assert to_json(with_user.to_dict()) == to_json(without.to_dict())
+    assert with_user.to_dict().pop("trackers") == {"Trades": None}  # no result()
+    assert to_json(with_user.to_dict() | {"trackers": None}) != to_json(without.to_dict())
+    assert "trackers" not in without.to_dict()
+    plain = with_user.to_dict()
+    del plain["trackers"]
+    assert to_json(plain) == to_json(without.to_dict())
     assert tracker.seen and all(type(e) is TradeEvent for e in tracker.seen)
     seqs = [e.seq for e in tracker.seen]
     assert seqs == sorted(seqs)

@@ -18,14 +18,18 @@ from pathlib import Path
 from typing import TypeVar
 
 import duckdb
+import pyarrow as pa
 
 from vnrec.analytics.contracts import symbol_prefixes, vn30_futures
 from vnrec.analytics.derived import DERIVED_VIEW_NAMES, register_derived
 from vnrec.analytics.sources import (
+    GAPS_SCHEMA,
     KEYWORD_ALIASES,
     TABLES,
     TableFiles,
     layout_files,
+    layout_gaps,
+    register_gaps,
     register_tables,
 )
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
@@ -43,6 +47,7 @@ VIEW_NAMES: tuple[str, ...] = (
     *TABLES,
     *KEYWORD_ALIASES,
     "vn30_contracts",
+    "gaps",
     *(name for name in DERIVED_VIEW_NAMES if not name.startswith("_")),
 )
 
@@ -55,10 +60,12 @@ def open_connection(
     threads: int = DEFAULT_THREADS,
     sandbox: Path | None = None,
     calendar: TradingCalendar = DEFAULT_CALENDAR,
+    gaps: pa.Table | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the views over exactly these files (per table); with `sandbox`,
     file access is limited to that directory and the settings are locked; `calendar`
-    gives the futures' last trading days (`vn30_contracts`)."""
+    gives the futures' last trading days (`vn30_contracts`), `gaps` the recording gaps of
+    the days (vnrec.analytics.sources.layout_gaps; none by default)."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # Timestamps are stored in UTC; showing them in the machine's zone would make
@@ -75,7 +82,9 @@ def open_connection(
         con.execute("CREATE TABLE vn30_contracts AS SELECT * FROM _vn30_contracts_arrow")
         con.unregister("_vn30_contracts_arrow")
         register_tables(con, files)
-        register_derived(con, symbol_prefixes(contracts))
+        gaps = GAPS_SCHEMA.empty_table() if gaps is None else gaps
+        register_gaps(con, gaps)
+        register_derived(con, symbol_prefixes(contracts), gaps=gaps.num_rows > 0)
         if sandbox is not None:
             directory = str(sandbox.resolve()).rstrip("/") + "/"
             con.execute("SET allowed_directories = ?", [[directory]])
@@ -96,9 +105,15 @@ def connect(
     """A DuckDB connection with views over the data root (all days, or only `days`),
     allowed to read files under the root only (see the module docstring)."""
     root_path = Path(root)
-    files = layout_files(Layout(root_path), days)
-    calendar = calendar_for(root_path)
-    return open_connection(files, threads=threads, sandbox=root_path, calendar=calendar)
+    layout = Layout(root_path)
+    wanted = None if days is None else sorted(set(days))
+    return open_connection(
+        layout_files(layout, wanted),
+        threads=threads,
+        sandbox=root_path,
+        calendar=calendar_for(root_path),
+        gaps=layout_gaps(layout, wanted),
+    )
 
 
 def read_views(
@@ -138,4 +153,9 @@ def refresh(
     con: duckdb.DuckDBPyConnection, root: str | Path, *, days: Iterable[dt.date] | None = None
 ) -> None:
     """Re-list the part files so the views see data written since `connect`."""
-    register_tables(con, layout_files(Layout(Path(root)), days))
+    layout = Layout(Path(root))
+    register_tables(con, layout_files(layout, days))
+    gaps = layout_gaps(layout, days)
+    register_gaps(con, gaps)
+    contracts = con.sql("SELECT symbol FROM vn30_contracts").to_arrow_table()
+    register_derived(con, symbol_prefixes(contracts), gaps=gaps.num_rows > 0)

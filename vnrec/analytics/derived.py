@@ -107,32 +107,47 @@ WITH {_outcome_ctes(ALL_SYMBOLS, ("trades",))}
 SELECT * EXCLUDE (symbol_id) FROM outcomes
 """
 
+
 # Trade outcomes with the book just before each: the latest quote of the symbol with a
 # strictly smaller seq (an `X` row is in `quotes` too, with the same seq, and trades
-# against the book before it). A symbol without quotes that day has no book.
-CLASSIFIED_SQL = f"""
+# against the book before it). A symbol without quotes that day has no book, and neither
+# has one whose latest quote came before the latest recording gap at or before the trade
+# (SPEC.md 7.3: the quote state is empty after a gap; `gaps` holds their seqs).
+def classified_sql(gaps: bool) -> str:
+    """The classified outcomes; `gaps`: some day has recording gaps (without any, the
+    join to `gaps` is left out: it costs a fifth of a day's stats)."""
+    gap_join = "ASOF LEFT JOIN gaps g ON t.date = g.date AND t.seq >= g.seq" if gaps else ""
+    since_gap = "b.seq >= coalesce(g.seq, 0)" if gaps else "b.seq IS NOT NULL"
+    return f"""
 WITH {_outcome_ctes(ALL_SYMBOLS, ("trades", "quotes"))},
 book AS (
     SELECT q.date, i.symbol_id, q.seq,
            {_known("q.bid_price1")} AS bid1, {_known("q.ask_price1")} AS ask1
     FROM quotes q
     JOIN symbol_ids i ON q.date = i.date AND q.symbol = i.symbol
+),
+booked AS (
+    SELECT t.*,
+           CASE WHEN {since_gap} THEN b.bid1 END AS bid1,
+           CASE WHEN {since_gap} THEN b.ask1 END AS ask1
+    FROM outcomes t
+    ASOF LEFT JOIN book b
+    ON t.date = b.date AND t.symbol_id = b.symbol_id AND t.seq > b.seq
+    {gap_join}
 )
 SELECT t.date, t.seq, t.event_ts, t.symbol, t.data_type, t.outcome, t.price, t.volume,
        {_exact_double(VALUE_UNITS)} AS value, {VALUE_UNITS} AS value_units,
        t.total_vol, t.side, t.trading_session,
        CASE t.trading_session WHEN 'ATO' THEN 'ato' WHEN 'ATC' THEN 'atc'
             ELSE 'continuous' END AS phase,
-       b.bid1, b.ask1,
+       t.bid1, t.ask1,
        CASE
            WHEN t.trading_session IN ('ATO', 'ATC') THEN 'neutral'
-           WHEN b.ask1 > 0 AND t.price >= b.ask1 THEN 'buy'
-           WHEN b.bid1 > 0 AND t.price <= b.bid1 THEN 'sell'
+           WHEN t.ask1 > 0 AND t.price >= t.ask1 THEN 'buy'
+           WHEN t.bid1 > 0 AND t.price <= t.bid1 THEN 'sell'
            ELSE 'neutral'
        END AS classification
-FROM outcomes t
-ASOF LEFT JOIN book b
-ON t.date = b.date AND t.symbol_id = b.symbol_id AND t.seq > b.seq
+FROM booked t
 """
 
 
@@ -231,12 +246,13 @@ DERIVED_VIEW_NAMES: tuple[str, ...] = (
 )
 
 
-def derived_views(futures_prefixes: Sequence[str]) -> dict[str, str]:
+def derived_views(futures_prefixes: Sequence[str], gaps: bool = True) -> dict[str, str]:
     """The SQL of each derived view; `futures_prefixes` are the leading characters every
-    VN30 futures symbol starts with (from `vn30_contracts`)."""
+    VN30 futures symbol starts with (from `vn30_contracts`); `gaps`: the `gaps` table has
+    rows."""
     views = {
         "trade_outcomes": TRADE_OUTCOMES_SQL,
-        "_trade_outcomes_classified": CLASSIFIED_SQL,
+        "_trade_outcomes_classified": classified_sql(gaps),
         "classified_trades": (
             "SELECT * EXCLUDE (outcome) FROM _trade_outcomes_classified WHERE outcome = 'trade'"
         ),
@@ -248,6 +264,8 @@ def derived_views(futures_prefixes: Sequence[str]) -> dict[str, str]:
     return {name: views[name] for name in DERIVED_VIEW_NAMES}
 
 
-def register_derived(con: duckdb.DuckDBPyConnection, futures_prefixes: Sequence[str]) -> None:
-    for name, sql in derived_views(futures_prefixes).items():
+def register_derived(
+    con: duckdb.DuckDBPyConnection, futures_prefixes: Sequence[str], gaps: bool
+) -> None:
+    for name, sql in derived_views(futures_prefixes, gaps).items():
         con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from vnrec.storage.commits import logged_days
+from vnrec.storage.gaps import recording_gaps
 from vnrec.storage.layout import Layout, check_present
 from vnrec.storage.schema import SCHEMAS
 
@@ -60,6 +61,37 @@ def layout_files(layout: Layout, days: Iterable[dt.date] | None = None) -> dict[
             check_present(parts)
             files[table] += [part.path for part in parts]
     return files
+
+
+GAPS_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("seq", pa.int64()),
+        ("start_ns", pa.int64()),
+        ("end_ns", pa.int64()),
+        ("reason", pa.string()),
+    ]
+)
+
+
+def layout_gaps(layout: Layout, days: Iterable[dt.date] | None = None) -> pa.Table:
+    """The recording gaps (vnrec.storage.gaps) of the given days or of every logged day."""
+    wanted = logged_days(layout.root) if days is None else sorted(set(days))
+    rows = [
+        {"date": day, **gap._asdict()}
+        for day in wanted
+        for gap in recording_gaps(layout.state(day))
+    ]
+    return pa.Table.from_pylist(rows, schema=GAPS_SCHEMA)
+
+
+def register_gaps(con: duckdb.DuckDBPyConnection, gaps: pa.Table) -> None:
+    """(Re)create the `gaps` table: one row per recording gap, by date and seq."""
+    con.register("_gaps_arrow", gaps)
+    try:
+        con.execute("CREATE OR REPLACE TABLE gaps AS SELECT * FROM _gaps_arrow ORDER BY date, seq")
+    finally:
+        con.unregister("_gaps_arrow")
 
 
 def empty_table_sql(table: str) -> str:

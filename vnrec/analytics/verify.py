@@ -26,12 +26,22 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vnrec.analytics.connection import DEFAULT_THREADS, open_connection
+from vnrec.analytics.contracts import symbol_prefixes
+from vnrec.analytics.derived import register_derived
 from vnrec.analytics.reports import basis_rows, fetch_rows, session_stats
-from vnrec.analytics.sources import NORMALIZED, TABLES
+from vnrec.analytics.sources import GAPS_SCHEMA, NORMALIZED, TABLES, register_gaps
+from vnrec.errors import StorageError
 from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_cache
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState, PartFile, log_path
 from vnrec.storage.files import file_sha256
+from vnrec.storage.gaps import (
+    CONNECTIONS_DIR,
+    connection_files,
+    gap_spans,
+    place_spans,
+    read_connection_events,
+)
 from vnrec.storage.journal import journal_dir, list_segments, scan_segment
 from vnrec.storage.layout import Layout
 from vnrec.storage.locks import day_locked
@@ -40,7 +50,6 @@ from vnrec.storage.stats_cache import cached_stats, state_digest, stats_cache_pa
 
 Status = Literal["ok", "warning", "error", "skipped"]
 DETAIL_LIMIT = 20  # examples listed per check; the summary always has the full counts
-CONNECTIONS_DIR = "connections"
 
 # Tables whose rows belong to one instrument, and the column naming it.
 _KEYED_TABLES: dict[str, str] = {
@@ -458,65 +467,61 @@ def _check_time_order(con: duckdb.DuckDBPyConnection) -> Check:
     return Check("event_time_order", "ok", "event times never go backwards per symbol")
 
 
-def _connection_files(root: Path, day: dt.date) -> list[Path] | None:
-    base = root / CONNECTIONS_DIR
-    if not base.is_dir():
-        return None
-    return sorted((base / f"date={day.isoformat()}").glob("*.parquet"))
-
-
 def _check_coverage(con: duckdb.DuckDBPyConnection, root: Path, day: dt.date) -> Check:
-    files = _connection_files(root, day)
-    if files is None:
+    """Recording gaps (vnrec.storage.gaps), placed on the readable raw rows; they are
+    registered as the connection's `gaps`, which the later SQL checks classify with."""
+    if not (root / CONNECTIONS_DIR).is_dir():
         return Check(
             "coverage", "skipped", f"no {CONNECTIONS_DIR}/ table in the data root (not recorded)"
         )
+    files = connection_files(root, day)
     if not files:
         return Check("coverage", "skipped", f"no {CONNECTIONS_DIR} rows for this day")
-    listing = ", ".join("'" + str(p).replace("'", "''") + "'" for p in files)
+    for path in files:
+        if not {"run_id", "ts", "event"} <= set(pq.read_schema(path).names):
+            return Check(
+                "coverage",
+                "skipped",
+                f"{CONNECTIONS_DIR} has no run_id, ts and event columns; cannot tell gaps",
+            )
     try:
-        columns = {
-            row[0]
-            for row in con.sql(f"DESCRIBE SELECT * FROM read_parquet([{listing}])").fetchall()
-        }
-    except duckdb.Error as exc:
-        return Check("coverage", "error", f"{CONNECTIONS_DIR} parts unreadable: {exc}")
-    if not {"run_id", "ts", "event"} <= columns:
-        return Check(
-            "coverage",
-            "skipped",
-            f"{CONNECTIONS_DIR} has no run_id, ts and event columns; cannot tell gaps",
-        )
-    # A gap opens at a disconnect or stall, or at the last event of a run that never logged
-    # `stop` (it was killed), and closes at the next connect of any run.
-    gaps = fetch_rows(
-        con,
-        f"""
-        WITH events AS (SELECT run_id, ts, event FROM read_parquet([{listing}])),
-        killed AS (
-            SELECT run_id, max(ts) AS ts FROM events GROUP BY run_id
-            HAVING NOT bool_or(event = 'stop')
-        ),
-        opened AS (
-            SELECT ts, event AS reason FROM events WHERE event IN ('disconnect', 'stall')
-            UNION ALL
-            SELECT ts, 'recorder stopped without a clean stop' FROM killed
-        )
-        SELECT o.ts AS disconnected, min(e.ts) AS reconnected,
-               epoch(min(e.ts)) - epoch(o.ts) AS seconds, o.reason AS reason
-        FROM opened o JOIN events e ON e.event = 'connect' AND e.ts > o.ts
-        GROUP BY o.ts, o.reason
-        ORDER BY disconnected
-        """,
+        spans = gap_spans(read_connection_events(files))
+    except StorageError as exc:
+        return Check("coverage", "error", str(exc))
+    if not spans:
+        return Check("coverage", "ok", "no disconnections recorded")
+    received = con.sql("SELECT seq, coalesce(recv_ns, -1) FROM raw ORDER BY seq").fetchnumpy()
+    seq, recv_ns = received["seq"], received[list(received)[1]]
+    gaps = place_spans(spans, seq, recv_ns)
+    register_gaps(
+        con, pa.Table.from_pylist([{"date": day, **g._asdict()} for g in gaps], GAPS_SCHEMA)
     )
-    if gaps:
-        return Check(
-            "coverage",
-            "warning",
-            f"{_plural(len(gaps), 'connection gap')} (disconnected until the next connect)",
-            gaps[:DETAIL_LIMIT],
-        )
-    return Check("coverage", "ok", "no disconnections recorded")
+    contracts = con.sql("SELECT symbol FROM vn30_contracts").to_arrow_table()
+    register_derived(con, symbol_prefixes(contracts), gaps=bool(gaps))
+    details: list[dict[str, Any]] = [
+        {
+            "disconnected": _utc(span.start_ns),
+            "reconnected": _utc(span.end_ns),
+            "seconds": (span.end_ns - span.start_ns) / 1e9,
+            "reason": span.reason,
+        }
+        for span in spans
+    ]
+    placed = {g.end_ns: g for g in gaps}
+    for row, span in zip(details, spans, strict=True):
+        gap = placed.get(span.end_ns)
+        row["seq"] = None if gap is None else gap.seq
+    return Check(
+        "coverage",
+        "warning",
+        f"{_plural(len(spans), 'connection gap')} (disconnected until the next connect;"
+        " the quote state is reset at the first message after each)",
+        details[:DETAIL_LIMIT],
+    )
+
+
+def _utc(ns: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC)
 
 
 def _check_stats_cache(

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from vnrec.calendar import HCM_TZ
 from vnrec.storage.files import fsync_dir, make_dirs_durable
+from vnrec.storage.gaps import connections_dir, pending_dir
 from vnrec.storage.writer import write_parquet_atomic
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,6 @@ CONNECTIONS_SCHEMA = pa.schema(
 
 
 DAY_EVENT = "day"  # reason: the ISO date of a trading day the run began to record
-
-
-def connections_dir(root: Path, day: dt.date) -> Path:
-    return root / "connections" / f"date={day.isoformat()}"
-
-
-def pending_dir(root: Path) -> Path:
-    return root / "connections" / "pending"
 
 
 class ConnectionLog:

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from vnrec.storage.commits import DayState
 from vnrec.storage.day import DayWriter
+from vnrec.storage.gaps import ConnectionEvent
 from vnrec.storage.normalize import Normalizer
 from vnrec.storage.segments import ConversionStats, TablesSink, convert_segment
 
@@ -36,6 +37,9 @@ class LiveSink(Protocol):
 
     def on_tables(self, day: dt.date, tables: Mapping[str, pa.Table]) -> None:
         """Each converted batch, in seq order."""
+
+    def on_connection(self, event: ConnectionEvent) -> None:
+        """Each event of this run's `connections` log, as it is logged (another thread)."""
 
 
 class BackgroundConverter:

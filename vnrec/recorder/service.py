@@ -24,6 +24,7 @@ import orjson
 from vnrec.analytics.precompute import derive_day_results
 from vnrec.defaults import RECORD_CHANNELS
 from vnrec.errors import AuthError, VnrecError
+from vnrec.events import to_event_ts
 from vnrec.recorder.backoff import Backoff
 from vnrec.recorder.committer import GroupCommitter
 from vnrec.recorder.connections import DAY_EVENT, ConnectionLog, finalize_leftovers
@@ -33,6 +34,7 @@ from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
 from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
 from vnrec.storage.compact import compact_day
 from vnrec.storage.day import RecoveryReport, open_day
+from vnrec.storage.gaps import ConnectionEvent
 from vnrec.storage.journal import journal_days
 from vnrec.storage.layout import Layout
 from vnrec.storage.locks import RecorderLock
@@ -142,6 +144,7 @@ class Recorder:
         self.last_failure = ""  # why the last connection attempt failed, for the summary
         self._callback_error: BaseException | None = None
         self.run_id = f"{self.clock.time_ns()}"
+        self._live = live
         self.converter = BackgroundConverter(live)
         self.journals = DayJournals(
             layout,
@@ -390,8 +393,13 @@ class Recorder:
 
     def _event(self, event: str, reason: str) -> None:
         messages = self.journals.last_seq()
+        now = self.clock.now()
         if self._connections is not None:
-            self._connections.record(self.clock.now(), event, reason, messages)
+            self._connections.record(now, event, reason, messages)
+        if self._live is not None:
+            # The microseconds the connections file keeps, exactly.
+            ts_ns = to_event_ts(now) * 1_000
+            self._live.on_connection(ConnectionEvent(self.run_id, ts_ns, event, reason))
         log.info("%s: %s (%d messages so far)", event, reason, messages)
 
     def _shutdown(self, committer: GroupCommitter) -> None:

@@ -38,6 +38,7 @@ the day's foreign and index rows when `series()` is asked for.
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -49,7 +50,7 @@ import pyarrow.compute as pc
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.errors import VnrecError
-from vnrec.events import ForeignEvent, IndexEvent
+from vnrec.events import ForeignEvent, Gap, IndexEvent
 from vnrec.replay.convert import to_events
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
 from vnrec.trackers.basis import VN30
@@ -207,6 +208,8 @@ class ColumnarDay:
         window: ReportWindow = WHOLE_DAY,
         keep_series: bool = True,
         trade_sinks: Sequence[TradesSink] = (),
+        gaps: Sequence[Gap] = (),
+        keep_trades: bool = False,
     ) -> None:
         self.day = day
         self.window = window
@@ -220,9 +223,15 @@ class ColumnarDay:
         self._names: list[str | None] = []
         self._vn30_future: list[bool] = []
         self._max_tv = np.zeros(0, np.int64)
-        self._quoted = np.zeros(0, np.bool_)
+        self._book_seq = np.zeros(0, np.int64)  # seq of the symbol's book; 0: none
         self._bid1 = np.zeros(0, np.float64)
         self._ask1 = np.zeros(0, np.float64)
+        self._gap_seqs = np.array(sorted(g.seq for g in gaps), np.int64)
+        # The latest VN30 value > 0 fed so far (seq 0: none yet), for the basis of a trade.
+        self._vn30_seq = 0
+        self._vn30_value = math.nan
+        self._keep_trades = keep_trades
+        self._window_trades: pl.DataFrame | None = None
         # Per-window partial results, combined when results are asked for; the foreign and
         # index rows (a few percent of a day) are kept as they are and read once then.
         self._totals: list[pl.DataFrame] = []
@@ -250,8 +259,8 @@ class ColumnarDay:
             size = max(64, 2 * new)
             self._max_tv = np.resize(self._max_tv, size)
             self._max_tv[new:] = 0
-            self._quoted = np.resize(self._quoted, size)
-            self._quoted[new:] = False
+            self._book_seq = np.resize(self._book_seq, size)
+            self._book_seq[new:] = 0
             self._bid1 = np.resize(self._bid1, size)
             self._ask1 = np.resize(self._ask1, size)
         return new
@@ -269,16 +278,27 @@ class ColumnarDay:
 
     # -- feeding ----------------------------------------------------------------------
 
+    def add_gap(self, gap: Gap) -> None:
+        """A recording gap found while feeding live: the books before `gap.seq` are stale
+        for the trades from it on. It must come before any row of that seq is fed."""
+        if gap.seq <= self.last_seq:
+            raise WindowOrderError(f"gap at seq {gap.seq} given after seq {self.last_seq}")
+        self._gap_seqs = np.append(self._gap_seqs, np.int64(gap.seq))
+
     def feed(self, window: Mapping[str, pa.Table]) -> None:
         """Process one window: per table (normalized tables, and `raw` rows of DataTypes
         vnrec does not model), the rows of one seq range, each table in seq order."""
         self._count_messages(window)
         self._finished = None
+        self._window_trades = None
+        vn30 = self._vn30_rows(window.get("index"))
         trades = window.get("trades")
         quotes = window.get("quotes")
         quote_rows = self._quote_rows(quotes) if quotes is not None and quotes.num_rows else None
         if trades is not None and trades.num_rows:
-            self._on_trades(trades, quote_rows)
+            self._on_trades(trades, quote_rows, vn30)
+        if len(vn30[0]):
+            self._vn30_seq, self._vn30_value = int(vn30[0][-1]), float(vn30[1][-1])
         if quote_rows is not None:
             self._remember_book(quote_rows)
         for name, kept, columns in (
@@ -309,7 +329,36 @@ class ColumnarDay:
             self.events += int(np.count_nonzero(seen))
         self.last_seq = high
 
-    def _on_trades(self, trades: pa.Table, quotes: _Quotes | None) -> None:
+    def _vn30_rows(
+        self, index: pa.Table | None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The window's VN30 values > 0 and their seqs."""
+        if index is None or not index.num_rows or "index_value" not in index.schema.names:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        is_vn30 = _mapped(
+            _missing_column(index, "index_id", pa.string()),
+            lambda values: np.array([*(v == VN30 for v in values), False]),
+        )
+        value = _numbers(index.column("index_value"), np.nan, np.float64)
+        rows = np.flatnonzero(is_vn30 & (value > 0))
+        seqs = np.asarray(index.column("seq").to_numpy(), np.int64)
+        return seqs[rows], value[rows]
+
+    def counted_trades(self) -> pl.DataFrame | None:
+        """Every counted trade of the last window fed, reported or not (with `keep_trades`):
+        `seq, event_ts, sym, price, volume, value, side, phase, wire_side, basis`, in seq
+        order; `symbol_names()` names the `sym` ids."""
+        return self._window_trades
+
+    def symbol_names(self) -> list[str | None]:
+        return self._names
+
+    def _on_trades(
+        self,
+        trades: pa.Table,
+        quotes: _Quotes | None,
+        vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    ) -> None:
         ids = self._symbol_ids(trades)
         price = _numbers(_missing_column(trades, "last_price", pa.float64()), np.nan, np.float64)
         last_vol = _numbers(_missing_column(trades, "last_vol", pa.int64()), 0, np.int64)
@@ -329,7 +378,7 @@ class ColumnarDay:
         times = _times(trades)
         reported = self._reported(times)
         self._count_flags(ids, repeat & reported, ~priced & ~snapshot & (last_vol > 0) & reported)
-        counted = (volume > 0) & reported
+        counted = volume > 0
         if not counted.any():
             return
         session = _mapped(
@@ -348,12 +397,57 @@ class ColumnarDay:
             }
         )
         classified = self._classify(frame, quotes)
+        if self._keep_trades:
+            self._window_trades = self._with_basis(classified, trades, rows, vn30)
+        if self.window.bounded:
+            classified = classified.filter(pl.Series(reported[rows]))
+            if not classified.height:
+                return
         self._add_totals(classified)
         self._keep_futures(classified)
         if self._trade_sinks:
             table = self._counted_table(classified, trades)
             for sink in self._trade_sinks:
                 sink(table)
+
+    def _with_basis(
+        self,
+        classified: pl.DataFrame,
+        trades: pa.Table,
+        rows: npt.NDArray[np.intp],
+        vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    ) -> pl.DataFrame:
+        """The counted trades as `counted_trades()` gives them."""
+        seqs = classified.get_column("seq").to_numpy()
+        syms = classified.get_column("sym").to_numpy()
+        price = classified.get_column("price").to_numpy()
+        # The VN30 value before each trade: the window's latest with a smaller seq, else the
+        # one carried in (NaN before the day's first).
+        vn30_seqs, vn30_values = vn30
+        before = np.searchsorted(vn30_seqs, seqs, side="left") - 1
+        known = np.concatenate([[self._vn30_value], vn30_values])[before + 1]
+        future = np.asarray(self._vn30_future, np.bool_)[syms]
+        basis = np.where(future & ~np.isnan(known), price - known, np.nan)
+        wire_side = _missing_column(trades, "side", pa.string()).take(pa.array(rows))
+        if pa.types.is_dictionary(wire_side.type):
+            wire_side = wire_side.cast(pa.string())
+        units = classified.get_column("units")
+        return classified.select(
+            "seq",
+            "event_ts",
+            "sym",
+            "price",
+            "volume",
+            pl.Series("value", _unit_values(units)),
+            pl.Series(
+                "side", np.array(SIDES, dtype=object)[classified["side"].to_numpy()], pl.String
+            ),
+            pl.Series(
+                "phase", np.array(PHASES, dtype=object)[classified["session"].to_numpy()], pl.String
+            ),
+            pl.Series("wire_side", wire_side, pl.String),
+            pl.Series("basis", basis).fill_nan(None),
+        )
 
     def _reported(self, times: pl.Series) -> npt.NDArray[np.bool_]:
         """Which rows' event time is in the report window."""
@@ -388,18 +482,24 @@ class ColumnarDay:
         price = counted.get_column("price").to_numpy()
         volume = counted.get_column("volume").to_numpy()
         session = counted.get_column("session").to_numpy()
-        carried = np.flatnonzero(self._quoted[: len(self._names)]).astype(np.int32)
+        carried = np.flatnonzero(self._book_seq[: len(self._names)]).astype(np.int32)
         book_parts = [
-            (np.zeros(len(carried), np.int64), carried, self._bid1[carried], self._ask1[carried])
+            (
+                np.zeros(len(carried), np.int64),
+                carried,
+                self._book_seq[carried],
+                self._bid1[carried],
+                self._ask1[carried],
+            )
         ]
         if quotes is not None:
-            book_parts.append((quotes.seq, quotes.sym, quotes.bid1, quotes.ask1))
+            book_parts.append((quotes.seq, quotes.sym, quotes.seq, quotes.bid1, quotes.ask1))
         # An as-of join: the symbol's latest book row with a smaller seq (the carried book
         # at seq 0 comes before every row of the window).
         book = pl.DataFrame(
             {
                 name: np.concatenate([part[i] for part in book_parts])
-                for i, name in enumerate(("seq", "sym", "bid1", "ask1"))
+                for i, name in enumerate(("seq", "sym", "book_seq", "bid1", "ask1"))
             }
         )
         found = counted.select("seq", "sym").join_asof(
@@ -412,6 +512,14 @@ class ColumnarDay:
         )
         bid1 = found.get_column("bid1").fill_null(0.0).to_numpy()
         ask1 = found.get_column("ask1").fill_null(0.0).to_numpy()
+        if len(self._gap_seqs):
+            # A book from before the trade's latest gap is no book (SPEC.md 7.3).
+            seqs = counted.get_column("seq").to_numpy()
+            gap = np.searchsorted(self._gap_seqs, seqs, side="right") - 1
+            gap_seq = np.where(gap >= 0, self._gap_seqs[np.maximum(gap, 0)], 0)
+            stale = found.get_column("book_seq").fill_null(0).to_numpy() < gap_seq
+            bid1 = np.where(stale, 0.0, bid1)
+            ask1 = np.where(stale, 0.0, ask1)
         auction = session != 0
         buy = ~auction & (ask1 > 0) & (price >= ask1)  # numpy: NaN compares false
         sell = ~auction & ~buy & (bid1 > 0) & (price <= bid1)
@@ -428,7 +536,7 @@ class ColumnarDay:
         np.maximum.at(last, quotes.sym, np.arange(len(quotes.seq)))
         ids = np.flatnonzero(last >= 0)
         rows = last[ids]
-        self._quoted[ids] = True
+        self._book_seq[ids] = quotes.seq[rows]
         self._bid1[ids] = quotes.bid1[rows]
         self._ask1[ids] = quotes.ask1[rows]
 
@@ -474,12 +582,7 @@ class ColumnarDay:
             )
 
     def _counted_table(self, classified: pl.DataFrame, trades: pa.Table) -> pa.Table:
-        units = classified.get_column("units")
-        if units.max() >= EXACT_FLOAT_UNITS:  # type: ignore[operator]
-            value = np.array([u / VALUE_SCALE for u in units.to_list()], np.float64)
-        else:
-            # numpy divides exactly rounded; polars may multiply by the reciprocal instead.
-            value = units.cast(pl.Int64).to_numpy().astype(np.float64) / VALUE_SCALE
+        value = _unit_values(classified.get_column("units"))
         seqs = classified.get_column("seq").to_numpy()
         rows = np.searchsorted(np.asarray(trades.column("seq").to_numpy(), np.int64), seqs)
         wire_side = _missing_column(trades, "side", pa.string()).take(pa.array(rows))
@@ -788,6 +891,15 @@ def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) 
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
         return pl.Series("units", exact, dtype=pl.Int128)
     return pl.Series("units", units * volume).cast(pl.Int128)
+
+
+def _unit_values(units: pl.Series) -> npt.NDArray[np.float64]:
+    """Exact value units as the nearest floats."""
+    if units.max() >= EXACT_FLOAT_UNITS:  # type: ignore[operator]
+        return np.array([u / VALUE_SCALE for u in units.to_list()], np.float64)
+    # numpy divides exactly rounded; polars may multiply by the reciprocal instead.
+    values: npt.NDArray[np.float64] = units.cast(pl.Int64).to_numpy().astype(np.float64)
+    return values / VALUE_SCALE
 
 
 def _plain_text(table: pa.Table) -> pa.Table:

@@ -15,12 +15,14 @@ import pyarrow as pa
 from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
 from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay, TradesSink
+from vnrec.replay.feed import TrackerFeed
 from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.pacing import Clock, Pacer, Sleep
-from vnrec.replay.pipeline import ReplayResult, Tracker, UserFeed, paused_gc
+from vnrec.replay.pipeline import ReplayResult, paused_gc
 from vnrec.replay.sources import window_streams
 from vnrec.replay.windows import read_ahead, seq_windows
 from vnrec.storage.closures import calendar_for
+from vnrec.storage.gaps import recording_gaps
 from vnrec.storage.layout import Layout
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,7 @@ def _as_day(day: str | dt.date) -> dt.date:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {day!r}") from exc
 
 
-def _columns(user: UserFeed | None) -> dict[str, list[str]]:
+def _columns(user: TrackerFeed | None) -> dict[str, list[str]]:
     """Per table, the columns the columnar trackers need plus those of the user's events."""
     columns = {table: list(names) for table, names in ENGINE_COLUMNS.items()}
     if user is not None:
@@ -51,7 +53,7 @@ def _columns(user: UserFeed | None) -> dict[str, list[str]]:
 def replay(
     day: str | dt.date,
     data: str | Path = "data",
-    trackers: Sequence[Tracker] = (),
+    trackers: Sequence[object] = (),
     *,
     symbols: str | list[str] | None = None,
     start: str | dt.time | None = None,
@@ -68,13 +70,16 @@ def replay(
     """Replay one recorded day through the built-in trackers and `trackers`.
 
     The built-in trackers run as batch operators over seq windows of the day's Parquet
-    batches (vnrec.replay.columnar); user trackers get typed events, in seq order, of the
-    types they declare. `symbols` keeps the events of those symbols (and every index
-    message); `start`/`end` (HH:MM local time, [start, end)) select what is reported, while
-    every tracker, user trackers included, sees the whole day so that its state is the
-    day's (SPEC.md 7.2); `speed` paces events at that multiple of real time by event time
-    (None: as fast as possible); `progress` is called after each window with the messages
-    so far; `trade_sinks` receive each window's reported counted trades as an Arrow table;
+    batches (vnrec.replay.columnar). User trackers (vnrec.Tracker) get, in seq order, the
+    events of the types they declare, the counted trades and the recording gaps; their
+    `result()` lands in `result.tracker_results` by name.
+
+    `symbols` keeps the events of those symbols (and every index message); `start`/`end`
+    (HH:MM local time, [start, end)) select what is reported, while every tracker, user
+    trackers included, sees the whole day so that its state is the day's (SPEC.md 7.2);
+    `speed` paces events at that multiple of real time by event time (None: as fast as
+    possible); `progress` is called after each window with the messages so far;
+    `trade_sinks` receive each window's reported counted trades as an Arrow table;
     `book_levels` > 1 fills `QuoteEvent.levels` with that many levels; `keep_series`
     keeps the intraday series for `result.trackers.series()`."""
     the_day = _as_day(day)
@@ -83,18 +88,25 @@ def replay(
     event_filter = make_filter(symbols)
     window = make_window(the_day, start, end)
     warn_if_unlisted(the_day.year)
+    gaps = recording_gaps(state)
+    user = TrackerFeed(the_day, trackers, gaps=gaps, book_levels=book_levels) if trackers else None
     engine = ColumnarDay(
         the_day,
         calendar=calendar_for(layout.root),
         window=window,
         keep_series=keep_series,
         trade_sinks=trade_sinks,
+        gaps=gaps,
+        keep_trades=user is not None and user.wants_trades,
     )
-    user = UserFeed(trackers, book_levels) if trackers else None
     pacer = None if speed is None else Pacer(speed, clock, sleep)
     if pacer is not None:
         batch_rows = PACED_WINDOW_ROWS
     streams = window_streams(layout, state, _columns(user), event_filter, batch_rows)
+    if user is not None:
+        if pacer is not None:
+            user.pace = pacer.wait
+        user.start()
     # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
     with paused_gc() if pacer is None else contextlib.nullcontext():
         for rows in read_ahead(seq_windows(streams)):
@@ -102,14 +114,13 @@ def replay(
                 _pace(pacer, rows)
             engine.feed(rows)
             if user is not None:
-                if pacer is None:
-                    user.feed(rows)
-                else:
-                    for event in user.events(rows):
-                        pacer.wait(event[2])
-                        user.on_event(event)
+                user.feed(rows, engine.counted_trades(), engine.symbol_names(), engine.last_seq)
             if progress is not None:
                 progress(engine.events)
+    results = None
+    if user is not None:
+        user.end(engine.last_seq)
+        results = user.results()
     rebaselined = engine.rebaselined()
     if rebaselined:
         log.warning(
@@ -118,7 +129,7 @@ def replay(
             sum(rebaselined.values()),
             ", ".join(f"{symbol} x{count}" for symbol, count in rebaselined.items()),
         )
-    return ReplayResult.of(the_day, engine.events, engine)
+    return ReplayResult.of(the_day, engine.events, engine, tracker_results=results)
 
 
 def _pace(pacer: Pacer, rows: Mapping[str, pa.Table]) -> None:

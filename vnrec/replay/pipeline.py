@@ -1,13 +1,11 @@
-"""Per-event delivery: user trackers (`on_event`) fed typed events in seq order, and
-`Pipeline`, the per-event implementation of the built-in trackers (vnrec.trackers.day),
-kept as the reference the columnar engine (vnrec.replay.columnar) is tested against.
-
-`UserFeed` builds events only for the event types its trackers declare, from the same seq
-windows the columnar engine reads, so a replay without user trackers builds no per-event
-Python object for trades and quotes."""
+"""`Pipeline`, the per-event implementation of the built-in trackers (vnrec.trackers.day),
+kept as the reference the columnar engine (vnrec.replay.columnar) is tested against, and
+`ReplayResult`, what a replayed day computed. User trackers are fed by
+vnrec.replay.feed."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime as dt
 import gc
@@ -19,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 
 from vnrec.errors import VnrecError
-from vnrec.events import EVENT_TYPES, Event
-from vnrec.replay.convert import EVENT_TABLES, Chunk, columns_needed, to_events
+from vnrec.events import EVENT_TYPES, Event, Gap
+from vnrec.replay.convert import EVENT_TABLES, Chunk
 from vnrec.replay.filters import EventFilter
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.sources import NO_FILTER, table_streams
@@ -72,9 +70,18 @@ class ReplayResult:
     index: list[dict[str, Any]]
     basis: list[dict[str, Any]]
     trackers: DaySource = field(compare=False, repr=False)
+    # User trackers' results by name; None when the replay ran none.
+    tracker_results: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, day: dt.date, events: int, trackers: DaySource) -> ReplayResult:
+    def of(
+        cls,
+        day: dt.date,
+        events: int,
+        trackers: DaySource,
+        *,
+        tracker_results: dict[str, Any] | None = None,
+    ) -> ReplayResult:
         """The result of a day's trackers after `events` messages."""
         summary = trackers.summary()
         return cls(
@@ -85,10 +92,13 @@ class ReplayResult:
             summary["index"],
             summary["basis"],
             trackers,
+            tracker_results,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
+    def to_dict(self, *, trackers: bool = True) -> dict[str, Any]:
+        """SPEC.md section 5's object; after user trackers, their results as `trackers`
+        (unless `trackers` is false)."""
+        data: dict[str, Any] = {
             "date": self.date.isoformat(),
             "events": self.events,
             "stats": self.stats,
@@ -96,6 +106,9 @@ class ReplayResult:
             "index": self.index,
             "basis": self.basis,
         }
+        if trackers and self.tracker_results is not None:
+            data["trackers"] = self.tracker_results
+        return data
 
 
 @contextlib.contextmanager
@@ -125,45 +138,6 @@ def events_from_tables(
 TABLE_OF_EVENT: dict[type[Event], str] = dict(zip(EVENT_TYPES, EVENT_TABLES, strict=True))
 
 
-class UserFeed:
-    """User trackers fed the events of seq windows (see vnrec.replay.windows), in seq order;
-    events are built only for the tables of the event types some tracker declares."""
-
-    def __init__(self, trackers: Sequence[Tracker], book_levels: int = 1) -> None:
-        self._handlers = _user_handlers(trackers)
-        self.book_levels = book_levels
-        self.tables = tuple(TABLE_OF_EVENT[kind] for kind in EVENT_TYPES if self._handlers[kind])
-        self._last_seq = 0
-
-    def columns(self) -> dict[str, list[str]]:
-        """The stored columns the wanted events are built from, per table."""
-        return {table: columns_needed(table, self.book_levels) for table in self.tables}
-
-    def events(self, window: Mapping[str, pa.Table]) -> Iterator[Event]:
-        """The wanted events of one window, in seq order (an `X`'s trade part first)."""
-        streams = []
-        for table in self.tables:
-            data = window.get(table)
-            if data is None or not data.num_rows:
-                continue
-            chunks = [to_events(table, b, self.book_levels) for b in data.to_batches()]
-            streams.append((table, iter(chunks)))
-        for chunk in merge_by_seq(streams):
-            yield from chunk.events
-
-    def on_event(self, event: Event) -> None:
-        seq = event[0]
-        if seq < self._last_seq:
-            raise OutOfOrderError(f"event seq {seq} after seq {self._last_seq}")
-        self._last_seq = seq
-        for on_event in self._handlers[type(event)]:
-            on_event(event)
-
-    def feed(self, window: Mapping[str, pa.Table]) -> None:
-        for event in self.events(window):
-            self.on_event(event)
-
-
 class Pipeline:
     """The per-event reference: one trading day's built-in trackers (and user trackers),
     fed events in seq order, one by one, a chunk at a time, or as normalized tables."""
@@ -175,8 +149,10 @@ class Pipeline:
         *,
         day_trackers: DayTrackers | None = None,
         book_levels: int = 1,
+        gaps: Sequence[Gap] = (),
     ) -> None:
         self.day = day
+        self._gaps = collections.deque(sorted(gaps))
         self.day_trackers = DayTrackers(day) if day_trackers is None else day_trackers
         self.trackers = tuple(trackers)
         self._book_levels = book_levels
@@ -198,6 +174,8 @@ class Pipeline:
                 raise OutOfOrderError(f"event seq {seq} after seq {self._last_seq}")
             self._events += 1
             self._last_seq = seq
+            while self._gaps and seq >= self._gaps[0].seq:
+                self.day_trackers.on_gap(self._gaps.popleft())
         kind = type(event)
         self._handlers[kind](event)
         if self._user is not None:
@@ -216,7 +194,15 @@ class Pipeline:
         changes = int(np.count_nonzero(seqs[1:] != seqs[:-1]))
         self._events += changes + (first != self._last_seq)
         self._last_seq = int(seqs[-1])
-        self._dispatch(chunk.events)
+        events = chunk.events
+        done = 0
+        while self._gaps and self._last_seq >= self._gaps[0].seq:
+            gap = self._gaps.popleft()
+            cut = int(np.searchsorted(seqs, gap.seq, side="left"))
+            self._dispatch(events[done:cut])
+            self.day_trackers.on_gap(gap)
+            done = max(done, cut)
+        self._dispatch(events[done:] if done else events)
 
     def _dispatch(self, events: Iterable[Event]) -> None:
         handlers = self._handlers

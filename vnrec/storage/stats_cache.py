@@ -4,7 +4,8 @@
 vnrec.analytics.derived (about a second); the result only changes when the day's committed
 parts change. So compaction stores the SQL's rows in `<root>/_derived/stats/date=D.json`,
 stamped with a digest of the committed state they were computed from (every part's table,
-name, seq range, rows and SHA-256, plus the stats rules' version). The cache answers only
+name, seq range, rows and SHA-256, plus the stats rules' version) and of the day's
+`connections` files (a recording gap changes how trades are classified). The cache answers only
 while that digest is the day's current one: an import appended since, a recovery or a new
 vnrec whose rules differ make it stale, and the command computes on the fly as for a day
 never compacted. A cache that cannot be read is ignored with a warning, never trusted.
@@ -27,12 +28,13 @@ import orjson
 
 from vnrec.storage.commits import DayState
 from vnrec.storage.files import atomic_file
+from vnrec.storage.gaps import connection_files
 from vnrec.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
 # Bump when the session stats rules (or their SQL) change: every cache becomes stale.
-STATS_RULES_VERSION = 2
+STATS_RULES_VERSION = 3
 Row = dict[str, Any]
 
 
@@ -48,6 +50,15 @@ def state_digest(state: DayState) -> str:
             f"{part.table} {part.name} {part.first_seq} {part.last_seq} {part.rows}"
             f" {part.bytes} {part.sha256}\n".encode()
         )
+    return digest.hexdigest()
+
+
+def stats_digest(state: DayState) -> str:
+    """`state_digest`, and the day's connections files (their names and sizes: a finished
+    run's file is written once), from which the recording gaps come."""
+    digest = hashlib.sha256(state_digest(state).encode())
+    for path in connection_files(state.root, state.day):
+        digest.update(f"{path.name} {path.stat().st_size}\n".encode())
     return digest.hexdigest()
 
 
@@ -67,7 +78,7 @@ def cached_stats(layout: Layout, day: dt.date) -> list[Row] | None:
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         log.warning("ignoring the stats cache %s: not a vnrec stats cache (%s)", path, exc)
         return None
-    if digest != state_digest(layout.state(day)):
+    if digest != stats_digest(layout.state(day)):
         return None
     if not isinstance(rows, list):
         log.warning("ignoring the stats cache %s: not a vnrec stats cache", path)
@@ -78,7 +89,7 @@ def cached_stats(layout: Layout, day: dt.date) -> list[Row] | None:
 def store_stats(layout: Layout, day: dt.date, state: DayState, rows: list[Row]) -> Path:
     """Write the rows computed from `state` as the day's stats cache, atomically."""
     path = stats_cache_path(layout.root, day)
-    payload = {"date": day.isoformat(), "digest": state_digest(state), "rows": rows}
+    payload = {"date": day.isoformat(), "digest": stats_digest(state), "rows": rows}
     with atomic_file(path) as sink:
         sink.write(orjson.dumps(payload))
     return path

@@ -15,6 +15,10 @@ class QuoteBook:
     def on_quote(self, event: QuoteEvent) -> None:
         self._latest[event.symbol] = event
 
+    def reset(self) -> None:
+        """Forget every book (after a recording gap, SPEC.md 7.3: they may be stale)."""
+        self._latest.clear()
+
     def top(self, symbol: str | None) -> tuple[float, float]:
         """(bid1, ask1) of the symbol's current book; (0.0, 0.0) before its first quote."""
         latest = self._latest.get(symbol)

@@ -12,7 +12,15 @@ from functools import partial
 from typing import Any, cast
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
-from vnrec.events import EVENT_TYPES, Event, ForeignEvent, IndexEvent, QuoteEvent, TradeEvent
+from vnrec.events import (
+    EVENT_TYPES,
+    Event,
+    ForeignEvent,
+    Gap,
+    IndexEvent,
+    QuoteEvent,
+    TradeEvent,
+)
 from vnrec.trackers.basis import BasisTracker
 from vnrec.trackers.book import QuoteBook
 from vnrec.trackers.foreign import ForeignTracker
@@ -78,6 +86,10 @@ class DayTrackers:
 
     def on_event(self, event: Event) -> None:
         self.handlers[type(event)](event)
+
+    def on_gap(self, gap: Gap) -> None:
+        """A recording gap: the quote state is empty after it."""
+        self.book.reset()
 
     def on_trade(self, event: TradeEvent) -> None:
         """Count, classify against the book before the trade, and pass the trade on."""
