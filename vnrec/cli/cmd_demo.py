@@ -188,7 +188,7 @@ def demo_command(
     started = time.perf_counter()
     result = replay(DEMO_DAY, data=root)
     _say(f"  {result.events:,} messages in {time.perf_counter() - started:.2f} s")
-    render_results([result], OutputFormat.table)
+    render_results([result.to_dict()], OutputFormat.table)
     _say("3/4 recomputing session stats in DuckDB from the Parquet files")
     started = time.perf_counter()
     sql_stats = session_stats(connect(root), DEMO_DAY)

@@ -145,7 +145,7 @@ def record_command(
             + (f" (last: {recorder.last_failure})" if recorder.last_failure else "")
         )
     if tracking is not None:
-        render_results(tracking.results(), fmt or default_format())
+        render_results([r.to_dict() for r in tracking.results()], fmt or default_format())
 
 
 def install_signal_handlers(recorder: Recorder) -> None:

@@ -1,25 +1,25 @@
-"""`vnrec replay`: a recorded day through the tracker pipeline; results on stdout, progress
-and timings on stderr, derived series as Parquet with `--out`."""
+"""`vnrec replay`: recorded days through the tracker pipeline, the built-in trackers and the
+user's (`--tracker`); results on stdout (a range as JSON Lines, one object per day, in date
+order, whether its days ran one by one or at once), progress and timings on stderr,
+derived series and tracker rows as Parquet with `--out`. Heavy modules are imported in
+the command: `vnrec --help` stays fast."""
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import io
+import os
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TextIO
+from typing import Annotated, Any, TextIO
 
 import typer
 
 from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
-
-if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
-    from vnrec.replay import ReplayResult
-    from vnrec.replay.columnar import TradesSink
+from vnrec.errors import BadInputError, NoDataError
 
 PROGRESS_EVERY_S = 1.0
 
@@ -75,15 +75,20 @@ class ProgressLine:
         )
 
 
-def _render_table(result: ReplayResult) -> str:
-    parts = [f"replay {result.date.isoformat()}: {result.events:,} messages\n"]
-    stats = [{k: row[k] for k in STATS_TABLE_KEYS} for row in result.stats]
+def _render_table(result: dict[str, Any]) -> str:
+    parts = [f"replay {result['date']}: {result['events']:,} messages\n"]
+    stats = [{k: row[k] for k in STATS_TABLE_KEYS} for row in result["stats"]]
     sections: list[tuple[str, list[dict[str, Any]]]] = [
         ("session stats", stats),
-        ("foreign", result.foreign),
-        ("index", result.index),
-        ("basis", result.basis),
+        ("foreign", result["foreign"]),
+        ("index", result["index"]),
+        ("basis", result["basis"]),
     ]
+    for name, value in (result.get("trackers") or {}).items():
+        rows = (
+            value if isinstance(value, list) and all(isinstance(r, dict) for r in value) else None
+        )
+        sections.append((f"tracker {name}", rows if rows is not None else [{"result": value}]))
     for title, rows in sections:
         buffer = io.StringIO()
         emit(rows, OutputFormat.table, title=title, stdout=buffer)
@@ -91,24 +96,64 @@ def _render_table(result: ReplayResult) -> str:
     return "".join(parts)
 
 
-@contextlib.contextmanager
-def _trade_sinks(directory: Path | None) -> Iterator[list[TradesSink]]:
-    """The classified-trades writer of --out (none without it), closed after the replay."""
-    from vnrec.replay.outputs import TradeWriter
+def _days(root: Path, date: str | None, from_date: str | None, to_date: str | None) -> list[Any]:
+    """The day of --date, or every recorded day in [--from-date, --to-date]."""
+    from vnrec.storage.layout import Layout
 
-    if directory is None:
-        yield []
-        return
-    with TradeWriter(directory / "trades.parquet") as writer:
-        yield [writer]
+    if date is not None:
+        if from_date is not None or to_date is not None:
+            raise BadInputError("give --date, or --from-date and --to-date, not both")
+        return [parse_day(date)]
+    if from_date is None or to_date is None:
+        raise BadInputError("give --date D, or a range with --from-date D1 --to-date D2")
+    first, last = parse_day(from_date), parse_day(to_date)
+    if last < first:
+        raise BadInputError(f"--to-date {last} is before --from-date {first}")
+    days = [d for d in Layout(root).days("raw") if first <= d <= last]
+    if not days:
+        raise NoDataError(f"no recorded day from {first} to {last} in {root}")
+    return days
 
 
 def replay_command(
-    date: Annotated[str, typer.Option("--date", help="The day to replay (YYYY-MM-DD).")],
+    date: Annotated[
+        str | None, typer.Option("--date", help="The day to replay (YYYY-MM-DD).")
+    ] = None,
+    from_date: Annotated[
+        str | None,
+        typer.Option("--from-date", help="First day of a range (every recorded day in it)."),
+    ] = None,
+    to_date: Annotated[
+        str | None, typer.Option("--to-date", help="Last day of a range (inclusive).")
+    ] = None,
     data: DataOption = None,
     fmt: Annotated[
         ReplayFormat | None,
-        typer.Option("--format", "-f", help="table or json (default: table on a terminal)."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="table or json (default: table on a terminal); a range prints JSON Lines.",
+        ),
+    ] = None,
+    tracker: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tracker",
+            "-t",
+            help="A tracker to run: FILE.py:Class or package.module:Class (repeatable).",
+        ),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            "-p",
+            help="key=value for the trackers that take it, or Class.key=value (repeatable).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", "-j", min=1, help="Days replayed at once (default: the cores)."),
     ] = None,
     symbols: Annotated[
         str | None, typer.Option("--symbols", help="Only these symbols, e.g. VNM,FPT.")
@@ -125,47 +170,95 @@ def replay_command(
     ] = None,
     out: Annotated[
         Path | None,
-        typer.Option("--out", help="Write trades, basis, foreign flow, index as Parquet here."),
+        typer.Option(
+            "--out",
+            help="Write trades, basis, foreign flow, index and tracker rows as Parquet here.",
+        ),
     ] = None,
 ) -> None:
-    """Replay a recorded day through the trackers (session stats, foreign, index, basis)."""
-    from vnrec.replay import replay
-    from vnrec.replay.outputs import out_dir, write_series
+    """Replay recorded days through the trackers (session stats, foreign, index, basis, and
+    your own with --tracker)."""
+    from vnrec.replay.days import DayJob, run_day, run_days
+    from vnrec.replay.plugins import tracker_specs
 
-    chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
-    day = parse_day(date)
     root = resolve_data_root(data)
-    directory = None if out is None else out_dir(out, day)
-    progress = ProgressLine(f"replay {day.isoformat()}", sys.stderr, time.monotonic)
-    with _trade_sinks(directory) as sinks:
-        result = replay(
-            day,
-            data=root,
-            symbols=symbols,
-            start=start,
-            end=end,
-            speed=speed,
-            progress=progress,
-            trade_sinks=sinks,
-            keep_series=out is not None,
+    days = _days(root, date, from_date, to_date)
+    specs = tuple(tracker_specs(tracker or [], param or []))
+    chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
+    jobs_list = [DayJob(root, day, specs, symbols, start, end, out) for day in days]
+    if speed is not None:
+        if len(days) > 1:
+            raise BadInputError("--speed paces one day: give --date")
+        _paced(jobs_list[0], speed, chosen)
+        return
+    if len(days) == 1:
+        progress = ProgressLine(f"replay {days[0].isoformat()}", sys.stderr, time.monotonic)
+        outcome = run_day(jobs_list[0], progress)
+        progress.finish(outcome.result["events"])
+        _report(outcome)
+        render_results([outcome.result], chosen)
+        return
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    started = time.monotonic()
+    total = 0
+    for outcome in run_days(jobs_list, workers):
+        total += outcome.result["events"]
+        print(
+            f"replay {outcome.day.isoformat()}: {outcome.result['events']:,} messages"
+            f" in {outcome.seconds:.2f} s",
+            file=sys.stderr,
         )
+        _report(outcome)
+        render_results([outcome.result], chosen, lines=True)
+    elapsed = time.monotonic() - started
+    print(
+        f"replay: {len(days)} days, {total:,} messages in {elapsed:.2f} s"
+        f" ({min(workers, len(days))} at once)",
+        file=sys.stderr,
+    )
+
+
+def _paced(job: Any, speed: float, fmt: OutputFormat) -> None:
+    """One day paced by event time (no --out series beyond what run_day writes)."""
+    from vnrec.replay.engine import replay
+    from vnrec.replay.plugins import load_trackers
+
+    progress = ProgressLine(f"replay {job.day.isoformat()}", sys.stderr, time.monotonic)
+    if job.out is not None:
+        raise BadInputError("--out is not written by a paced replay (drop --speed)")
+    result = replay(
+        job.day,
+        data=job.root,
+        trackers=load_trackers(job.trackers),
+        symbols=job.symbols,
+        start=job.start,
+        end=job.end,
+        speed=speed,
+        progress=progress,
+    )
     progress.finish(result.events)
-    if symbols:
-        seen = {row["symbol"] for part in (result.stats, result.foreign) for row in part}
-        for symbol in sorted({s.strip() for s in symbols.split(",") if s.strip()} - seen):
-            print(f"--symbols: no trade or foreign message of {symbol} on {day}", file=sys.stderr)
-    if directory is not None:
-        for path in write_series(directory, result.trackers):
-            print(f"wrote {path}", file=sys.stderr)
-        print(f"wrote {directory / 'trades.parquet'}", file=sys.stderr)
-    render_results([result], chosen)
+    render_results([result.to_dict()], fmt)
 
 
-def render_results(results: Sequence[ReplayResult], fmt: OutputFormat) -> None:
-    """Each day's result on stdout: the SPEC section 5 JSON object, or terminal tables."""
+def _report(outcome: Any) -> None:
+    for symbol in outcome.unmatched:
+        print(
+            f"--symbols: no trade or foreign message of {symbol} on {outcome.day}",
+            file=sys.stderr,
+        )
+    for path in outcome.written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def render_results(
+    results: Sequence[dict[str, Any]], fmt: OutputFormat, *, lines: bool = False
+) -> None:
+    """Each day's result on stdout: the SPEC section 5 JSON object (one line each with
+    `lines`: JSON Lines), or terminal tables."""
     for result in results:
         if fmt is OutputFormat.json:
-            sys.stdout.write(to_json(result.to_dict()).decode() + "\n")
+            text = to_json(result, indent=not lines)
+            sys.stdout.write(text.decode() + "\n")
         else:
             sys.stdout.write(_render_table(result))
     sys.stdout.flush()

@@ -48,8 +48,10 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def to_json(document: Any) -> bytes:
-    return orjson.dumps(_clean(document), default=_json_default, option=orjson.OPT_INDENT_2)
+def to_json(document: Any, *, indent: bool = True) -> bytes:
+    """JSON of `document` (indented, or on one line for JSON Lines)."""
+    option = orjson.OPT_INDENT_2 if indent else 0
+    return orjson.dumps(_clean(document), default=_json_default, option=option)
 
 
 def format_cell(value: Any) -> str:

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vnrec.errors import VnrecError
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -142,6 +143,40 @@ class TradeWriter:
             self.close()
         else:
             self.abort()
+
+
+def flat_rows(result: Any) -> list[dict[str, Any]] | None:
+    """`result` when it is a list of flat dicts (scalar values only), else None."""
+    if not isinstance(result, list) or not result:
+        return None
+    scalars = (type(None), bool, int, float, str)
+    for row in result:
+        if not isinstance(row, dict) or not all(isinstance(v, scalars) for v in row.values()):
+            return None
+    return result
+
+
+def write_tracker_rows(directory: Path, results: dict[str, Any]) -> list[Path]:
+    """Each tracker result that is a list of flat dicts, as `trackers/<name>.parquet`
+    (columns in the order they first appear; a name is made safe as a file name)."""
+    paths = []
+    for name, result in results.items():
+        rows = flat_rows(result)
+        if rows is None:
+            continue
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        try:
+            table = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise VnrecError(f"tracker {name}: its result rows are not one table: {exc}") from exc
+        path = directory / "trackers" / f"{_file_name(name)}.parquet"
+        write_table(path, table)
+        paths.append(path)
+    return paths
+
+
+def _file_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name).lstrip(".") or "_"
 
 
 class SeriesSource(Protocol):

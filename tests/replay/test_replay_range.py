@@ -1,0 +1,189 @@
+"""`vnrec replay` over a range of days with the user's trackers, as a user runs it: a
+tracker in a file with parameters, days at once equal to days one by one byte for byte,
+`--out` rows as Parquet, and every mistake a one-line error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import orjson
+import pyarrow.parquet as pq
+import pytest
+
+from tests.analytics.market import edge_case_day
+from vnrec.storage.importer import import_envelopes
+from vnrec.storage.layout import Layout
+
+DAYS = [dt.date(2026, 3, day) for day in (2, 3, 4, 5, 6)]
+
+TRACKERS = textwrap.dedent(
+    '''
+    import vnrec
+
+
+    class BigTrades(vnrec.Tracker):
+        """Counted trades of at least `threshold` shares."""
+
+        def __init__(self, threshold: int = 1000, side: str = "any") -> None:
+            self.threshold = threshold
+            self.side = side
+            self.rows = []
+
+        def on_start(self, day):
+            self.day = day.isoformat()
+
+        def on_trade(self, trade):
+            if trade.volume >= self.threshold and self.side in ("any", trade.side):
+                self.rows.append({"day": self.day, "seq": trade.seq, "symbol": trade.symbol,
+                                  "volume": trade.volume, "side": trade.side})
+
+        def result(self):
+            return self.rows
+
+
+    class Counter:
+        """Not a vnrec.Tracker subclass: any object with the methods will do."""
+
+        name = "counts"
+
+        def __init__(self) -> None:
+            self.events = 0
+
+        def on_event(self, event) -> None:
+            self.events += 1
+
+        def result(self):
+            return {"events": self.events}
+
+
+    class Boom(vnrec.Tracker):
+        def __init__(self) -> None:
+            self.trades = 0
+
+        def on_trade(self, trade):
+            self.trades += 1
+            if self.trades == 3:
+                raise RuntimeError(f"third trade at seq {trade.seq}")
+    '''
+)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    layout = Layout(tmp_path_factory.mktemp("range"))
+    for seed, day in enumerate(DAYS, start=1):
+        import_envelopes(layout, edge_case_day(day, seed, events=300))
+    return layout.root
+
+
+@pytest.fixture(scope="module")
+def tracker_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("trackers") / "my_trackers.py"
+    path.write_text(TRACKERS)
+    return path
+
+
+def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+
+
+def _range(root: Path, *extra: str) -> list[str]:
+    return [
+        "replay", "--from-date", "2026-03-02", "--to-date", "2026-03-06",
+        "--data", str(root), "--format", "json", *extra,
+    ]  # fmt: skip
+
+
+def test_days_at_once_equal_days_one_by_one(root: Path, tracker_file: Path, tmp_path: Path) -> None:
+    """One JSON object per line per recorded day, in date order, with the trackers'
+    results; two workers print the same bytes and write the same files as one."""
+    trackers = ("--tracker", f"{tracker_file}:BigTrades", "--param", "threshold=500",
+                "--tracker", f"{tracker_file}:Counter")  # fmt: skip
+    one = vnrec(*_range(root, *trackers, "--jobs", "1", "--out", str(tmp_path / "one")))
+    two = vnrec(*_range(root, *trackers, "--jobs", "2", "--out", str(tmp_path / "two")))
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    assert one.stdout == two.stdout
+    lines = one.stdout.splitlines()
+    objects = [orjson.loads(line) for line in lines]
+    assert [o["date"] for o in objects] == [d.isoformat() for d in DAYS]
+    for obj in objects:
+        big = obj["trackers"]["BigTrades"]
+        assert big and all(row["volume"] >= 500 for row in big)
+        assert all(row["day"] == obj["date"] for row in big)
+        assert obj["trackers"]["counts"]["events"] > obj["events"] // 2
+        assert list(obj) == ["date", "events", "stats", "foreign", "index", "basis", "trackers"]
+    for day, obj in zip(DAYS, objects, strict=True):
+        files = [tmp_path / run / f"date={day}" / "trackers" / "BigTrades.parquet"
+                 for run in ("one", "two")]  # fmt: skip
+        assert files[0].read_bytes() == files[1].read_bytes()
+        assert pq.read_table(files[0]).to_pylist() == obj["trackers"]["BigTrades"]
+        # A result that is no list of rows is in the JSON only.
+        assert not (tmp_path / "one" / f"date={day}" / "trackers" / "counts.parquet").exists()
+    assert "5 days" in two.stderr and "(2 at once)" in two.stderr
+
+
+def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path) -> None:
+    """`Class.key=value` reaches that class only; `module:Class` is found from the working
+    directory; a single day is one indented object."""
+    result = vnrec(
+        "replay", "--date", "2026-03-04", "--data", str(root), "--format", "json",
+        "--tracker", "my_trackers:BigTrades", "--param", "BigTrades.side=\"buy\"",
+        "--param", "threshold=1", cwd=tracker_file.parent,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    rows = orjson.loads(result.stdout)["trackers"]["BigTrades"]
+    assert rows and {row["side"] for row in rows} == {"buy"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--tracker", "{file}:Boom"), "tracker Boom failed on 2026-03-02 at seq "),
+        (("--tracker", "{file}:Nope"), "my_trackers.py has no Nope"),
+        (("--tracker", "missing.py:X"), "--tracker missing.py:X: no such file missing.py"),
+        (("--tracker", "{file}"), "expected FILE.py:Class or package.module:Class"),
+        (("--tracker", "{file}:BigTrades", "--param", "limit=3"),
+         "--param limit: no --tracker takes a parameter 'limit'"),
+        (("--tracker", "{file}:BigTrades", "--param", "BigTrades.nope=1"),
+         "--param BigTrades.nope: BigTrades takes no parameter 'nope'"),
+        (("--tracker", "{file}:Counter", "--tracker", "{file}:Counter"),
+         "two trackers are named 'counts'"),
+    ],
+)  # fmt: skip
+def test_mistakes_are_one_line(
+    root: Path, tracker_file: Path, args: tuple[str, ...], message: str
+) -> None:
+    given = [a.format(file=tracker_file) for a in args]
+    result = vnrec(*_range(root, *given, "--jobs", "2"))
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("vnrec: error: ") and message in last, result.stderr
+    assert "Traceback" not in result.stderr
+    if "Boom" in message:
+        assert "RuntimeError: third trade at seq" in last
+
+
+def test_a_range_without_recorded_days_and_bad_ranges(root: Path) -> None:
+    for args, message in (
+        (("--from-date", "2027-01-04", "--to-date", "2027-01-08"), "no recorded day from"),
+        (("--from-date", "2026-03-06", "--to-date", "2026-03-02"), "is before --from-date"),
+        (("--from-date", "2026-03-02"), "give --date D, or a range"),
+        (("--date", "2026-03-02", "--to-date", "2026-03-06"), "not both"),
+    ):
+        result = vnrec("replay", "--data", str(root), *args)
+        assert result.returncode == 1
+        assert message in result.stderr.strip().splitlines()[-1], result.stderr
