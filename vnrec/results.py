@@ -62,3 +62,23 @@ BASIS_KEYS: tuple[str, ...] = (
     "max_basis",
     "front",
 )
+
+# SPEC.md 7.4: candles per symbol over the counted trades, and per index id over the values
+# > 0; intervals start on the local clock (Asia/Ho_Chi_Minh is UTC+7, a whole number of
+# hours, so they start on the UTC clock too).
+CANDLE_KEYS: tuple[str, ...] = (
+    "symbol",
+    "start",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "value",
+    "buy_volume",
+    "sell_volume",
+    "neutral_volume",
+    "trades",
+)
+INDEX_CANDLE_KEYS: tuple[str, ...] = ("index_id", "start", "open", "high", "low", "close")
+CANDLE_INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}  # seconds

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import duckdb
 
+from vnrec.results import CANDLE_INTERVALS
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE, TRADE_DATA_TYPES
 
 # Candidate filters on the symbol column, with `{symbol}` standing for its reference.
@@ -234,6 +235,51 @@ WHERE index_id IS NOT NULL AND {_known("index_value")} > 0
 QUALIFY row_number() OVER (PARTITION BY date, index_id ORDER BY seq DESC) = 1
 """
 
+
+def _bucket(seconds: int) -> str:
+    # Intervals start on the local clock; UTC+7 is whole hours, so on the UTC clock too.
+    return f"time_bucket(INTERVAL '{seconds} seconds', event_ts)"
+
+
+def candles_sql(seconds: int) -> str:
+    """SPEC.md 7.4: per symbol and interval, over the counted trades with an event time."""
+
+    def side_volume(side: str) -> str:
+        return (
+            f"CAST(coalesce(sum(volume) FILTER (WHERE classification = '{side}'), 0)"
+            f" AS BIGINT) AS {side}_volume"
+        )
+
+    return f"""
+SELECT date, symbol, {_bucket(seconds)} AS start,
+       arg_min(price, seq) AS open, max(price) AS high, min(price) AS low,
+       arg_max(price, seq) AS close, CAST(sum(volume) AS BIGINT) AS volume,
+       {_exact_double("sum(value_units)")} AS value,
+       {side_volume("buy")}, {side_volume("sell")}, {side_volume("neutral")},
+       count(*) AS trades
+FROM classified_trades
+WHERE event_ts IS NOT NULL AND symbol IS NOT NULL
+GROUP BY date, symbol, start
+"""
+
+
+def index_candles_sql(seconds: int) -> str:
+    """SPEC.md 7.4: per index id and interval, over the values > 0 with an event time."""
+    return f"""
+SELECT date, index_id, {_bucket(seconds)} AS start,
+       arg_min(index_value, seq) AS open, max(index_value) AS high,
+       min(index_value) AS low, arg_max(index_value, seq) AS close
+FROM "index"
+WHERE index_id IS NOT NULL AND event_ts IS NOT NULL AND {_known("index_value")} > 0
+GROUP BY date, index_id, start
+"""
+
+
+CANDLE_VIEWS = {f"candles_{name}": seconds for name, seconds in CANDLE_INTERVALS.items()}
+INDEX_CANDLE_VIEWS = {
+    f"index_candles_{name}": seconds for name, seconds in CANDLE_INTERVALS.items()
+}
+
 # In creation order (a view needs the ones above it); names starting "_" are internal.
 DERIVED_VIEW_NAMES: tuple[str, ...] = (
     "trade_outcomes",
@@ -243,6 +289,8 @@ DERIVED_VIEW_NAMES: tuple[str, ...] = (
     "basis",
     "foreign_flow",
     "index_latest",
+    *CANDLE_VIEWS,
+    *INDEX_CANDLE_VIEWS,
 )
 
 
@@ -260,6 +308,8 @@ def derived_views(futures_prefixes: Sequence[str], gaps: bool = True) -> dict[st
         "basis": basis_sql(futures_prefixes),
         "foreign_flow": FOREIGN_FLOW_SQL,
         "index_latest": INDEX_LATEST_SQL,
+        **{name: candles_sql(seconds) for name, seconds in CANDLE_VIEWS.items()},
+        **{name: index_candles_sql(seconds) for name, seconds in INDEX_CANDLE_VIEWS.items()},
     }
     return {name: views[name] for name in DERIVED_VIEW_NAMES}
 

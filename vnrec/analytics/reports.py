@@ -17,7 +17,15 @@ import duckdb
 import pyarrow as pa
 
 from vnrec.errors import BadInputError
-from vnrec.results import BASIS_KEYS, FOREIGN_KEYS, INDEX_KEYS, STATS_KEYS
+from vnrec.results import (
+    BASIS_KEYS,
+    CANDLE_INTERVALS,
+    CANDLE_KEYS,
+    FOREIGN_KEYS,
+    INDEX_CANDLE_KEYS,
+    INDEX_KEYS,
+    STATS_KEYS,
+)
 
 Row = dict[str, Any]
 
@@ -101,6 +109,46 @@ def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
         for row in rows
     ]
     return _bytewise(summaries, "symbol")
+
+
+def candles(
+    con: duckdb.DuckDBPyConnection,
+    day: dt.date,
+    interval: str = "1m",
+    symbol: str | None = None,
+) -> list[Row]:
+    """The day's candles of `interval` (SPEC.md 7.4), by symbol then start."""
+    view = f"candles_{_candle_interval(interval)}"
+    sql = f"SELECT {_select(CANDLE_KEYS)} FROM {view} WHERE date = ?"
+    params: list[object] = [day]
+    if symbol is not None:
+        sql += " AND symbol = ?"
+        params.append(symbol)
+    return sorted(fetch_rows(con, sql, params), key=lambda r: (r["symbol"], r["start"]))
+
+
+def index_candles(
+    con: duckdb.DuckDBPyConnection,
+    day: dt.date,
+    interval: str = "1m",
+    index_id: str | None = None,
+) -> list[Row]:
+    """The day's index candles of `interval`, by index id then start."""
+    view = f"index_candles_{_candle_interval(interval)}"
+    sql = f"SELECT {_select(INDEX_CANDLE_KEYS)} FROM {view} WHERE date = ?"
+    params: list[object] = [day]
+    if index_id is not None:
+        sql += " AND index_id = ?"
+        params.append(index_id)
+    return sorted(fetch_rows(con, sql, params), key=lambda r: (r["index_id"], r["start"]))
+
+
+def _candle_interval(interval: str) -> str:
+    if interval not in CANDLE_INTERVALS:
+        raise BadInputError(
+            f"not a candle interval: {interval!r} (one of {', '.join(CANDLE_INTERVALS)})"
+        )
+    return interval
 
 
 def parse_interval(text: str) -> str:

@@ -85,6 +85,41 @@ def stats_command(
     emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")
 
 
+def candles_command(
+    date: DateOption,
+    interval: Annotated[
+        str, typer.Option("--interval", help="1m, 5m, 15m or 1h (local clock).")
+    ] = "1m",
+    symbol: Annotated[
+        str | None, typer.Option("--symbol", help="Only this symbol (or index id with --index).")
+    ] = None,
+    index: Annotated[
+        bool, typer.Option("--index", help="Candles of the index values instead.")
+    ] = False,
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+    threads: ThreadsOption = DUCKDB_THREADS,
+) -> None:
+    """OHLCV candles with active buy / sell / neutral volume per symbol (or index candles),
+    sorted by symbol then start; computed in DuckDB from the counted, classified trades."""
+    from vnrec.analytics.connection import read_views
+    from vnrec.analytics.reports import candles, index_candles
+
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    day = _one_day(root, date)
+    ask = index_candles if index else candles
+    rows = read_views(
+        root, lambda con: ask(con, day, interval, symbol), days=[day], threads=threads
+    )
+    if symbol is not None and not rows:
+        what = "index value" if index else "counted trade"
+        raise NoDataError(f"--symbol {symbol}: no {what} of {symbol} on {day.isoformat()}")
+    title = f"{'index ' if index else ''}candles {interval} {day.isoformat()}"
+    emit(rows, chosen, output=output, title=title)
+
+
 def basis_command(
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
@@ -194,6 +229,7 @@ def verify_command(
 
 def register(app: typer.Typer) -> None:
     app.command("stats")(stats_command)
+    app.command("candles")(candles_command)
     app.command("basis")(basis_command)
     app.command("foreign")(foreign_command)
     app.command("query")(query_command)

@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
+from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
 from vnrec.trackers.basis import VN30
@@ -210,6 +211,7 @@ class ColumnarDay:
         trade_sinks: Sequence[TradesSink] = (),
         gaps: Sequence[Gap] = (),
         keep_trades: bool = False,
+        candles: bool = False,
     ) -> None:
         self.day = day
         self.window = window
@@ -232,6 +234,7 @@ class ColumnarDay:
         self._vn30_value = math.nan
         self._keep_trades = keep_trades
         self._window_trades: pl.DataFrame | None = None
+        self._candles = CandleBook() if candles else None
         # Per-window partial results, combined when results are asked for; the foreign and
         # index rows (a few percent of a day) are kept as they are and read once then.
         self._totals: list[pl.DataFrame] = []
@@ -405,6 +408,8 @@ class ColumnarDay:
                 return
         self._add_totals(classified)
         self._keep_futures(classified)
+        if self._candles is not None:
+            self._candles.add(classified)
         if self._trade_sinks:
             table = self._counted_table(classified, trades)
             for sink in self._trade_sinks:
@@ -740,6 +745,19 @@ class ColumnarDay:
             )
         return rows
 
+    def candles(self, interval: str = "1m") -> list[dict[str, Any]]:
+        """The reported trades' candles (SPEC.md 7.4; needs `candles=True`)."""
+        if self._candles is None:
+            raise VnrecError("candles were not kept (candles=False)")
+        return self._candles.rows(interval, self._names)
+
+    def index_candles(self, interval: str = "1m") -> list[dict[str, Any]]:
+        """Candles of the index values > 0 in the report window (SPEC.md 7.4)."""
+        index = self._finish().index
+        if index is not None and self.window.bounded:
+            index = index.filter(self._in_window)
+        return index_candles(index, interval)
+
     def summary(self) -> dict[str, list[dict[str, Any]]]:
         """The `stats`, `foreign`, `index` and `basis` lists of the replay result."""
         return {
@@ -812,9 +830,11 @@ class _Finished:
             counts = {names[sym]: n for sym, n in _rebaselines(before_end).iter_rows()}
             self.rebaselined = {s: counts[s] for s in sorted(c for c in counts if c is not None)}
         self.index_latest: dict[str, dict[str, Any]] = {}
+        self.index: pl.DataFrame | None = None
         vn30 = pl.DataFrame(schema={"seq": pl.Int64, "index_value": pl.Float64})
         if index is not None and {"index_id", "index_value"} <= set(index.columns):
             index = index.with_columns(pl.col("index_id").cast(pl.String))
+            self.index = index.select("seq", "index_id", "index_value", "event_ts")
             usable = index.filter(
                 pl.col("index_id").is_not_null() & _positive("index_value").fill_null(False)
             )

@@ -50,8 +50,15 @@ class DayOutcome:
 
 def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOutcome:
     """Replay one day; with `job.out`, write its series, trades and tracker rows."""
+    from vnrec.replay.columnar import ColumnarDay
     from vnrec.replay.engine import replay
-    from vnrec.replay.outputs import TradeWriter, out_dir, write_series, write_tracker_rows
+    from vnrec.replay.outputs import (
+        TradeWriter,
+        out_dir,
+        write_candles,
+        write_series,
+        write_tracker_rows,
+    )
     from vnrec.replay.plugins import load_trackers
 
     started = time.perf_counter()
@@ -66,6 +73,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         "end": job.end,
         "progress": progress,
         "keep_series": directory is not None,
+        "candles": directory is not None,
     }
     if directory is None:
         result = replay(job.day, **options)
@@ -73,6 +81,8 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         with TradeWriter(directory / "trades.parquet") as writer:
             result = replay(job.day, trade_sinks=[writer], **options)
         written += write_series(directory, result.trackers)
+        assert isinstance(result.trackers, ColumnarDay)
+        written += write_candles(directory, result.trackers)
         written.append(directory / "trades.parquet")
         written += write_tracker_rows(directory, result.tracker_results or {})
     unmatched = []

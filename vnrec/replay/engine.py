@@ -65,6 +65,7 @@ def replay(
     trade_sinks: Sequence[TradesSink] = (),
     book_levels: int = 1,
     keep_series: bool = False,
+    candles: bool = False,
     batch_rows: int = WINDOW_ROWS,
 ) -> ReplayResult:
     """Replay one recorded day through the built-in trackers and `trackers`.
@@ -81,7 +82,8 @@ def replay(
     possible); `progress` is called after each window with the messages so far;
     `trade_sinks` receive each window's reported counted trades as an Arrow table;
     `book_levels` > 1 fills `QuoteEvent.levels` with that many levels; `keep_series`
-    keeps the intraday series for `result.trackers.series()`."""
+    keeps the intraday series for `result.trackers.series()`, `candles` the candles for
+    `result.trackers.candles(interval)`."""
     the_day = _as_day(day)
     layout = Layout(Path(data))
     state = layout.recorded_state(the_day)
@@ -98,6 +100,7 @@ def replay(
         trade_sinks=trade_sinks,
         gaps=gaps,
         keep_trades=user is not None and user.wants_trades,
+        candles=candles,
     )
     pacer = None if speed is None else Pacer(speed, clock, sleep)
     if pacer is not None:

@@ -145,6 +145,48 @@ class TradeWriter:
             self.abort()
 
 
+CANDLES_SCHEMA = pa.schema(
+    [
+        ("symbol", pa.string()),
+        ("start", EVENT_TS_TYPE),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+        ("volume", pa.int64()),
+        ("value", pa.float64()),
+        ("buy_volume", pa.int64()),
+        ("sell_volume", pa.int64()),
+        ("neutral_volume", pa.int64()),
+        ("trades", pa.int64()),
+    ]
+)
+INDEX_CANDLES_SCHEMA = pa.schema(
+    [
+        ("index_id", pa.string()),
+        ("start", EVENT_TS_TYPE),
+        ("open", pa.float64()),
+        ("high", pa.float64()),
+        ("low", pa.float64()),
+        ("close", pa.float64()),
+    ]
+)
+
+
+def write_candles(directory: Path, trackers: CandleSource) -> list[Path]:
+    """The day's one-minute candles of symbols and indices (longer intervals are sums of
+    them: `vnrec candles` and the `candles_*` views have those)."""
+    paths = []
+    for name, rows, schema in (
+        ("candles_1m.parquet", trackers.candles("1m"), CANDLES_SCHEMA),
+        ("index_candles_1m.parquet", trackers.index_candles("1m"), INDEX_CANDLES_SCHEMA),
+    ):
+        path = directory / name
+        write_table(path, pa.Table.from_pylist(rows, schema=schema))
+        paths.append(path)
+    return paths
+
+
 def flat_rows(result: Any) -> list[dict[str, Any]] | None:
     """`result` when it is a list of flat dicts (scalar values only), else None."""
     if not isinstance(result, list) or not result:
@@ -181,6 +223,12 @@ def _file_name(name: str) -> str:
 
 class SeriesSource(Protocol):
     def series(self) -> dict[str, Any]: ...
+
+
+class CandleSource(Protocol):
+    def candles(self, interval: str = "1m") -> list[dict[str, Any]]: ...
+
+    def index_candles(self, interval: str = "1m") -> list[dict[str, Any]]: ...
 
 
 def write_series(directory: Path, trackers: SeriesSource) -> list[Path]:
