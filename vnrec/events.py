@@ -17,6 +17,7 @@ its `TradeEvent` (so a trade is classified against the book before it), then its
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import NamedTuple
 
 
@@ -35,6 +36,8 @@ class TradeEvent(NamedTuple):
     total_val: float  # TotalVal, cumulative for the day
     session: str | None  # TradingSession: ATO, LO, ATC, ... (free text)
     side: str | None  # wire Side: BU, SD or None; never a classification
+    ceiling: float = math.nan  # the message's Ceiling (NaN when missing)
+    floor: float = math.nan  # the message's Floor (NaN when missing)
 
 
 class BookLevels(NamedTuple):

@@ -19,9 +19,10 @@ import pytest
 from tests.processes import interrupt, reap
 from tests.recorder.harness import DAY, raw_rows
 from vnrec.emulator.auth import Credentials
-from vnrec.emulator.config import EmulatorConfig, Pacing
+from vnrec.emulator.config import EmulatorConfig, Faults, Pacing
 from vnrec.emulator.market import MarketConfig, SyntheticMarket
 from vnrec.emulator.server import EmulatorServer
+from vnrec.storage.gaps import recording_gaps
 from vnrec.storage.layout import Layout
 
 pytestmark = pytest.mark.slow
@@ -185,10 +186,15 @@ def test_record_refuses_without_credentials(tmp_path: Path) -> None:
 
 def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
     """`record --track` prints, at stop, exactly what `vnrec replay --format json` computes
-    later from the same recording."""
+    later from the same recording, alerts included, on a day whose connection drops once
+    (a recording gap: the quote state is reset at the same seq live and replayed) and
+    whose feed repeats messages after the reconnect."""
     market = MarketConfig(DAY, symbols=3, activity=0.1, seed=5)
     total = len(SyntheticMarket(market).envelopes())
-    config = EmulatorConfig(credentials=Credentials(CONSUMER_ID, SECRET))
+    faults = Faults(drop_after=total // 3, lose_on_drop=5, repeat_on_reconnect=20)
+    config = EmulatorConfig(
+        credentials=Credentials(CONSUMER_ID, SECRET), faults=faults, pacing=Pacing(hold=True)
+    )
     root = tmp_path / "data"
     layout = Layout(root)
     journal = root / "journal" / f"date={DAY.isoformat()}"
@@ -207,8 +213,10 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
             stderr=err,
         )
         try:
+            assert server.wait_finished(120), "the day was not sent in 120 s"
+            sent = sum(c.sent for c in server.stats().connections)
             deadline = time.monotonic() + 120
-            while _persisted(layout, journal) < total:
+            while _persisted(layout, journal) < sent:
                 assert proc.poll() is None, stderr.read_text()[-2000:]
                 assert time.monotonic() < deadline, "the day was not recorded in 120 s"
                 time.sleep(0.05)
@@ -236,8 +244,11 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
     )
     assert live_stdout == replayed.stdout
     summary = json.loads(live_stdout)
-    assert summary["events"] == total
-    assert summary["stats"] and summary["index"] and summary["basis"]
+    assert summary["events"] == sent
+    assert summary["stats"] and summary["index"] and summary["basis"] and summary["alerts"]
+    gaps = recording_gaps(layout.recorded_state(DAY))
+    assert len(gaps) == 1 and gaps[0].reason.startswith("disconnect")
+    assert sum(row["duplicates"] for row in summary["stats"]) > 0  # the repeats
 
 
 def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> None:

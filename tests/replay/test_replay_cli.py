@@ -34,7 +34,7 @@ def test_json_is_the_replay_result_and_nothing_else(day_root: Path) -> None:
     document = orjson.loads(result.stdout)
     expected = replay("2026-02-06", data=day_root).to_dict()
     assert document == orjson.loads(orjson.dumps(expected))
-    assert list(document) == ["date", "events", "stats", "foreign", "index", "basis"]
+    assert list(document) == ["date", "events", "stats", "foreign", "index", "basis", "alerts"]
     assert "messages in" in result.stderr
 
 

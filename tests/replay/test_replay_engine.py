@@ -68,7 +68,7 @@ def test_two_replays_give_byte_identical_json(day_root: Path) -> None:
 def test_result_shape(day_root: Path, envelopes: list[dict[str, Any]]) -> None:
     """The SPEC section 5 object: its keys in order, events = messages, sorted lists."""
     result = replay(DAY, data=day_root).to_dict()
-    assert list(result) == ["date", "events", "stats", "foreign", "index", "basis"]
+    assert list(result) == ["date", "events", "stats", "foreign", "index", "basis", "alerts"]
     assert result["date"] == "2026-02-06"
     assert result["events"] == len(envelopes)
     for key, name in (

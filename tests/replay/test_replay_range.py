@@ -125,7 +125,9 @@ def test_days_at_once_equal_days_one_by_one(root: Path, tracker_file: Path, tmp_
         assert big and all(row["volume"] >= 500 for row in big)
         assert all(row["day"] == obj["date"] for row in big)
         assert obj["trackers"]["counts"]["events"] > obj["events"] // 2
-        assert list(obj) == ["date", "events", "stats", "foreign", "index", "basis", "trackers"]
+        assert list(obj) == [
+            "date", "events", "stats", "foreign", "index", "basis", "alerts", "trackers",
+        ]  # fmt: skip
     for day, obj in zip(DAYS, objects, strict=True):
         files = [tmp_path / run / f"date={day}" / "trackers" / "BigTrades.parquet"
                  for run in ("one", "two")]  # fmt: skip

@@ -1,4 +1,5 @@
-"""Commands over the DuckDB analytics: `stats`, `basis`, `foreign`, `query`, `verify`."""
+"""Reports of a day or a range: `stats`, `candles`, `alerts`, `basis`, `foreign`, `query`,
+`verify` (DuckDB over the Parquet history; alerts come from the trackers)."""
 
 from __future__ import annotations
 
@@ -120,6 +121,50 @@ def candles_command(
     emit(rows, chosen, output=output, title=title)
 
 
+def alerts_command(
+    date: DateOption,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--kind",
+            help="Only this kind: volume_spike, ceiling_hit, floor_hit, foreign_acceleration,"
+            " basis_flip or imbalance.",
+        ),
+    ] = None,
+    symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
+    data: DataOption = None,
+    fmt: FormatOption = None,
+    output: OutputOption = None,
+) -> None:
+    """The day's alerts (SPEC.md 7.5), by seq: volume spikes, ceiling and floor hits, foreign
+    acceleration, basis flips and order-flow imbalance, by event time only, as a replay and
+    `record --track` compute them. A compacted day answers from the alerts stored then."""
+    from vnrec.storage.alerts_cache import fresh_alerts
+    from vnrec.storage.layout import Layout
+    from vnrec.trackers.alerts import KINDS
+
+    if kind is not None and kind not in KINDS:
+        raise BadInputError(f"--kind {kind}: not an alert kind (one of {', '.join(KINDS)})")
+    root = resolve_data_root(data)
+    chosen = _format(fmt, output)
+    day = _one_day(root, date)
+    stored = fresh_alerts(Layout(root), day)
+    if stored is not None:
+        import pyarrow.parquet as pq
+
+        rows = pq.read_table(stored).to_pylist()
+    else:
+        from vnrec.replay.engine import replay
+
+        rows = replay(day, data=root).alerts
+    rows = [
+        row
+        for row in rows
+        if (kind is None or row["kind"] == kind) and (symbol is None or row["symbol"] == symbol)
+    ]
+    emit(rows, chosen, output=output, title=f"alerts {day.isoformat()}")
+
+
 def basis_command(
     start: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD).")],
     end: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD).")],
@@ -230,6 +275,7 @@ def verify_command(
 def register(app: typer.Typer) -> None:
     app.command("stats")(stats_command)
     app.command("candles")(candles_command)
+    app.command("alerts")(alerts_command)
     app.command("basis")(basis_command)
     app.command("foreign")(foreign_command)
     app.command("query")(query_command)

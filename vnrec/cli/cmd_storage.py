@@ -114,8 +114,11 @@ def compact_command(
     data: DataOption = None,
 ) -> None:
     """Merge a day's part files into one file per table, atomically, and store the day's
-    session stats (for `vnrec stats`) and basis rows (for `vnrec basis`)."""
+    session stats (for `vnrec stats`), basis rows (for `vnrec basis`) and alerts (for
+    `vnrec alerts`)."""
     from vnrec.analytics.precompute import derive_day_results
+    from vnrec.replay.stored import derive_day_alerts
+    from vnrec.storage.alerts_cache import fresh_alerts
     from vnrec.storage.basis_cache import fresh_basis_cache
     from vnrec.storage.compact import compact_day
     from vnrec.storage.layout import Layout
@@ -131,6 +134,10 @@ def compact_command(
         if stored is not None:
             print(f"{report.day} session stats: stored in {stored.stats}", file=sys.stderr)
             print(f"{report.day} basis rows: stored in {stored.basis}", file=sys.stderr)
+    if fresh_alerts(layout, report.day) is None:
+        path = derive_day_alerts(layout, report.day)
+        if path is not None:
+            print(f"{report.day} alerts: stored in {path}", file=sys.stderr)
 
 
 def recover_command(

@@ -30,6 +30,7 @@ from vnrec.recorder.committer import GroupCommitter
 from vnrec.recorder.connections import DAY_EVENT, ConnectionLog, finalize_leftovers
 from vnrec.recorder.converter import BackgroundConverter, LiveSink
 from vnrec.recorder.days import DayJournals, JournalSettings, Rejected
+from vnrec.replay.stored import derive_day_alerts
 from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
 from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
 from vnrec.storage.compact import compact_day
@@ -215,13 +216,16 @@ class Recorder:
         return summary
 
     def _derive_results(self, day: dt.date) -> None:
-        """The compacted day's stats and basis caches; the recording is complete without
+        """The compacted day's stats, basis and alerts; the recording is complete without
         them (the commands then compute on the fly), so a failure is a warning, not the
         run's failure."""
         try:
             derive_day_results(self.layout, day)
+            derive_day_alerts(self.layout, day)
         except VnrecError as exc:
-            log.warning("%s: stats and basis not stored (the commands compute them): %s", day, exc)
+            log.warning(
+                "%s: stats, basis and alerts not stored (the commands compute them): %s", day, exc
+            )
 
     def _recover(self) -> ConversionStats:
         """Convert what earlier runs journaled but did not convert (any day), first."""

@@ -51,9 +51,11 @@ import pyarrow.compute as pc
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
+from vnrec.replay.alerts import AlertsBook
 from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
+from vnrec.trackers.alerts import alert_rows
 from vnrec.trackers.basis import VN30
 from vnrec.trackers.foreign import ForeignTracker
 from vnrec.trackers.index import IndexTracker
@@ -78,6 +80,8 @@ TRADE_COLUMNS = (
     "total_vol",
     "trading_session",
     "side",
+    "ceiling",
+    "floor",
 )
 QUOTE_COLUMNS = ("seq", "symbol", "bid_price1", "ask_price1")
 FOREIGN_FIGURES = ("buy_vol", "sell_vol", "buy_val", "sell_val")
@@ -212,6 +216,7 @@ class ColumnarDay:
         gaps: Sequence[Gap] = (),
         keep_trades: bool = False,
         candles: bool = False,
+        alerts: bool = True,
     ) -> None:
         self.day = day
         self.window = window
@@ -235,6 +240,8 @@ class ColumnarDay:
         self._keep_trades = keep_trades
         self._window_trades: pl.DataFrame | None = None
         self._candles = CandleBook() if candles else None
+        self._alerts = AlertsBook(day, calendar) if alerts else None
+        self._alert_trades: pl.DataFrame | None = None
         # Per-window partial results, combined when results are asked for; the foreign and
         # index rows (a few percent of a day) are kept as they are and read once then.
         self._totals: list[pl.DataFrame] = []
@@ -294,12 +301,17 @@ class ColumnarDay:
         self._count_messages(window)
         self._finished = None
         self._window_trades = None
+        self._alert_trades = None
         vn30 = self._vn30_rows(window.get("index"))
         trades = window.get("trades")
         quotes = window.get("quotes")
         quote_rows = self._quote_rows(quotes) if quotes is not None and quotes.num_rows else None
         if trades is not None and trades.num_rows:
             self._on_trades(trades, quote_rows, vn30)
+        if self._alerts is not None:
+            self._alerts.feed(
+                self._alert_trades, self._names, self._gap_seqs, _foreign_rows(window)
+            )
         if len(vn30[0]):
             self._vn30_seq, self._vn30_value = int(vn30[0][-1]), float(vn30[1][-1])
         if quote_rows is not None:
@@ -402,6 +414,24 @@ class ColumnarDay:
         classified = self._classify(frame, quotes)
         if self._keep_trades:
             self._window_trades = self._with_basis(classified, trades, rows, vn30)
+        if self._alerts is not None:
+            self._alert_trades = classified.select(
+                "seq", "sym", "price", "volume", "side", "session", "event_ts"
+            ).with_columns(
+                pl.Series(
+                    "ceiling",
+                    _numbers(_missing_column(trades, "ceiling", pa.float64()), np.nan, np.float64)[
+                        rows
+                    ],
+                ),
+                pl.Series(
+                    "floor",
+                    _numbers(_missing_column(trades, "floor", pa.float64()), np.nan, np.float64)[
+                        rows
+                    ],
+                ),
+                pl.Series("basis", self._basis_of(classified, vn30)).fill_nan(None),
+            )
         if self.window.bounded:
             classified = classified.filter(pl.Series(reported[rows]))
             if not classified.height:
@@ -423,16 +453,7 @@ class ColumnarDay:
         vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
     ) -> pl.DataFrame:
         """The counted trades as `counted_trades()` gives them."""
-        seqs = classified.get_column("seq").to_numpy()
-        syms = classified.get_column("sym").to_numpy()
-        price = classified.get_column("price").to_numpy()
-        # The VN30 value before each trade: the window's latest with a smaller seq, else the
-        # one carried in (NaN before the day's first).
-        vn30_seqs, vn30_values = vn30
-        before = np.searchsorted(vn30_seqs, seqs, side="left") - 1
-        known = np.concatenate([[self._vn30_value], vn30_values])[before + 1]
-        future = np.asarray(self._vn30_future, np.bool_)[syms]
-        basis = np.where(future & ~np.isnan(known), price - known, np.nan)
+        basis = self._basis_of(classified, vn30)
         wire_side = _missing_column(trades, "side", pa.string()).take(pa.array(rows))
         if pa.types.is_dictionary(wire_side.type):
             wire_side = wire_side.cast(pa.string())
@@ -585,6 +606,31 @@ class ColumnarDay:
                     "seq", "event_ts", "sym", "price"
                 )
             )
+
+    def _basis_of(
+        self,
+        classified: pl.DataFrame,
+        vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+    ) -> npt.NDArray[np.float64]:
+        """Each counted trade's basis (NaN: not a VN30 future, or no VN30 value yet)."""
+        seqs = classified.get_column("seq").to_numpy()
+        syms = classified.get_column("sym").to_numpy()
+        price = classified.get_column("price").to_numpy()
+        # The VN30 value before each trade: the window's latest with a smaller seq, else the
+        # one carried in (NaN before the day's first).
+        vn30_seqs, vn30_values = vn30
+        before = np.searchsorted(vn30_seqs, seqs, side="left") - 1
+        known = np.concatenate([[self._vn30_value], vn30_values])[before + 1]
+        future = np.asarray(self._vn30_future, np.bool_)[syms]
+        basis: npt.NDArray[np.float64] = np.where(future & ~np.isnan(known), price - known, np.nan)
+        return basis
+
+    def alert_rows(self) -> list[dict[str, Any]]:
+        """The alerts of SPEC.md 7.5 in the report window, by seq then kind."""
+        if self._alerts is None:
+            return []
+        contains = self.window.contains
+        return alert_rows([a for a in self._alerts.alerts if contains(a.event_ts)])
 
     def _counted_table(self, classified: pl.DataFrame, trades: pa.Table) -> pa.Table:
         value = _unit_values(classified.get_column("units"))
@@ -765,6 +811,7 @@ class ColumnarDay:
             "foreign": self.foreign_rows(),
             "index": self.index_rows(),
             "basis": self.basis_rows(),
+            "alerts": self.alert_rows(),
         }
 
     def basis_series(self) -> pa.Table:
@@ -911,6 +958,30 @@ def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) 
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
         return pl.Series("units", exact, dtype=pl.Int128)
     return pl.Series("units", units * volume).cast(pl.Int128)
+
+
+def _foreign_rows(
+    window: Mapping[str, pa.Table],
+) -> list[tuple[int, int | None, str | None, float | None, float | None]]:
+    """The window's `R` messages for the alerts: seq, event_ts (µs), symbol, buy and sell
+    values."""
+    table = window.get("foreign")
+    if table is None or not table.num_rows:
+        return []
+    columns = [
+        table.column("seq").to_pylist(),
+        _times(table).to_list(),
+        _plain_text(table.select(["symbol"])).column(0).to_pylist()
+        if "symbol" in table.schema.names
+        else [None] * table.num_rows,
+        *(
+            table.column(name).to_pylist()
+            if name in table.schema.names
+            else [None] * table.num_rows
+            for name in ("buy_val", "sell_val")
+        ),
+    ]
+    return list(zip(*columns, strict=True))
 
 
 def _unit_values(units: pl.Series) -> npt.NDArray[np.float64]:

@@ -61,6 +61,8 @@ SPECS: dict[str, TableSpec] = {
             ("total_val", NAN),
             ("trading_session", None),
             ("side", None),
+            ("ceiling", NAN),
+            ("floor", NAN),
         ),
     ),
     "quotes": TableSpec(

@@ -55,6 +55,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
     from vnrec.replay.outputs import (
         TradeWriter,
         out_dir,
+        write_alerts,
         write_candles,
         write_series,
         write_tracker_rows,
@@ -84,6 +85,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         assert isinstance(result.trackers, ColumnarDay)
         written += write_candles(directory, result.trackers)
         written.append(directory / "trades.parquet")
+        written.append(write_alerts(directory, result.alerts))
         written += write_tracker_rows(directory, result.tracker_results or {})
     unmatched = []
     if job.symbols:

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vnrec.errors import VnrecError
+from vnrec.storage.alerts_cache import ALERTS_SCHEMA
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -185,6 +186,13 @@ def write_candles(directory: Path, trackers: CandleSource) -> list[Path]:
         write_table(path, pa.Table.from_pylist(rows, schema=schema))
         paths.append(path)
     return paths
+
+
+def write_alerts(directory: Path, alerts: list[dict[str, Any]]) -> Path:
+    """The day's alerts (SPEC.md 7.5) as `alerts.parquet`."""
+    path = directory / "alerts.parquet"
+    write_table(path, pa.Table.from_pylist(alerts, schema=ALERTS_SCHEMA))
+    return path
 
 
 def flat_rows(result: Any) -> list[dict[str, Any]] | None:

@@ -69,6 +69,7 @@ class ReplayResult:
     foreign: list[dict[str, Any]]
     index: list[dict[str, Any]]
     basis: list[dict[str, Any]]
+    alerts: list[dict[str, Any]]
     trackers: DaySource = field(compare=False, repr=False)
     # User trackers' results by name; None when the replay ran none.
     tracker_results: dict[str, Any] | None = None
@@ -91,6 +92,7 @@ class ReplayResult:
             summary["foreign"],
             summary["index"],
             summary["basis"],
+            summary["alerts"],
             trackers,
             tracker_results,
         )
@@ -105,6 +107,7 @@ class ReplayResult:
             "foreign": self.foreign,
             "index": self.index,
             "basis": self.basis,
+            "alerts": self.alerts,
         }
         if trackers and self.tracker_results is not None:
             data["trackers"] = self.tracker_results

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -48,24 +49,33 @@ def basis_digest(state: DayState) -> str:
 def fresh_basis_cache(layout: Layout, day: dt.date) -> Path | None:
     """The day's stored basis rows when they are of its current committed state."""
     path = basis_cache_path(layout.root, day)
+    return fresh_stamped(path, lambda: basis_digest(layout.state(day)), "basis cache")
+
+
+def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -> Path:
+    """Write the basis rows computed from `state` as the day's basis cache, atomically."""
+    return store_stamped(basis_cache_path(layout.root, day), rows, basis_digest(state))
+
+
+def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | None:
+    """`path` when it is a Parquet file stamped with the digest `digest()` gives now."""
     try:
         metadata = pq.read_metadata(path).metadata or {}
     except FileNotFoundError:
         return None
     except (OSError, pa.ArrowException) as exc:
-        log.warning("ignoring the basis cache %s: %s", path, exc)
+        log.warning("ignoring the %s %s: %s", what, path, exc)
         return None
     stamped = metadata.get(DIGEST_KEY)
     if stamped is None:
-        log.warning("ignoring the basis cache %s: not a vnrec basis cache", path)
+        log.warning("ignoring the %s %s: not a vnrec %s", what, path, what)
         return None
-    return path if stamped.decode() == basis_digest(layout.state(day)) else None
+    return path if stamped.decode() == digest() else None
 
 
-def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -> Path:
-    """Write the basis rows computed from `state` as the day's basis cache, atomically."""
-    path = basis_cache_path(layout.root, day)
-    stamped = rows.replace_schema_metadata({DIGEST_KEY: basis_digest(state).encode()})
+def store_stamped(path: Path, rows: pa.Table, digest: str) -> Path:
+    """Write `rows` stamped with `digest` to `path`, atomically."""
+    stamped = rows.replace_schema_metadata({DIGEST_KEY: digest.encode()})
     with atomic_file(path) as sink:
         pq.write_table(stamped, sink, compression="zstd")
     return path

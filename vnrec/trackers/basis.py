@@ -60,6 +60,13 @@ class BasisTracker:
         if event.index_id == VN30 and value is not None and value > 0:
             self._vn30 = value
 
+    def basis_of(self, symbol: str | None, price: float) -> float | None:
+        """The basis of a trade of `symbol` at `price` now (None: no VN30 future, or no
+        VN30 value yet)."""
+        if self._vn30 is None or not self.covers(symbol):
+            return None
+        return price - self._vn30
+
     def covers(self, symbol: str | None) -> bool:
         """Whether trades of `symbol` (a VN30 future, either symbol form) get a basis."""
         known = self._is_vn30_future.get(symbol)

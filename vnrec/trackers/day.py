@@ -21,6 +21,7 @@ from vnrec.events import (
     QuoteEvent,
     TradeEvent,
 )
+from vnrec.trackers.alerts import AlertTracker, alert_rows
 from vnrec.trackers.basis import BasisTracker
 from vnrec.trackers.book import QuoteBook
 from vnrec.trackers.foreign import ForeignTracker
@@ -69,6 +70,7 @@ class DayTrackers:
         self.foreign = ForeignTracker(keep_series)
         self.index = IndexTracker(keep_series)
         self.basis = BasisTracker(day, calendar, keep_series)
+        self.alerts = AlertTracker(day, calendar)
         self._trade_sinks = tuple(trade_sinks)
         self._books = self.book.books
         self._volume = self.counter.volume
@@ -88,19 +90,19 @@ class DayTrackers:
         self.handlers[type(event)](event)
 
     def on_gap(self, gap: Gap) -> None:
-        """A recording gap: the quote state is empty after it."""
+        """A recording gap: the quote state is empty after it; the trade alerts start
+        afresh."""
         self.book.reset()
+        self.alerts.on_gap(gap)
 
     def on_trade(self, event: TradeEvent) -> None:
         """Count, classify against the book before the trade, and pass the trade on."""
         # The per-trade path of a replay: one unpack, no object unless someone needs it.
-        seq, _, event_ts, kind, symbol, price, last_vol, total_vol, _, session, side = event
+        seq, _, event_ts, kind, symbol, price, last_vol, total_vol, _, session, side, *limits = (
+            event
+        )
         volume = self._volume(kind, symbol, price, last_vol, total_vol, event_ts)
         if not volume:
-            return
-        if self._windowed and not self.window.contains(event_ts):
-            # Counted (it raised the symbol's TotalVol), but not reported. The book is the
-            # quotes', which the trade does not change.
             return
         book = self._books.get(symbol)
         if book is None:
@@ -108,9 +110,18 @@ class DayTrackers:
         else:
             bid1 = book.bid1
             ask1 = book.ask1
-        units = int(price * VALUE_SCALE + 0.5) * volume  # exact: price rounded half up to 1e-4
         classified = classify(price, bid1, ask1, session)
         phase = phase_of(session)
+        ceiling, floor = limits
+        basis = self.basis.basis_of(symbol, price)
+        self.alerts.on_trade(
+            seq, event_ts, symbol, price, volume, classified, phase, ceiling, floor, basis
+        )
+        if self._windowed and not self.window.contains(event_ts):
+            # Counted (it raised the symbol's TotalVol), but not reported. The book is the
+            # quotes', which the trade does not change.
+            return
+        units = int(price * VALUE_SCALE + 0.5) * volume  # exact: price rounded half up to 1e-4
         self._add(symbol, price, volume, units, classified, phase)
         wanted = self._wanted.get(symbol)
         if wanted is None:
@@ -125,6 +136,9 @@ class DayTrackers:
                 sink(trade)
 
     def on_foreign(self, event: ForeignEvent) -> None:
+        self.alerts.on_foreign(
+            event.seq, event.event_ts, event.symbol, event.buy_val, event.sell_val
+        )
         if self.window.before_end(event.event_ts):
             self.foreign.on_foreign(event)
 
@@ -150,4 +164,7 @@ class DayTrackers:
             "foreign": self.foreign.rows(),
             "index": self.index.rows(),
             "basis": self.basis.rows(),
+            "alerts": alert_rows(
+                [a for a in self.alerts.alerts if self.window.contains(a.event_ts)]
+            ),
         }
