@@ -163,3 +163,12 @@ def test_progress_lines_at_most_once_a_second() -> None:
         "replay D: 500 messages (200/s)",
         "replay D: 600 messages in 2.50 s (240/s)",
     ]
+
+
+def test_no_alerts_leaves_everything_else(day_root: Path) -> None:
+    """--no-alerts empties `alerts` and changes nothing else."""
+    args = ("replay", "--date", "2026-02-06", "--data", str(day_root), "--format", "json")
+    with_alerts = orjson.loads(run(*args).stdout)
+    without = orjson.loads(run(*args, "--no-alerts").stdout)
+    assert with_alerts["alerts"] and without["alerts"] == []
+    assert {**with_alerts, "alerts": []} == without

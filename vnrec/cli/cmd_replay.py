@@ -175,6 +175,10 @@ def replay_command(
             help="Write trades, basis, foreign flow, index and tracker rows as Parquet here.",
         ),
     ] = None,
+    no_alerts: Annotated[
+        bool,
+        typer.Option("--no-alerts", help="Skip the alert rules (faster; `alerts` is empty)."),
+    ] = False,
 ) -> None:
     """Replay recorded days through the trackers (session stats, foreign, index, basis, and
     your own with --tracker)."""
@@ -185,7 +189,9 @@ def replay_command(
     days = _days(root, date, from_date, to_date)
     specs = tuple(tracker_specs(tracker or [], param or []))
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
-    jobs_list = [DayJob(root, day, specs, symbols, start, end, out) for day in days]
+    jobs_list = [
+        DayJob(root, day, specs, symbols, start, end, out, alerts=not no_alerts) for day in days
+    ]
     if speed is not None:
         if len(days) > 1:
             raise BadInputError("--speed paces one day: give --date")
@@ -235,6 +241,7 @@ def _paced(job: Any, speed: float, fmt: OutputFormat) -> None:
         end=job.end,
         speed=speed,
         progress=progress,
+        alerts=job.alerts,
     )
     progress.finish(result.events)
     render_results([result.to_dict()], fmt)

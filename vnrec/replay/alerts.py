@@ -8,17 +8,18 @@ in the high bits, the clock in the low bits) and summed with prefix sums. What o
 hands the next is per symbol: the trades of the last 20 minutes of clock, the clock, and
 the transition states (previous trade at its limit, previous imbalance). Candidates are
 rare; they go through the shared de-duplication in seq order, with the foreign and basis
-rules' candidates.
+rules' candidates. Everything here is numpy on columns (polars' per-call overhead cost
+more than the work on windows of tens of thousands of trades).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
 from vnrec.trackers.alerts import (
@@ -43,14 +44,44 @@ BLOCK_SHIFT = 40  # a window's clocks, in µs from its earliest, fit in 40 bits 
 _SIDE_BUY, _SIDE_SELL = 1, 2  # classification codes of the columnar day (SIDES)
 
 
-class AlertsBook:
-    """One day's alerts, fed the columnar day's windows in seq order."""
+Cols = dict[str, np.ndarray]
+_TAIL = ("block", "key", "clock", "volume", "buy", "sell")
+EPOCH_BITS = 16  # a block is a symbol id and an epoch (gaps so far) in 16 bits
+CLOCK_BITS = 38  # a key's clock: µs from a day before the first, for up to 3 days
 
-    def __init__(self, day: dt.date, calendar: TradingCalendar = DEFAULT_CALENDAR) -> None:
+
+def _take(cols: Cols, rows: np.ndarray) -> Cols:
+    return {name: values[rows] for name, values in cols.items()}
+
+
+Foreign = list[tuple[int, int | None, str | None, float | None, float | None]]
+
+
+class AlertsBook:
+    """One day's alerts, fed the columnar day's windows in seq order.
+
+    Windows are gathered until they hold `chunk` counted trades and then computed at once
+    (`alerts` computes what is gathered): the per-call costs are then paid per chunk, not
+    per window, whatever the window size. The rules are exact at any chunk size, so a
+    replay's large chunks and a live recording's one batch at a time give the same. With
+    chunks, they are computed on a thread of their own, beside the other trackers (numpy
+    leaves the interpreter lock while it works); chunks still run one at a time, in order,
+    and a failure is raised by `alerts`."""
+
+    def __init__(
+        self, day: dt.date, calendar: TradingCalendar = DEFAULT_CALENDAR, chunk: int = 0
+    ) -> None:
         self._dedup = Deduper()
         self._foreign = ForeignAcceleration()
         self.basis = BasisFlip(day, calendar)
-        self.alerts: list[Alert] = []
+        self._found: list[Alert] = []
+        self._chunk = chunk
+        self._pending: list[tuple[Cols | None, Foreign]] = []
+        self._pending_trades = 0
+        self._names: Sequence[str | None] = ()
+        self._gap_seqs = np.zeros(0, np.int64)
+        self._worker = ThreadPoolExecutor(1, "vnrec-alerts") if chunk > 0 else None
+        self._running: list[Future[None]] = []
         # Per symbol id: the latest epoch seen (-1: none) and, in it, the clock and the
         # transition states; arrays that grow with the ids.
         self._epoch = np.full(0, -1, np.int64)
@@ -58,153 +89,209 @@ class AlertsBook:
         self._at_ceiling = np.zeros(0, np.bool_)
         self._at_floor = np.zeros(0, np.bool_)
         self._imbalanced = np.zeros(0, np.bool_)
-        self._tail = pl.DataFrame(
-            schema={
-                "sym": pl.Int32,
-                "epoch": pl.Int64,
-                "seq": pl.Int64,
-                "clock": pl.Int64,
-                "volume": pl.Int64,
-                "buy": pl.Int64,
-                "sell": pl.Int64,
-            }
-        )
+        self._named = np.zeros(0, np.bool_)  # per symbol id: has a name
+        self._front = np.zeros(0, np.bool_)  # per symbol id: the day's front contract
+        self._tail: Cols = _with_sums({name: np.zeros(0, np.int64) for name in _TAIL})
+        self._base: int | None = None  # clocks in keys count from here
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Every alert so far, in the order emitted."""
+        self.flush()
+        running, self._running = self._running, []
+        for future in running:
+            future.result()
+        return self._found
 
     def feed(
         self,
-        trades: pl.DataFrame | None,
+        trades: Cols | None,
         names: Sequence[str | None],
         gap_seqs: I64,
-        foreign: list[tuple[int, int | None, str | None, float | None, float | None]],
+        foreign: Foreign,
     ) -> None:
-        """A window: its counted trades (`seq, sym, price, volume, side, session, event_ts,
-        ceiling, floor, basis`, seq order), the day's gap seqs, and its `R` messages
+        """A window: its counted trades (columns `seq, sym, price, volume, side, session,
+        event_ts, timed, ceiling, floor, basis`, seq order; `timed`: has an event time),
+        the names of the symbol ids, the day's gap seqs so far, and its `R` messages
         (seq, event_ts, symbol, buy_val, sell_val), in seq order."""
+        self._pending.append((trades, foreign))
+        self._pending_trades += 0 if trades is None else len(trades["seq"])
+        self._names = names
+        self._gap_seqs = gap_seqs
+        if self._pending_trades >= self._chunk:
+            self.flush()
+
+    def flush(self) -> None:
+        """Compute what was gathered."""
+        if not self._pending:
+            return
+        parts = [trades for trades, _ in self._pending if trades is not None and len(trades["seq"])]
+        foreign = [row for _, rows in self._pending for row in rows]
+        self._pending, self._pending_trades = [], 0
+        trades = (
+            None
+            if not parts
+            else parts[0]
+            if len(parts) == 1
+            else {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+        )
+        names = tuple(self._names)
+        if self._worker is None:
+            self._compute(trades, names, self._gap_seqs, foreign)
+        else:
+            self._running.append(
+                self._worker.submit(self._compute, trades, names, self._gap_seqs, foreign)
+            )
+
+    def _compute(
+        self, trades: Cols | None, names: Sequence[str | None], gap_seqs: I64, foreign: Foreign
+    ) -> None:
         candidates: list[Alert] = []
         for seq, event_ts, symbol, buy_val, sell_val in foreign:
             found = self._foreign.on_foreign(seq, event_ts, symbol, buy_val, sell_val)
             if found is not None:
                 candidates.append(found)
-        if trades is not None and trades.height:
-            named_ids = np.array([n is not None for n in names], np.bool_)
-            has_name = named_ids[trades.get_column("sym").to_numpy()]
-            named = trades.filter(pl.Series(has_name) & pl.col("event_ts").is_not_null())
-            if named.height:
-                candidates += self._trade_rules(named, names, gap_seqs)
-                candidates += self._basis_flips(named, names)
+        if trades is not None and len(trades["seq"]):
+            self._grow(len(names))
+            self._note_names(names)
+            usable = self._named[trades["sym"]] & trades["timed"]
+            kept = trades if usable.all() else _take(trades, np.flatnonzero(usable))
+            if len(kept["seq"]):
+                candidates += self._trade_rules(kept, names, gap_seqs)
+                candidates += self._basis_flips(kept, names)
         for alert in sorted(candidates, key=lambda a: (a.seq, a.kind)):
             if self._dedup.emit(alert):
-                self.alerts.append(alert)
+                self._found.append(alert)
 
-    def _basis_flips(self, trades: pl.DataFrame, names: Sequence[str | None]) -> list[Alert]:
-        front = np.array([self.basis.is_front(n) for n in names], np.bool_)
-        rows = trades.filter(pl.Series(front[trades.get_column("sym").to_numpy()]))
-        found = []
-        for seq, event_ts, sym, basis in rows.select("seq", "event_ts", "sym", "basis").iter_rows():
-            name = names[sym]
-            assert name is not None
-            alert = self.basis.on_basis(seq, event_ts, name, basis)
-            if alert is not None:
-                found.append(alert)
+    def _note_names(self, names: Sequence[str | None]) -> None:
+        """Which symbol ids have a name and are the day's front contract (new ids only)."""
+        known = len(self._named)
+        if known == len(names):
+            return
+        fresh = names[known:]
+        named = np.array([n is not None for n in fresh], np.bool_)
+        front = np.array([self.basis.is_front(n) for n in fresh], np.bool_)
+        self._named = np.concatenate([self._named, named])
+        self._front = np.concatenate([self._front, front])
+
+    def _basis_flips(self, cols: Cols, names: Sequence[str | None]) -> list[Alert]:
+        """basis_flip over the front contract's trades: only those with a non-zero basis
+        move the sign."""
+        basis = cols["basis"]
+        with np.errstate(invalid="ignore"):
+            signed = self._front[cols["sym"]] & (basis != 0) & ~np.isnan(basis)
+        rows = np.flatnonzero(signed)
+        found: list[Alert] = []
+        for sym in np.unique(cols["sym"][rows]).tolist():
+            mine = rows[cols["sym"][rows] == sym]
+            found += self.basis.flips(
+                str(names[sym]),
+                cols["seq"][mine].tolist(),
+                cols["event_ts"][mine].tolist(),
+                basis[mine].tolist(),
+            )
         return found
 
-    def _trade_rules(
-        self, trades: pl.DataFrame, names: Sequence[str | None], gap_seqs: I64
-    ) -> list[Alert]:
-        seq = trades.get_column("seq").to_numpy()
-        sym = trades.get_column("sym").to_numpy().astype(np.int32)
-        epoch = np.searchsorted(gap_seqs, seq, side="right").astype(np.int64)
-        side = trades.get_column("side").to_numpy()
-        volume = trades.get_column("volume").to_numpy().astype(np.int64)
-        window = pl.DataFrame(
-            {
-                "sym": sym,
-                "epoch": epoch,
-                "seq": seq,
-                "ts": trades.get_column("event_ts").to_numpy().astype(np.int64),
-                "volume": volume,
-                "buy": np.where(side == _SIDE_BUY, volume, 0),
-                "sell": np.where(side == _SIDE_SELL, volume, 0),
-                "price": trades.get_column("price").to_numpy(),
-                "continuous": trades.get_column("session").to_numpy() == 0,
-                "ceiling": trades.get_column("ceiling").fill_null(np.nan).to_numpy(),
-                "floor": trades.get_column("floor").fill_null(np.nan).to_numpy(),
-                "row": np.arange(len(seq), dtype=np.int64),
-            }
-        ).sort("sym", "epoch", "seq", maintain_order=True)
-        carried = self._carried(window)
-        window = window.with_columns(
-            clock=pl.max_horizontal(
-                pl.col("ts").cum_max().over("sym", "epoch"), pl.Series(carried["clock"])
-            )
-        )
-        combined = pl.concat(
-            [
-                self._tail.with_columns(is_new=pl.lit(False)),
-                window.select(self._tail.columns).with_columns(is_new=pl.lit(True)),
-            ]
-        ).sort("sym", "epoch", "seq", maintain_order=True)
-        key = _keys(combined)
-        volumes = _prefix(combined.get_column("volume").to_numpy())
-        buys = _prefix(combined.get_column("buy").to_numpy())
-        sells = _prefix(combined.get_column("sell").to_numpy())
-        at = np.flatnonzero(combined.get_column("is_new").to_numpy())
-        here = key[at]
-        lo = np.searchsorted(key, here - SPIKE_WINDOW_US, side="right")
-        hi = np.searchsorted(key, here, side="left")
-        count = hi - lo
-        total = volumes[hi] - volumes[lo]
-        lo5 = np.searchsorted(key, here - IMBALANCE_WINDOW_US, side="right")
-        buy = buys[at + 1] - buys[lo5]
-        sell = sells[at + 1] - sells[lo5]
-        self._tail = _tail(combined.drop("is_new"))
+    def _trade_rules(self, cols: Cols, names: Sequence[str | None], gap_seqs: I64) -> list[Alert]:
+        sym = cols["sym"].astype(np.int64)
+        epoch = np.searchsorted(gap_seqs, cols["seq"], side="right").astype(np.int64)
+        if int(epoch.max()) >= 1 << EPOCH_BITS:
+            raise ValueError(f"more than {(1 << EPOCH_BITS) - 1} recording gaps in a day")
+        # Rows by (symbol, epoch), seq order kept inside: a stable sort on one integer.
+        block = (sym << EPOCH_BITS) | epoch
+        order = _stable_order(sym, epoch, block)
+        side = cols["side"][order]
+        volume = cols["volume"][order].astype(np.int64)
+        window: Cols = {
+            "block": block[order],
+            "seq": cols["seq"][order].astype(np.int64),
+            "ts": cols["event_ts"][order].astype(np.int64),
+            "volume": volume,
+            "buy": np.where(side == _SIDE_BUY, volume, 0),
+            "sell": np.where(side == _SIDE_SELL, volume, 0),
+        }
+        sym, epoch = sym[order], epoch[order]
+        first = np.ones(len(sym), np.bool_)
+        first[1:] = window["block"][1:] != window["block"][:-1]
+        carried = self._carried(sym, epoch)
+        window["clock"] = np.maximum(_block_cummax(window["ts"], first), carried["clock"])
+        window["key"] = self._keys(window["block"], window["clock"])
+        tail = self._tail
+        here = window["key"]
+        # The rolling sums: the part of each range in the tail plus the part in the window
+        # (both sorted by key; the tail's rows all come before the window's in seq).
+        t_volume, t_buy, t_sell = tail["volume_sum"], tail["buy_sum"], tail["sell_sum"]
+        w_volume, w_buy, w_sell = (_prefix(window[n]) for n in ("volume", "buy", "sell"))
+        spike_from, until = here - SPIKE_WINDOW_US, here
+        t_lo = np.searchsorted(tail["key"], spike_from, side="right")
+        t_hi = np.searchsorted(tail["key"], until, side="left")
+        w_lo = np.searchsorted(here, spike_from, side="right")
+        w_hi = np.searchsorted(here, until, side="left")
+        count = (t_hi - t_lo) + (w_hi - w_lo)
+        total = (t_volume[t_hi] - t_volume[t_lo]) + (w_volume[w_hi] - w_volume[w_lo])
+        flow_from = here - IMBALANCE_WINDOW_US
+        t_lo5 = np.searchsorted(tail["key"], flow_from, side="right")
+        t_end = np.searchsorted(tail["key"], until, side="right")
+        w_lo5 = np.searchsorted(here, flow_from, side="right")
+        own = np.arange(1, len(here) + 1)  # the window's rows up to this one, itself included
+        buy = (t_buy[t_end] - t_buy[t_lo5]) + (w_buy[own] - w_buy[w_lo5])
+        sell = (t_sell[t_end] - t_sell[t_lo5]) + (w_sell[own] - w_sell[w_lo5])
+        self._tail = _tail(tail, window)
 
-        # Back in window order (sym, epoch, seq): `at` follows that order too.
-        price = window.get_column("price").to_numpy()
-        vol = window.get_column("volume").to_numpy()
-        ceiling = window.get_column("ceiling").to_numpy()
-        floor = window.get_column("floor").to_numpy()
-        at_ceiling = (ceiling > 0) & (price >= ceiling)
-        at_floor = (floor > 0) & (price <= floor)
-        first = carried["first"]
+        price = cols["price"][order]
+        ceiling = cols["ceiling"][order]
+        floor = cols["floor"][order]
+        with np.errstate(invalid="ignore"):
+            at_ceiling = (ceiling > 0) & (price >= ceiling)
+            at_floor = (floor > 0) & (price <= floor)
         prev_ceiling = np.where(first, carried["at_ceiling"], np.roll(at_ceiling, 1))
         prev_floor = np.where(first, carried["at_floor"], np.roll(at_floor, 1))
-        continuous = window.get_column("continuous").to_numpy()
+        continuous = cols["session"][order] == 0
         imbalanced = (buy + sell >= IMBALANCE_MIN_VOLUME) & (
             (buy >= IMBALANCE_FACTOR * sell) | (sell >= IMBALANCE_FACTOR * buy)
         )
         prev_imbalanced = _previous_where(imbalanced, continuous, first, carried["imbalanced"])
-        spike = (count >= SPIKE_MIN_TRADES) & (vol * count >= SPIKE_FACTOR * total)
-        self._remember(window, at_ceiling, at_floor, imbalanced, continuous)
+        spike = (count >= SPIKE_MIN_TRADES) & (volume * count >= SPIKE_FACTOR * total)
+        self._remember(sym, epoch, window["clock"], at_ceiling, at_floor, imbalanced, continuous)
 
-        seqs = window.get_column("seq").to_numpy()
-        stamps = window.get_column("ts").to_numpy()
-        syms = window.get_column("sym").to_numpy()
+        seqs, stamps = window["seq"], window["ts"]
         found: list[Alert] = []
         for i in np.flatnonzero(spike):
             found.append(
                 Alert(
-                    int(seqs[i]), int(stamps[i]), VOLUME_SPIKE, str(names[syms[i]]),
-                    float(vol[i]), SPIKE_FACTOR * int(total[i]) / int(count[i]),
+                    int(seqs[i]), int(stamps[i]), VOLUME_SPIKE, str(names[sym[i]]),
+                    float(volume[i]), SPIKE_FACTOR * int(total[i]) / int(count[i]),
                 )
             )  # fmt: skip
         for i in np.flatnonzero(at_ceiling & ~prev_ceiling):
             found.append(
-                Alert(int(seqs[i]), int(stamps[i]), CEILING_HIT, str(names[syms[i]]),
+                Alert(int(seqs[i]), int(stamps[i]), CEILING_HIT, str(names[sym[i]]),
                       float(price[i]), float(ceiling[i]))
             )  # fmt: skip
         for i in np.flatnonzero(at_floor & ~prev_floor):
             found.append(
-                Alert(int(seqs[i]), int(stamps[i]), FLOOR_HIT, str(names[syms[i]]),
+                Alert(int(seqs[i]), int(stamps[i]), FLOOR_HIT, str(names[sym[i]]),
                       float(price[i]), float(floor[i]))
             )  # fmt: skip
         for i in np.flatnonzero(continuous & imbalanced & ~prev_imbalanced):
             ratio = None if sell[i] == 0 else int(buy[i]) / int(sell[i])
             found.append(
-                Alert(int(seqs[i]), int(stamps[i]), IMBALANCE, str(names[syms[i]]),
+                Alert(int(seqs[i]), int(stamps[i]), IMBALANCE, str(names[sym[i]]),
                       ratio, float(IMBALANCE_FACTOR))
             )  # fmt: skip
         return found
+
+    def _keys(self, block: I64, clock: I64) -> I64:
+        """Keys comparable across windows: the block in the high bits, the clock (from a
+        base a day before the first one seen) in the low ones; a clock range of a block is a
+        key range."""
+        if self._base is None:
+            self._base = int(clock.min()) - 86_400_000_000
+        offset = clock - self._base
+        if int(offset.min()) < SPIKE_WINDOW_US or int(offset.max()) >= 1 << CLOCK_BITS:
+            raise ValueError("the day's event times span more than two days")
+        keys: I64 = (block << CLOCK_BITS) | offset
+        return keys
 
     def _grow(self, size: int) -> None:
         if size <= len(self._epoch):
@@ -217,17 +304,11 @@ class AlertsBook:
         self._at_floor = np.concatenate([self._at_floor, np.zeros(extra, np.bool_)])
         self._imbalanced = np.concatenate([self._imbalanced, np.zeros(extra, np.bool_)])
 
-    def _carried(self, window: pl.DataFrame) -> dict[str, np.ndarray]:
+    def _carried(self, sym: I64, epoch: I64) -> dict[str, np.ndarray]:
         """Per window row: the state its (symbol, epoch) block brings in (nothing for a
-        block the day has not seen), and whether it is its block's first row."""
-        sym = window.get_column("sym").to_numpy()
-        epoch = window.get_column("epoch").to_numpy()
-        self._grow(int(sym.max()) + 1)
-        first = np.ones(len(sym), np.bool_)
-        first[1:] = (sym[1:] != sym[:-1]) | (epoch[1:] != epoch[:-1])
+        block the day has not seen)."""
         same = self._epoch[sym] == epoch
         return {
-            "first": first,
             "clock": np.where(same, self._clock[sym], np.iinfo(np.int64).min),
             "at_ceiling": same & self._at_ceiling[sym],
             "at_floor": same & self._at_floor[sym],
@@ -236,7 +317,9 @@ class AlertsBook:
 
     def _remember(
         self,
-        window: pl.DataFrame,
+        sym: I64,
+        epoch: I64,
+        clock: I64,
         at_ceiling: np.ndarray,
         at_floor: np.ndarray,
         imbalanced: np.ndarray,
@@ -244,9 +327,6 @@ class AlertsBook:
     ) -> None:
         """The state each symbol's last row (of its latest epoch) leaves for the next
         window; the imbalance state is that of its last continuous row, if any."""
-        sym = window.get_column("sym").to_numpy()
-        epoch = window.get_column("epoch").to_numpy()
-        clock = window.get_column("clock").to_numpy()
         last = np.ones(len(sym), np.bool_)
         last[:-1] = sym[:-1] != sym[1:]  # rows are by (sym, epoch, seq)
         rows = np.flatnonzero(last)
@@ -267,22 +347,24 @@ class AlertsBook:
             self._imbalanced[have] = imbalanced[latest[have]]
 
 
-def _keys(rows: pl.DataFrame) -> I64:
-    """One non-decreasing key per row (rows by symbol, epoch, seq): the block's number in
-    the high bits, the clock in the low ones, so that a clock range of a block is a key
-    range."""
-    sym = rows.get_column("sym").to_numpy()
-    epoch = rows.get_column("epoch").to_numpy()
-    clock = rows.get_column("clock").to_numpy()
-    starts = np.ones(len(sym), np.int64)
-    starts[1:] = (sym[1:] != sym[:-1]) | (epoch[1:] != epoch[:-1])
-    block = np.cumsum(starts)
-    # A margin below the earliest clock keeps `clock - 20 min` inside its block.
-    offset = clock - (int(clock.min()) - 2 * SPIKE_WINDOW_US)
-    if int(offset.max()) >= 1 << BLOCK_SHIFT:
+def _stable_order(sym: I64, epoch: I64, block: I64) -> np.ndarray:
+    """The stable order of `block`: a radix sort of 16-bit keys when the symbol ids and
+    epochs fit (linear time), else a merge sort."""
+    top_sym, top_epoch = int(sym.max()), int(epoch.max())
+    if top_sym < 1 << 12 and top_epoch < 1 << 4:
+        return np.argsort(((sym << 4) | epoch).astype(np.uint16), kind="stable")
+    return np.argsort(block, kind="stable")
+
+
+def _block_cummax(values: I64, first: np.ndarray) -> I64:
+    """The running maximum of `values` within each block (rows grouped by block)."""
+    block = np.cumsum(first).astype(np.int64)
+    low = values - int(values.min())
+    if int(low.max()) >= 1 << BLOCK_SHIFT:
         raise ValueError("a window's event times span more than 12 days")
-    keys: I64 = (block << BLOCK_SHIFT) + offset
-    return keys
+    running = np.maximum.accumulate((block << BLOCK_SHIFT) | low)
+    result: I64 = (running & ((1 << BLOCK_SHIFT) - 1)) + int(values.min())
+    return result
 
 
 def _prefix(values: np.ndarray) -> I64:
@@ -306,14 +388,39 @@ def _previous_where(
     return np.where(inside, values[np.maximum(previous, 0)], carried)
 
 
-def _tail(combined: pl.DataFrame) -> pl.DataFrame:
-    """The rows later windows may still need: within the last 20 minutes of clock of the
-    latest epoch of each symbol."""
-    latest = combined.with_columns(
-        top_epoch=pl.col("epoch").max().over("sym"),
-        top_clock=pl.col("clock").max().over("sym", "epoch"),
+def _tail(tail: Cols, window: Cols) -> Cols:
+    """The rows later windows may still need: within the last 20 minutes of clock of each
+    symbol's latest block (both sorted by key; the result too, with its prefix sums)."""
+    # Merged without sorting: each window row goes after the tail rows of keys up to its
+    # own (the tail's rows come first on equal keys: they are earlier in seq).
+    size = len(tail["key"]) + len(window["key"])
+    from_window = np.searchsorted(tail["key"], window["key"], side="right") + np.arange(
+        len(window["key"])
     )
-    return latest.filter(
-        (pl.col("epoch") == pl.col("top_epoch"))
-        & (pl.col("clock") > pl.col("top_clock") - SPIKE_WINDOW_US)
-    ).drop("top_epoch", "top_clock")
+    is_window = np.zeros(size, np.bool_)
+    is_window[from_window] = True
+    both: Cols = {}
+    for name in _TAIL:
+        merged = np.empty(size, np.int64)
+        merged[from_window] = window[name]
+        merged[~is_window] = tail[name]
+        both[name] = merged
+    block, clock = both["block"], both["clock"]
+    if size:
+        sym = block >> EPOCH_BITS
+        last = np.ones(size, np.bool_)
+        last[:-1] = sym[:-1] != sym[1:]
+        # Each symbol's last row has its latest block and, in it, its largest clock.
+        run = np.cumsum(np.concatenate([[True], last[:-1]])) - 1
+        ends = np.flatnonzero(last)
+        keep = (block == block[ends][run]) & (clock > clock[ends][run] - SPIKE_WINDOW_US)
+        if not keep.all():
+            both = _take(both, np.flatnonzero(keep))
+    return _with_sums(both)
+
+
+def _with_sums(rows: Cols) -> Cols:
+    """`rows` with the prefix sums of their volumes, computed once for the windows' lookups."""
+    for name in ("volume", "buy", "sell"):
+        rows[f"{name}_sum"] = _prefix(rows[name])
+    return rows

@@ -217,6 +217,7 @@ class ColumnarDay:
         keep_trades: bool = False,
         candles: bool = False,
         alerts: bool = True,
+        alert_chunk: int = 0,
     ) -> None:
         self.day = day
         self.window = window
@@ -240,8 +241,8 @@ class ColumnarDay:
         self._keep_trades = keep_trades
         self._window_trades: pl.DataFrame | None = None
         self._candles = CandleBook() if candles else None
-        self._alerts = AlertsBook(day, calendar) if alerts else None
-        self._alert_trades: pl.DataFrame | None = None
+        self._alerts = AlertsBook(day, calendar, alert_chunk) if alerts else None
+        self._alert_trades: dict[str, np.ndarray] | None = None
         # Per-window partial results, combined when results are asked for; the foreign and
         # index rows (a few percent of a day) are kept as they are and read once then.
         self._totals: list[pl.DataFrame] = []
@@ -415,23 +416,20 @@ class ColumnarDay:
         if self._keep_trades:
             self._window_trades = self._with_basis(classified, trades, rows, vn30)
         if self._alerts is not None:
-            self._alert_trades = classified.select(
-                "seq", "sym", "price", "volume", "side", "session", "event_ts"
-            ).with_columns(
-                pl.Series(
-                    "ceiling",
-                    _numbers(_missing_column(trades, "ceiling", pa.float64()), np.nan, np.float64)[
-                        rows
-                    ],
-                ),
-                pl.Series(
-                    "floor",
-                    _numbers(_missing_column(trades, "floor", pa.float64()), np.nan, np.float64)[
-                        rows
-                    ],
-                ),
-                pl.Series("basis", self._basis_of(classified, vn30)).fill_nan(None),
-            )
+            stamps = times.gather(rows)
+            self._alert_trades = {
+                "seq": frame.get_column("seq").to_numpy(),
+                "sym": ids[rows],
+                "price": price[rows],
+                "volume": volume[rows],
+                "side": classified.get_column("side").to_numpy(),
+                "session": session[rows],
+                "event_ts": stamps.fill_null(0).to_numpy(),
+                "timed": stamps.is_not_null().to_numpy(),
+                "ceiling": _limit(trades, "ceiling")[rows],
+                "floor": _limit(trades, "floor")[rows],
+                "basis": self._basis_of(classified, vn30),
+            }
         if self.window.bounded:
             classified = classified.filter(pl.Series(reported[rows]))
             if not classified.height:
@@ -958,6 +956,11 @@ def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) 
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
         return pl.Series("units", exact, dtype=pl.Int128)
     return pl.Series("units", units * volume).cast(pl.Int128)
+
+
+def _limit(trades: pa.Table, name: str) -> npt.NDArray[np.float64]:
+    """A price limit column (Ceiling, Floor) with NaN where it is missing."""
+    return _numbers(_missing_column(trades, name, pa.float64()), np.nan, np.float64)
 
 
 def _foreign_rows(

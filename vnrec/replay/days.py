@@ -35,6 +35,7 @@ class DayJob:
     start: str | None = None
     end: str | None = None
     out: Path | None = None  # --out: the day's directory is out/date=D
+    alerts: bool = True
 
 
 @dataclass
@@ -75,6 +76,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         "progress": progress,
         "keep_series": directory is not None,
         "candles": directory is not None,
+        "alerts": job.alerts,
     }
     if directory is None:
         result = replay(job.day, **options)

@@ -165,6 +165,22 @@ class BasisFlip:
             return Alert(seq, event_ts, BASIS_FLIP, symbol, basis, 0.0)
         return None
 
+    def flips(
+        self, symbol: str, seqs: list[int], stamps: list[int], bases: list[float]
+    ) -> list[Alert]:
+        """`on_basis` over many trades of one front contract at once: their non-zero bases,
+        in seq order."""
+        found = []
+        last = self._sign.get(symbol)
+        for seq, stamp, basis in zip(seqs, stamps, bases, strict=True):
+            sign = 1.0 if basis > 0 else -1.0
+            if last is not None and last != sign:
+                found.append(Alert(seq, stamp, BASIS_FLIP, symbol, basis, 0.0))
+            last = sign
+        if last is not None:
+            self._sign[symbol] = last
+        return found
+
 
 def _known(value: float | None) -> bool:
     return value is not None and not math.isnan(value)
