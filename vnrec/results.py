@@ -4,6 +4,9 @@ names are shared, so the parity tests compare values, not spellings."""
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 STATS_KEYS: tuple[str, ...] = (
     "symbol",
     "trades",
@@ -50,6 +53,7 @@ INDEX_KEYS: tuple[str, ...] = (
     "no_changes",
     "total_qtty",
     "total_value",
+    "advance_ratio",
 )
 
 BASIS_KEYS: tuple[str, ...] = (
@@ -61,7 +65,39 @@ BASIS_KEYS: tuple[str, ...] = (
     "min_basis",
     "max_basis",
     "front",
+    "last_basis_pct",
+    "premium",
 )
+
+
+def premium(basis: float | None) -> str | None:
+    """Whether a future trades above its index (premium), below (discount) or at it."""
+    if basis is None or math.isnan(basis):
+        return None
+    return "premium" if basis > 0 else "discount" if basis < 0 else "flat"
+
+
+def basis_pct(basis: float | None, index: float | None) -> float | None:
+    """The basis in percent of the index value."""
+    if basis is None or index is None or not index > 0:
+        return None
+    return basis / index * 100
+
+
+def with_basis_extras(row: dict[str, Any]) -> dict[str, Any]:
+    """A basis summary (BASIS_KEYS up to `front`) with its derived fields."""
+    row["last_basis_pct"] = basis_pct(row["last_basis"], row["last_index"])
+    row["premium"] = premium(row["last_basis"])
+    return row
+
+
+def advance_ratio(advances: int | None, declines: int | None) -> float | None:
+    """Breadth: the advancing share of the stocks that moved, advances / (advances +
+    declines); None when unknown or when nothing moved."""
+    if advances is None or declines is None or advances + declines <= 0:
+        return None
+    return advances / (advances + declines)
+
 
 # SPEC.md 7.4: candles per symbol over the counted trades, and per index id over the values
 # > 0; intervals start on the local clock (Asia/Ho_Chi_Minh is UTC+7, a whole number of

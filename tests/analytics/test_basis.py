@@ -81,6 +81,8 @@ def test_contract_summaries(write: Write, open_con: Connect) -> None:
             "min_basis": -2.0,
             "max_basis": 9.0,
             "front": True,
+            "last_basis_pct": 9.0 / 1292.0 * 100,
+            "premium": "premium",
         },
         {
             "symbol": NEXT,
@@ -91,6 +93,8 @@ def test_contract_summaries(write: Write, open_con: Connect) -> None:
             "min_basis": 9.0,
             "max_basis": 9.0,
             "front": False,
+            "last_basis_pct": 9.0 / 1290.0 * 100,
+            "premium": "premium",
         },
     ]
     assert tuple(summaries[0]) == BASIS_KEYS
@@ -102,7 +106,8 @@ def test_contract_without_vn30_has_no_points(write: Write, open_con: Connect) ->
     write([_future(FRONT, 1300.0, 1, "08:45:00")])
     (summary,) = basis_contracts(open_con(), DAY)
     assert summary["points"] == 0
-    assert [summary[k] for k in ("last_price", "last_basis", "min_basis")] == [None] * 3
+    keys = ("last_price", "last_basis", "min_basis", "last_basis_pct", "premium")
+    assert [summary[k] for k in keys] == [None] * 5
 
 
 def test_series_per_minute_front(write: Write, open_con: Connect) -> None:

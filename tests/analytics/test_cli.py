@@ -166,6 +166,8 @@ def test_basis_json(app: typer.Typer, day: Layout) -> None:
             "price": 1305.5,
             "index_value": 1300.0,
             "basis": 5.5,
+            "basis_pct": 5.5 / 1300.0 * 100,
+            "premium": "premium",
         }
     ]
 

@@ -49,6 +49,8 @@ def test_no_basis_before_the_first_vn30_value() -> None:
             "min_basis": None,
             "max_basis": None,
             "front": True,
+            "last_basis_pct": None,
+            "premium": None,
         }
     ]
     assert tuple(rows[0]) == BASIS_KEYS
@@ -70,6 +72,7 @@ def test_basis_uses_the_latest_vn30_before_the_trade() -> None:
     assert row["points"] == 2
     assert (row["last_price"], row["last_index"], row["last_basis"]) == (1_907.5, 1_910.0, -2.5)
     assert (row["min_basis"], row["max_basis"]) == (-2.5, 5.0)
+    assert (row["last_basis_pct"], row["premium"]) == (-2.5 / 1_910.0 * 100, "discount")
     assert [p.basis for p in trackers.basis.series] == [5.0, -2.5]
 
 

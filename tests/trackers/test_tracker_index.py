@@ -34,6 +34,7 @@ def test_latest_positive_value_wins() -> None:
             "no_changes": 8,
             "total_qtty": 1_000,
             "total_value": 2.5e9,
+            "advance_ratio": 12 / 22,
         }
     ]
     assert tuple(tracker.rows()[0]) == INDEX_KEYS

@@ -25,6 +25,10 @@ from vnrec.results import (
     INDEX_CANDLE_KEYS,
     INDEX_KEYS,
     STATS_KEYS,
+    advance_ratio,
+    basis_pct,
+    premium,
+    with_basis_extras,
 )
 
 Row = dict[str, Any]
@@ -83,8 +87,16 @@ def foreign_flow(con: duckdb.DuckDBPyConnection, day: dt.date, top: int | None =
 
 def index_latest(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
     """Per index id, the latest values of its last message with a value > 0."""
-    rows = fetch_rows(con, f"SELECT {_select(INDEX_KEYS)} FROM index_latest WHERE date = ?", [day])
+    rows = fetch_rows(
+        con, f"SELECT {_select(INDEX_KEYS[:-1])} FROM index_latest WHERE date = ?", [day]
+    )
+    for row in rows:
+        row["advance_ratio"] = advance_ratio(row["advances"], row["declines"])
     return _bytewise(rows, "index_id")
+
+
+# The summary fields the SQL computes; the rest derive from them (vnrec.results).
+SUMMED = BASIS_KEYS[: BASIS_KEYS.index("front") + 1]
 
 
 def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
@@ -105,7 +117,9 @@ def basis_contracts(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:
     )
     front = _front_contract(con, day, [row["symbol"] for row in rows])
     summaries = [
-        {key: row["symbol"] == front if key == "front" else row[key] for key in BASIS_KEYS}
+        with_basis_extras(
+            {key: row["symbol"] == front if key == "front" else row[key] for key in SUMMED}
+        )
         for row in rows
     ]
     return _bytewise(summaries, "symbol")
@@ -214,7 +228,8 @@ def basis_series(
     cached: Mapping[dt.date, Path] | None = None,
 ) -> list[Row]:
     """Per interval and day, the last VN30 futures trade with a basis: its price, the VN30
-    value it was measured against, and the basis. `contract` is `front` (each day's front
+    value it was measured against, the basis, in percent of that value, and whether it is a
+    premium or a discount. `contract` is `front` (each day's front
     contract among those traded) or one symbol. The days of `cached` are read from those
     basis cache files (vnrec.storage.basis_cache) instead of computed from their parts."""
     if end < start:
@@ -243,7 +258,7 @@ def basis_series(
             fronts = _front_by_day(con)
             con.register("_front_contracts", fronts)
             chosen = "SEMI JOIN _front_contracts USING (date, symbol)"
-        return fetch_rows(
+        rows = fetch_rows(
             con,
             f"""
             SELECT date, symbol, time_bucket(INTERVAL '{bucket}', event_ts) AS interval_start,
@@ -255,6 +270,10 @@ def basis_series(
             ORDER BY date, symbol, interval_start
             """,
         )
+        for row in rows:
+            row["basis_pct"] = basis_pct(row["basis"], row["index_value"])
+            row["premium"] = premium(row["basis"])
+        return rows
     finally:
         if fronts is not None:
             con.unregister("_front_contracts")

@@ -54,6 +54,7 @@ from vnrec.events import ForeignEvent, Gap, IndexEvent
 from vnrec.replay.alerts import AlertsBook
 from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
+from vnrec.results import advance_ratio, with_basis_extras
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
 from vnrec.trackers.alerts import alert_rows
 from vnrec.trackers.basis import VN30
@@ -740,7 +741,7 @@ class ColumnarDay:
                     "front": symbol == front,
                 }
             )
-        return rows
+        return [with_basis_extras(row) for row in rows]
 
     def foreign_rows(self) -> list[dict[str, Any]]:
         """One object per symbol (sorted) from its latest `R` message, keys as FOREIGN_KEYS."""
@@ -785,6 +786,7 @@ class ColumnarDay:
                     "no_changes": e.get("no_changes"),
                     "total_qtty": e.get("total_qtty"),
                     "total_value": e.get("total_value"),
+                    "advance_ratio": advance_ratio(e.get("advances"), e.get("declines")),
                 }
             )
         return rows

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.events import IndexEvent
+from vnrec.results import with_basis_extras
 from vnrec.trackers.trades import CountedTrade
 
 VN30 = "VN30"
@@ -126,4 +127,4 @@ class BasisTracker:
                     "front": symbol == front,
                 }
             )
-        return rows
+        return [with_basis_extras(row) for row in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from vnrec.events import IndexEvent
+from vnrec.results import advance_ratio
 
 
 class IndexPoint(NamedTuple):
@@ -50,6 +51,7 @@ class IndexTracker:
                     "no_changes": e.no_changes,
                     "total_qtty": e.total_qtty,
                     "total_value": e.total_value,
+                    "advance_ratio": advance_ratio(e.advances, e.declines),
                 }
             )
         return rows
