@@ -9,8 +9,10 @@ import pytest
 from vnrec import testing
 from vnrec.analytics import VIEW_NAMES
 from vnrec.analytics.query import query_rows, query_table
-from vnrec.analytics.reports import FOREIGN_KEYS, foreign_flow, index_latest
-from vnrec.errors import BadInputError, QueryError
+from vnrec.analytics.reports import FOREIGN_KEYS, foreign_flow, foreign_market, index_latest
+from vnrec.errors import BadInputError, NoDataError, QueryError
+from vnrec.storage.components import store_components
+from vnrec.storage.layout import Layout
 
 from .conftest import Connect, Write
 
@@ -164,3 +166,39 @@ def test_query_reads_the_views_and_explains(write: Write, open_con: Connect) -> 
         "EXPLAIN ANALYZE SELECT count(*) FROM trades",
     ):
         assert query_rows(con, sql), sql
+
+
+def test_foreign_market_totals_and_top_buyers_and_sellers(
+    write: Write, open_con: Connect, layout: Layout
+) -> None:
+    """Totals over every symbol, then the net buyers (largest first) and sellers (most
+    negative first); a basket keeps the index's members of that day only."""
+    write(
+        [
+            testing.foreign("AAA", 100, 0, 5e9, 0.0),
+            testing.foreign("BBB", 0, 10, 0.0, 2e9),
+            testing.foreign("CCC", 50, 0, 3e9, 1e9),
+            testing.foreign("DDD", 0, 5, 0.0, 4e9),
+        ]
+    )
+    rows = foreign_market(open_con(), DAY, top=1)
+    assert [(r["group"], r["rank"], r["symbol"], r["net_value"]) for r in rows] == [
+        ("market", None, None, 1e9),
+        ("buyer", 1, "AAA", 5e9),
+        ("seller", 1, "DDD", -4e9),
+    ]
+    assert rows[0]["symbols"] == 4 and rows[0]["buy_value"] == 8e9
+    with pytest.raises(NoDataError, match="no members of VN30 recorded for 2026-11-05"):
+        foreign_market(open_con(), DAY, basket="VN30")
+    store_components(layout.root, DAY, "VN30", ["BBB", "CCC"], 0)
+    basket = foreign_market(open_con(), DAY, basket="VN30")
+    assert [(r["group"], r["symbol"], r["net_value"]) for r in basket] == [
+        ("market", None, 0.0),
+        ("buyer", "CCC", 2e9),
+        ("seller", "BBB", -2e9),
+    ]
+    members = query_rows(open_con(), "SELECT index_id, symbol FROM index_components")
+    assert members == [
+        {"index_id": "VN30", "symbol": "BBB"},
+        {"index_id": "VN30", "symbol": "CCC"},
+    ]

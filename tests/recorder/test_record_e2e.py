@@ -19,6 +19,7 @@ from tests.recorder.harness import (
 )
 from vnrec.emulator.config import Faults
 from vnrec.errors import AuthError
+from vnrec.storage.components import read_components
 
 pytestmark = pytest.mark.slow
 
@@ -31,6 +32,7 @@ def test_a_synthetic_day_is_recorded_exactly(tmp_path: Path) -> None:
         assert server.wait_finished(60)
         run.wait_for(lambda: run.recorded() >= len(expected))
         summary = run.stop()
+        vn30 = next(s for s in server.universe.indices if s.index_id == "VN30").members
     rows = raw_rows(layout)
     assert [seq for seq, _, _ in rows] == list(range(1, len(expected) + 1))
     assert [(t, c) for _, t, c in rows] == [(e["DataType"], e["Content"]) for e in expected]
@@ -40,6 +42,25 @@ def test_a_synthetic_day_is_recorded_exactly(tmp_path: Path) -> None:
     events = [e for e, _ in connection_events(layout)]
     assert events[:4] == ["start", "connect", "subscribe", "day"] and events[-1] == "stop"
     assert not list((layout.root / "journal" / f"date={DAY}").glob("segment-*"))
+    # The day's VN30 members, as SSI's IndexComponents gave them at start.
+    members = read_components(layout.root).to_pylist()
+    assert sorted(m["symbol"] for m in members) == sorted(vn30) and vn30
+    assert {(m["date"], m["index_id"]) for m in members} == {(DAY, "VN30")}
+
+
+def test_components_that_cannot_be_fetched_do_not_stop_the_recording(tmp_path: Path) -> None:
+    """An index SSI does not know: a warning and a connections row, and the day recorded."""
+    expected = truth()
+    layout = data_dir(tmp_path)
+    config = recorder_config(components=("VN30", "NOPE"))
+    with emulator() as server, recording(server, layout, config) as run:
+        assert server.wait_finished(60)
+        run.wait_for(lambda: run.recorded() >= len(expected))
+        run.stop()
+    assert len(raw_rows(layout)) == len(expected)
+    failed = [r for e, r in connection_events(layout) if e == "components_failed"]
+    assert len(failed) == 1 and failed[0].startswith("NOPE: ")
+    assert {m["index_id"] for m in read_components(layout.root).to_pylist()} == {"VN30"}
 
 
 def test_dropped_socket_reconnects_and_the_gap_is_visible(tmp_path: Path) -> None:

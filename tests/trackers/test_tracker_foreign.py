@@ -86,6 +86,23 @@ def test_speed_divides_by_the_actual_span() -> None:
     assert flow.net_value_speed == pytest.approx(3e6)
 
 
+def test_buy_and_sell_speeds_and_the_acceleration() -> None:
+    """Buy and sell value per minute over the window; the net value speed's change per
+    minute since the window's first message with a speed."""
+    tracker = ForeignTracker()
+    tracker.on_foreign(r_msg(1, 0, 0, 0.0, 0.0, minute=0))
+    first = tracker.on_foreign(r_msg(2, 0, 0, 2e6, 1e6, minute=1))  # speed 1e6/min
+    assert (first.buy_value_speed, first.sell_value_speed) == (2e6, 1e6)
+    assert first.net_value_acceleration is None  # the window's start had no speed
+    tracker.on_foreign(r_msg(3, 0, 0, 2e6, 1e6, minute=4.5))
+    flow = tracker.on_foreign(r_msg(4, 0, 0, 14e6, 1e6, minute=6))
+    # window [1, 6]: net value 1e6 -> 13e6 in 5 minutes = 2.4e6/min, up from 1e6/min
+    assert flow.net_value_speed == pytest.approx(2.4e6)
+    assert flow.buy_value_speed == pytest.approx(2.4e6)
+    assert flow.sell_value_speed == pytest.approx(0.0)
+    assert flow.net_value_acceleration == pytest.approx((2.4e6 - 1e6) / 5)
+
+
 def test_speed_uses_only_the_last_five_minutes() -> None:
     """Flows older than five minutes of event time leave the speed window."""
     tracker = ForeignTracker()

@@ -29,6 +29,7 @@ from vnrec.analytics.sources import (
     TableFiles,
     layout_files,
     layout_gaps,
+    register_components,
     register_gaps,
     register_tables,
 )
@@ -37,6 +38,7 @@ from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import IntegrityError, QueryError, StorageError
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import logged_days
+from vnrec.storage.components import no_components, read_components
 from vnrec.storage.layout import Layout
 
 RETRIES_ON_COMMIT = 3
@@ -48,6 +50,7 @@ VIEW_NAMES: tuple[str, ...] = (
     *KEYWORD_ALIASES,
     "vn30_contracts",
     "gaps",
+    "index_components",
     *(name for name in DERIVED_VIEW_NAMES if not name.startswith("_")),
 )
 
@@ -61,11 +64,13 @@ def open_connection(
     sandbox: Path | None = None,
     calendar: TradingCalendar = DEFAULT_CALENDAR,
     gaps: pa.Table | None = None,
+    components: pa.Table | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """A connection with the views over exactly these files (per table); with `sandbox`,
     file access is limited to that directory and the settings are locked; `calendar`
     gives the futures' last trading days (`vn30_contracts`), `gaps` the recording gaps of
-    the days (vnrec.analytics.sources.layout_gaps; none by default)."""
+    the days (vnrec.analytics.sources.layout_gaps; none by default), `components` the
+    index members the recorder kept (vnrec.storage.components; none by default)."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # Timestamps are stored in UTC; showing them in the machine's zone would make
@@ -84,6 +89,7 @@ def open_connection(
         register_tables(con, files)
         gaps = GAPS_SCHEMA.empty_table() if gaps is None else gaps
         register_gaps(con, gaps)
+        register_components(con, no_components() if components is None else components)
         register_derived(con, symbol_prefixes(contracts), gaps=gaps.num_rows > 0)
         if sandbox is not None:
             directory = str(sandbox.resolve()).rstrip("/") + "/"
@@ -113,6 +119,7 @@ def connect(
         sandbox=root_path,
         calendar=calendar_for(root_path),
         gaps=layout_gaps(layout, wanted),
+        components=read_components(root_path, wanted),
     )
 
 
@@ -157,5 +164,6 @@ def refresh(
     register_tables(con, layout_files(layout, days))
     gaps = layout_gaps(layout, days)
     register_gaps(con, gaps)
+    register_components(con, read_components(layout.root, None if days is None else list(days)))
     contracts = con.sql("SELECT symbol FROM vn30_contracts").to_arrow_table()
     register_derived(con, symbol_prefixes(contracts), gaps=gaps.num_rows > 0)

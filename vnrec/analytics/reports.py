@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from vnrec.errors import BadInputError
+from vnrec.errors import BadInputError, NoDataError
 from vnrec.results import (
     BASIS_KEYS,
     CANDLE_INTERVALS,
@@ -83,6 +83,58 @@ def foreign_flow(con: duckdb.DuckDBPyConnection, day: dt.date, top: int | None =
         return -1.0 if net is None or math.isnan(net) else abs(float(net))
 
     return sorted(rows, key=weight, reverse=True)[:top]
+
+
+_FLOW_FIGURES = ("buy_volume", "sell_volume", "buy_value", "sell_value", "net_volume", "net_value")
+
+
+def foreign_market(
+    con: duckdb.DuckDBPyConnection, day: dt.date, top: int = 10, basket: str | None = None
+) -> list[Row]:
+    """The market's foreign flow of the day (every symbol, or the members of index `basket`
+    that day, from `index_components`): one `market` row of totals, then the `top` net
+    buyers and the `top` net sellers by net value, as rows of `group, rank, symbol,
+    symbols` and the flow figures. Sums of values are exact (math.fsum)."""
+    if top < 1:
+        raise BadInputError(f"--top must be at least 1, got {top}")
+    rows = foreign_flow(con, day)
+    if basket is not None:
+        members = {
+            symbol
+            for (symbol,) in con.execute(
+                "SELECT symbol FROM index_components WHERE date = ? AND index_id = ?",
+                [day, basket],
+            ).fetchall()
+        }
+        if not members:
+            raise NoDataError(
+                f"--basket {basket}: no members of {basket} recorded for {day.isoformat()}"
+                " (the recorder keeps them, from SSI's IndexComponents, for the days it records)"
+            )
+        rows = [row for row in rows if row["symbol"] in members]
+    market: Row = {"group": "market", "rank": None, "symbol": None, "symbols": len(rows)}
+    for key in _FLOW_FIGURES:
+        known = [
+            row[key]
+            for row in rows
+            if row[key] is not None and not (isinstance(row[key], float) and math.isnan(row[key]))
+        ]
+        market[key] = math.fsum(known) if key.endswith("value") else sum(known)
+
+    def ranked(group: str, chosen: list[Row]) -> list[Row]:
+        return [
+            {"group": group, "rank": rank, "symbol": row["symbol"], "symbols": 1}
+            | {key: row[key] for key in _FLOW_FIGURES}
+            for rank, row in enumerate(chosen[:top], start=1)
+        ]
+
+    def net(row: Row) -> float:
+        value = row["net_value"]
+        return 0.0 if value is None or math.isnan(value) else float(value)
+
+    buyers = sorted((r for r in rows if net(r) > 0), key=lambda r: (-net(r), r["symbol"]))
+    sellers = sorted((r for r in rows if net(r) < 0), key=lambda r: (net(r), r["symbol"]))
+    return [market, *ranked("buyer", buyers), *ranked("seller", sellers)]
 
 
 def index_latest(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:

@@ -85,6 +85,19 @@ def layout_gaps(layout: Layout, days: Iterable[dt.date] | None = None) -> pa.Tab
     return pa.Table.from_pylist(rows, schema=GAPS_SCHEMA)
 
 
+def register_components(con: duckdb.DuckDBPyConnection, components: pa.Table) -> None:
+    """(Re)create `index_components`: per day, the members of each index the recorder
+    fetched that day (vnrec.storage.components)."""
+    con.register("_components_arrow", components)
+    try:
+        con.execute(
+            "CREATE OR REPLACE TABLE index_components AS"
+            " SELECT date, index_id, symbol FROM _components_arrow ORDER BY date, index_id, symbol"
+        )
+    finally:
+        con.unregister("_components_arrow")
+
+
 def register_gaps(con: duckdb.DuckDBPyConnection, gaps: pa.Table) -> None:
     """(Re)create the `gaps` table: one row per recording gap, by date and seq."""
     con.register("_gaps_arrow", gaps)

@@ -210,22 +210,50 @@ def foreign_command(
     date: DateOption,
     top: Annotated[
         int | None,
-        typer.Option("--top", min=1, help="Only the N symbols of largest absolute net value."),
+        typer.Option(
+            "--top",
+            min=1,
+            help="Only the N symbols of largest absolute net value (with --market: the N"
+            " largest net buyers and sellers, default 10).",
+        ),
+    ] = None,
+    market: Annotated[
+        bool,
+        typer.Option("--market", help="Market totals, then the top net buyers and sellers."),
+    ] = False,
+    basket: Annotated[
+        str | None,
+        typer.Option("--basket", help="With --market: only that index's members that day."),
     ] = None,
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     threads: ThreadsOption = DUCKDB_THREADS,
 ) -> None:
-    """Foreign investors' cumulative buy/sell and room per symbol at the day's last R message."""
+    """Foreign investors' cumulative buy/sell and room per symbol at the day's last R message
+    (or, with --market, the market's totals and its top net buyers and sellers)."""
     from vnrec.analytics.connection import read_views
-    from vnrec.analytics.reports import foreign_flow
+    from vnrec.analytics.reports import foreign_flow, foreign_market
 
+    if basket is not None and not market:
+        raise BadInputError("--basket goes with --market")
     root = resolve_data_root(data)
     chosen = _format(fmt, output)
     day = _one_day(root, date)
-    rows = read_views(root, lambda con: foreign_flow(con, day, top), days=[day], threads=threads)
-    emit(rows, chosen, output=output, title=f"foreign flow {day.isoformat()}")
+    if market:
+        rows = read_views(
+            root,
+            lambda con: foreign_market(con, day, top or 10, basket),
+            days=[day],
+            threads=threads,
+        )
+        title = f"foreign flow {day.isoformat()}, {basket or 'market'}"
+    else:
+        rows = read_views(
+            root, lambda con: foreign_flow(con, day, top), days=[day], threads=threads
+        )
+        title = f"foreign flow {day.isoformat()}"
+    emit(rows, chosen, output=output, title=title)
 
 
 def query_command(

@@ -34,6 +34,7 @@ from vnrec.replay.stored import derive_day_alerts
 from vnrec.ssi.client import ConnectError, StreamHandle, TokenRejectedError
 from vnrec.ssi.envelope import EnvelopeError, envelope_from_mapping
 from vnrec.storage.compact import compact_day
+from vnrec.storage.components import store_components
 from vnrec.storage.day import RecoveryReport, open_day
 from vnrec.storage.gaps import ConnectionEvent
 from vnrec.storage.journal import journal_days
@@ -50,6 +51,8 @@ class StreamSource(Protocol):
     """What the recorder needs from an SSI client (`vnrec.ssi.client.SsiClient`)."""
 
     def renew_token(self) -> None: ...
+
+    def index_components(self, index_id: str) -> list[str]: ...
 
     def open_stream(
         self,
@@ -76,6 +79,8 @@ class RecorderConfig:
     backoff_cap: float = 30.0
     compact_at_stop: bool = False
     seed: int | None = None
+    # Indices whose members are fetched at start and kept per recorded day.
+    components: tuple[str, ...] = ("VN30",)
 
 
 @dataclass
@@ -152,11 +157,12 @@ class Recorder:
             JournalSettings(config.segment_bytes, config.segment_seconds),
             self.run_id,
             on_segment_closed=self.converter.submit,
-            on_day_opened=lambda writer: self._event(DAY_EVENT, writer.day.isoformat()),
+            on_day_opened=lambda writer: self._day_opened(writer.day),
             monotonic=self.clock.monotonic,
         )
         self._connections: ConnectionLog | None = None
         self._handle: StreamHandle | None = None
+        self._components: dict[str, tuple[int, list[str]]] = {}  # index -> (fetched, members)
 
     # -- control --------------------------------------------------------------------------
 
@@ -189,6 +195,7 @@ class Recorder:
         self.converter.start()
         committer.start()
         self._event("start", f"channels {self.config.channels}")
+        self._fetch_components()
         try:
             try:
                 self._supervise(committer)
@@ -394,6 +401,29 @@ class Recorder:
         log.warning("malformed frame kept aside: %s", reason)
 
     # -- helpers --------------------------------------------------------------------------
+
+    def _fetch_components(self) -> None:
+        """The members of the configured indices, for the days this run records. Not
+        having them is no reason not to record: a failure is logged and recording goes on
+        (and a refused credential is reported by the stream's own first attempt)."""
+        for index_id in self.config.components:
+            try:
+                members = self.source.index_components(index_id)
+            except VnrecError as exc:
+                log.warning("the members of %s are not recorded: %s", index_id, exc)
+                self._event("components_failed", f"{index_id}: {exc}")
+                continue
+            self._components[index_id] = (self.clock.time_ns(), members)
+
+    def _day_opened(self, day: dt.date) -> None:
+        self._event(DAY_EVENT, day.isoformat())
+        for index_id, (fetched_ns, members) in sorted(self._components.items()):
+            try:
+                path = store_components(self.layout.root, day, index_id, members, fetched_ns)
+            except (OSError, VnrecError) as exc:
+                log.warning("%s members of %s not stored: %s", index_id, day, exc)
+                continue
+            log.info("%s: %d members of %s in %s", day, len(members), index_id, path)
 
     def _event(self, event: str, reason: str) -> None:
         messages = self.journals.last_seq()

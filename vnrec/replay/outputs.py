@@ -62,6 +62,9 @@ FOREIGN_FLOW_SCHEMA = pa.schema(
         ("rebaselined", pa.bool_()),
         ("net_volume_speed", pa.float64()),
         ("net_value_speed", pa.float64()),
+        ("buy_value_speed", pa.float64()),
+        ("sell_value_speed", pa.float64()),
+        ("net_value_acceleration", pa.float64()),
     ]
 )
 INDEX_SCHEMA = pa.schema(

@@ -157,6 +157,35 @@ class SsiClient:
         self._redactor.add(token)
         return token
 
+    def index_components(self, index_id: str) -> list[str]:
+        """The stock symbols of an index today (REST `IndexComponents`, which nests them as
+        `data[0].IndexComponent[].StockSymbol`)."""
+        from ssi_fc_data.model import model
+
+        self.access_token()  # authenticates (or says why not) before asking
+        try:
+            response = self._client.index_components(
+                None, model.index_components(indexCode=index_id, pageIndex=1, pageSize=1000)
+            )
+            status = response.get("status")
+            # The lists answer "Success" where the token answers 200.
+            if status != 200 and str(status).lower() != "success":
+                raise ConnectError(
+                    f"IndexComponents {index_id} answered status {status}:"
+                    f" {self._redactor.redact(str(response.get('message')))}"
+                )
+            data = response.get("data") or []
+            members = data[0].get("IndexComponent") or [] if data else []
+            symbols = [str(m["StockSymbol"]) for m in members if m.get("StockSymbol")]
+        except (requests.RequestException, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConnectError(
+                f"cannot read the components of {index_id} from {self._settings.url}:"
+                f" {self._redactor.redact(f'{type(exc).__name__}: {exc}')}"
+            ) from None
+        if not symbols:
+            raise ConnectError(f"IndexComponents {index_id}: no members (is it an index code?)")
+        return sorted(set(symbols))
+
     def open_stream(
         self,
         channels: str,

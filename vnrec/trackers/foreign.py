@@ -5,7 +5,9 @@ change of each cumulative figure since the symbol's previous message (since zero
 first one). A figure that goes down is a data-quality event: the flow of that figure is 0
 for the message, the lower value becomes the new baseline, and the event is counted in
 `rebaselines`; a flow is never negative. The flow speed is the flow of the last five
-minutes of event time divided by the time it actually spans.
+minutes of event time divided by the time it actually spans (per minute), for the buy,
+the sell and the net figures; the net value's acceleration is the change of its speed
+over the same span (per minute, per minute).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ _US_PER_MINUTE = 60 * 1_000_000
 
 
 class ForeignFlow(NamedTuple):
-    """The intraday flow of one `R` message; speeds are per minute, None without a span."""
+    """The intraday flow of one `R` message; speeds are per minute, acceleration per
+    minute per minute, None without a span (or without a speed at the span's start)."""
 
     seq: int
     event_ts: int | None
@@ -35,6 +38,9 @@ class ForeignFlow(NamedTuple):
     rebaselined: bool
     net_volume_speed: float | None
     net_value_speed: float | None
+    buy_value_speed: float | None
+    sell_value_speed: float | None
+    net_value_acceleration: float | None
 
 
 def _missing(value: float | None) -> bool:
@@ -57,10 +63,11 @@ class _SymbolFlow:
         self.latest: ForeignEvent | None = None
         # Last good value of each cumulative figure (buy_vol, sell_vol, buy_val, sell_val).
         self.baseline: list[float] = [0, 0, 0.0, 0.0]
-        # Running sums of the flows: (net_volume, net_value) since the first message.
-        self.totals: tuple[int, float] = (0, 0.0)
-        # (event_ts, net_volume total, net_value total) of the last five minutes.
-        self.window: deque[tuple[int, int, float]] = deque()
+        # Running sums of the flows since the first message: net volume, net value, buy
+        # value, sell value.
+        self.totals: tuple[int, float, float, float] = (0, 0.0, 0.0, 0.0)
+        # (event_ts, the totals, the net value speed then) of the last five minutes.
+        self.window: deque[_Point] = deque()
         self.rebaselines = 0
 
 
@@ -92,10 +99,14 @@ class ForeignTracker:
         buy_value, sell_value = float(flows[2]), float(flows[3])
         net_volume = buy_volume - sell_volume
         net_value = buy_value - sell_value
-        total_volume = state.totals[0] + net_volume
-        total_value = state.totals[1] + net_value
-        state.totals = (total_volume, total_value)
-        volume_speed, value_speed = _speed(state.window, event.event_ts, total_volume, total_value)
+        totals = (
+            state.totals[0] + net_volume,
+            state.totals[1] + net_value,
+            state.totals[2] + buy_value,
+            state.totals[3] + sell_value,
+        )
+        state.totals = totals
+        speeds = _speeds(state.window, event.event_ts, totals)
         flow = ForeignFlow(
             event.seq,
             event.event_ts,
@@ -107,8 +118,7 @@ class ForeignTracker:
             net_volume,
             net_value,
             went_down,
-            volume_speed,
-            value_speed,
+            *speeds,
         )
         if self._keep_series:
             self.series.append(flow)
@@ -153,21 +163,36 @@ def _net(buy: Any, sell: Any) -> Any:
     return None if buy is None or sell is None else buy - sell
 
 
-def _speed(
-    window: deque[tuple[int, int, float]],
-    event_ts: int | None,
-    total_volume: int,
-    total_value: float,
-) -> tuple[float | None, float | None]:
-    """Flow per minute between the oldest message of the last five minutes and now."""
+class _Point(NamedTuple):
+    event_ts: int
+    totals: tuple[int, float, float, float]
+    value_speed: float | None
+
+
+_NO_SPEED = (None, None, None, None, None)
+
+
+def _speeds(
+    window: deque[_Point], event_ts: int | None, totals: tuple[int, float, float, float]
+) -> tuple[float | None, ...]:
+    """Flows per minute between the oldest message of the last five minutes and now (net
+    volume, net value, buy value, sell value), and the net value speed's change per
+    minute over the same span."""
     if event_ts is None:
-        return None, None
-    window.append((event_ts, total_volume, total_value))
-    while window[0][0] < event_ts - SPEED_WINDOW_US:
+        return _NO_SPEED
+    while window and window[0].event_ts < event_ts - SPEED_WINDOW_US:
         window.popleft()
-    start_ts, start_volume, start_value = window[0]
-    span = event_ts - start_ts
-    if span <= 0:
-        return None, None
+    start = window[0] if window else None
+    span = 0 if start is None else event_ts - start.event_ts
+    if start is None or span <= 0:
+        window.append(_Point(event_ts, totals, None))
+        return _NO_SPEED
     minutes = span / _US_PER_MINUTE
-    return (total_volume - start_volume) / minutes, (total_value - start_value) / minutes
+    volume_speed, value_speed, buy_speed, sell_speed = (
+        (now - then) / minutes for now, then in zip(totals, start.totals, strict=True)
+    )
+    acceleration = (
+        None if start.value_speed is None else (value_speed - start.value_speed) / minutes
+    )
+    window.append(_Point(event_ts, totals, value_speed))
+    return volume_speed, value_speed, buy_speed, sell_speed, acceleration
