@@ -118,3 +118,35 @@ CANDLE_KEYS: tuple[str, ...] = (
 )
 INDEX_CANDLE_KEYS: tuple[str, ...] = ("index_id", "start", "open", "high", "low", "close")
 CANDLE_INTERVALS: dict[str, int] = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600}  # seconds
+
+
+FLOW_FIGURES = ("buy_volume", "sell_volume", "buy_value", "sell_value", "net_volume", "net_value")
+
+
+def market_flow(rows: list[dict[str, Any]], top: int) -> list[dict[str, Any]]:
+    """Foreign flow rows (one per symbol) as one `market` row of totals, then the `top` net
+    buyers and the `top` net sellers by net value: rows of `group, rank, symbol, symbols`
+    and the flow figures. Sums of values are exact (math.fsum)."""
+    market: dict[str, Any] = {"group": "market", "rank": None, "symbol": None, "symbols": len(rows)}
+    for key in FLOW_FIGURES:
+        known = [
+            row[key]
+            for row in rows
+            if row[key] is not None and not (isinstance(row[key], float) and math.isnan(row[key]))
+        ]
+        market[key] = math.fsum(known) if key.endswith("value") else sum(known)
+
+    def ranked(group: str, chosen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            {"group": group, "rank": rank, "symbol": row["symbol"], "symbols": 1}
+            | {key: row[key] for key in FLOW_FIGURES}
+            for rank, row in enumerate(chosen[:top], start=1)
+        ]
+
+    def net(row: dict[str, Any]) -> float:
+        value = row["net_value"]
+        return 0.0 if value is None or math.isnan(value) else float(value)
+
+    buyers = sorted((r for r in rows if net(r) > 0), key=lambda r: (-net(r), r["symbol"]))
+    sellers = sorted((r for r in rows if net(r) < 0), key=lambda r: (net(r), r["symbol"]))
+    return [market, *ranked("buyer", buyers), *ranked("seller", sellers)]

@@ -40,6 +40,7 @@ def test_demo_records_replays_checks_parity_and_draws(tmp_path: Path) -> None:
     chart = root / "demo-chart.png"
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"chart: {chart}" in result.stdout
+    assert "watch it: vnrec serve --data " in result.stdout and "--replay 20" in result.stdout
 
 
 def test_demo_refuses_a_directory_it_did_not_create(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from vnrec.results import (
     STATS_KEYS,
     advance_ratio,
     basis_pct,
+    market_flow,
     premium,
     with_basis_extras,
 )
@@ -85,9 +86,6 @@ def foreign_flow(con: duckdb.DuckDBPyConnection, day: dt.date, top: int | None =
     return sorted(rows, key=weight, reverse=True)[:top]
 
 
-_FLOW_FIGURES = ("buy_volume", "sell_volume", "buy_value", "sell_value", "net_volume", "net_value")
-
-
 def foreign_market(
     con: duckdb.DuckDBPyConnection, day: dt.date, top: int = 10, basket: str | None = None
 ) -> list[Row]:
@@ -112,29 +110,7 @@ def foreign_market(
                 " (the recorder keeps them, from SSI's IndexComponents, for the days it records)"
             )
         rows = [row for row in rows if row["symbol"] in members]
-    market: Row = {"group": "market", "rank": None, "symbol": None, "symbols": len(rows)}
-    for key in _FLOW_FIGURES:
-        known = [
-            row[key]
-            for row in rows
-            if row[key] is not None and not (isinstance(row[key], float) and math.isnan(row[key]))
-        ]
-        market[key] = math.fsum(known) if key.endswith("value") else sum(known)
-
-    def ranked(group: str, chosen: list[Row]) -> list[Row]:
-        return [
-            {"group": group, "rank": rank, "symbol": row["symbol"], "symbols": 1}
-            | {key: row[key] for key in _FLOW_FIGURES}
-            for rank, row in enumerate(chosen[:top], start=1)
-        ]
-
-    def net(row: Row) -> float:
-        value = row["net_value"]
-        return 0.0 if value is None or math.isnan(value) else float(value)
-
-    buyers = sorted((r for r in rows if net(r) > 0), key=lambda r: (-net(r), r["symbol"]))
-    sellers = sorted((r for r in rows if net(r) < 0), key=lambda r: (net(r), r["symbol"]))
-    return [market, *ranked("buyer", buyers), *ranked("seller", sellers)]
+    return market_flow(rows, top)
 
 
 def index_latest(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[Row]:

@@ -202,6 +202,7 @@ def demo_command(
     draw_chart(root, result, chart)
     print(f"\nchart: {chart}")
     print(f'explore: vnrec query --data {root} "SELECT * FROM session_stats"')
+    print(f"watch it: vnrec serve --data {root} --replay {DEMO_DAY} --speed 60")
 
 
 def register(app: typer.Typer) -> None:

@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "vnrec.cli.cmd_record",
     "vnrec.cli.cmd_replay",
     "vnrec.cli.cmd_analytics",
+    "vnrec.cli.cmd_serve",
     "vnrec.cli.cmd_calendar",
     "vnrec.cli.cmd_emulator",
     "vnrec.cli.cmd_demo",
@@ -62,6 +63,11 @@ ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 
 
+def one_line(text: str) -> str:
+    """A message as one line: a library's may hold newlines (pyarrow's do)."""
+    return " ".join(text.split())
+
+
 def run() -> None:
     os.environ.setdefault(*ARROW_POOL)
     os.environ.setdefault(*BLAS_THREADS)
@@ -69,13 +75,13 @@ def run() -> None:
     try:
         app()  # standalone: typer handles usage errors, --help and typer.Exit itself
     except VnrecError as exc:
-        print(f"vnrec: error: {exc}", file=sys.stderr)
+        print(f"vnrec: error: {one_line(str(exc))}", file=sys.stderr)
         sys.exit(1)
     except OSError as exc:
         # A full, read-only or failing disk, a missing permission: the environment, not a
         # bug; say what and where in one line.
         where = f": {exc.filename}" if exc.filename else ""
-        print(f"vnrec: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"vnrec: error: {one_line(str(exc.strerror or exc))}{where}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
         print("vnrec: interrupted", file=sys.stderr)

@@ -33,9 +33,9 @@ from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState
 from vnrec.storage.gaps import (
     ConnectionEvent,
-    Span,
     connection_files,
     gap_spans,
+    place_span,
     read_connection_events,
     recording_gaps,
 )
@@ -108,7 +108,7 @@ class LiveTracking:
         recv = np.asarray(raw.column("recv_ns").fill_null(-1).to_numpy(), np.int64)
         gaps = []
         for span in spans:
-            gap = _placed(span, seq, recv, live.last_recv_ns)
+            gap = place_span(span, seq, recv, live.last_recv_ns)
             if gap is not None:
                 live.placed.add(span.end_ns)
                 gaps.append(gap)
@@ -127,14 +127,3 @@ class LiveTracking:
             ReplayResult.of(day, self._days[day].trackers.events, self._days[day].trackers)
             for day in sorted(self._days)
         ]
-
-
-def _placed(span: Span, seq: np.ndarray, recv: np.ndarray, before_ns: int) -> Gap | None:
-    """The span as the gap before the batch's first message received at or after its end
-    (vnrec.storage.gaps.place_spans over the whole day gives the same, batch by batch)."""
-    after = np.flatnonzero(recv >= span.end_ns)
-    if not len(after):
-        return None
-    row = int(after[0])
-    previous = int(recv[row - 1]) if row > 0 else before_ns
-    return Gap(int(seq[row]), max(span.start_ns, previous), span.end_ns, span.reason)

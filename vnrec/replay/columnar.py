@@ -664,8 +664,12 @@ class ColumnarDay:
     def _combined_totals(self) -> pl.DataFrame | None:
         if not self._totals:
             return None
-        return (
-            pl.concat(self._totals)
+        if len(self._totals) == 1:
+            return self._totals[0]
+        # Kept combined: a live view asks for results after every few windows, and the
+        # aggregates (sums, first, max, min, last in seq order) combine again unchanged.
+        combined = (
+            pl.concat(self._totals, how="vertical_relaxed")
             .group_by("sym", maintain_order=True)
             .agg(
                 pl.col("trades", *_VOLUME_SUMS, *_PHASE_SUMS, *_VALUE_SUMS).sum(),
@@ -675,6 +679,8 @@ class ColumnarDay:
                 pl.col("close").last(),
             )
         )
+        self._totals = [combined]
+        return combined
 
     def stats_rows(self) -> list[dict[str, Any]]:
         """The session stats of SPEC.md section 4, one object per symbol, sorted by symbol."""
@@ -912,6 +918,7 @@ class _Finished:
         # Parquet windows carry text as dictionaries, a recorder's micro-batches as plain
         # strings: one type before concatenating.
         table = pa.concat_tables([_plain_text(t) for t in tables], promote_options="permissive")
+        tables[:] = [table]  # asked again after more windows (a live view): concatenated once
         frame = pl.from_arrow(table.drop_columns(["event_ts"]))
         assert isinstance(frame, pl.DataFrame)
         extra = [_times(table)]
@@ -933,8 +940,10 @@ class _Finished:
         )
         if not day._futures or vn30.height == 0:
             return empty
+        if len(day._futures) > 1:
+            day._futures[:] = [pl.concat(day._futures)]
         return (
-            pl.concat(day._futures)
+            day._futures[0]
             .join_asof(vn30, on="seq", strategy="backward", check_sortedness=False)
             .filter(pl.col("index_value").is_not_null())
             .with_columns(basis=pl.col("price") - pl.col("index_value"))

@@ -89,14 +89,15 @@ def parquet_batches(
     book_levels: int,
     batch_rows: int,
     columns: list[str] | None = None,
+    from_seq: int = 0,
 ) -> Iterator[pa.RecordBatch]:
-    """The Arrow batches of one table of a day, `columns` (default: the columns its events
-    need; for `raw`: only the parts that hold an unknown DataType), in seq order, each row
-    once. Text columns are read as dictionaries."""
+    """The Arrow batches of one table of a day from `from_seq` on, `columns` (default: the
+    columns its events need; for `raw`: only the parts that hold an unknown DataType), in
+    seq order, each row once. Text columns are read as dictionaries."""
     if columns is None:
         columns = columns_needed(table, book_levels)
     text = text_columns(table)
-    next_seq = 0
+    next_seq = from_seq
     while True:
         for part in [p for p in state.table_parts(table) if p.last_seq >= next_seq]:
             try:
@@ -149,10 +150,11 @@ def window_streams(
     columns: Mapping[str, list[str]],
     event_filter: EventFilter = NO_FILTER,
     batch_rows: int = DEFAULT_BATCH_ROWS,
+    from_seq: int = 0,
 ) -> list[tuple[str, Iterator[pa.RecordBatch]]]:
-    """Per table of `columns` (in EVENT_TABLES order), its batches with those columns, the
-    symbol filter applied, and for `raw` only the rows of DataTypes vnrec does not model:
-    the input of `vnrec.replay.windows.seq_windows`."""
+    """Per table of `columns` (in EVENT_TABLES order), its batches with those columns from
+    `from_seq` on, the symbol filter applied, and for `raw` only the rows of DataTypes vnrec
+    does not model: the input of `vnrec.replay.windows.seq_windows`."""
     streams = []
     for table in EVENT_TABLES:
         if table not in columns:
@@ -162,7 +164,7 @@ def window_streams(
             wanted.append("data_type")
         if event_filter.symbols is not None and "symbol" in SCHEMAS[table].names:
             wanted = list(dict.fromkeys([*wanted, "symbol"]))  # what the filter reads
-        batches = parquet_batches(layout, state, table, 1, batch_rows, wanted)
+        batches = parquet_batches(layout, state, table, 1, batch_rows, wanted, from_seq)
         if table == "raw":
             streams.append((table, _unknown_rows(batches)))
         else:

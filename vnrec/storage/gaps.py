@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the data libraries load where used: `vnrec stats` lists fil
 CONNECTIONS_DIR = "connections"
 OPENING_EVENTS = ("disconnect", "stall")
 KILLED = "recorder stopped without a clean stop"
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,40 @@ def read_connection_events(files: Iterable[Path]) -> list[ConnectionEvent]:
     return sorted(events, key=lambda e: e.ts_ns)
 
 
+def read_running_events(root: Path) -> tuple[list[ConnectionEvent], list[str]]:
+    """The events logged so far by recorder runs that have not stopped (their pending logs,
+    read-only: a torn last line of a run being written is skipped), by time; and those runs'
+    ids, sorted. A reader in another process (`vnrec serve`) follows a recording with them."""
+    import orjson
+
+    events: list[ConnectionEvent] = []
+    runs: list[str] = []
+    directory = pending_dir(root)
+    files = sorted(directory.glob("run-*.jsonl")) if directory.is_dir() else []
+    for path in files:
+        try:
+            lines = path.read_bytes().splitlines()
+        except FileNotFoundError:  # the run stopped meanwhile: its events are in the day's files
+            continue
+        except OSError as exc:
+            raise StorageError(f"cannot read the recorder's event log {path}: {exc}") from exc
+        runs.append(path.stem.removeprefix("run-"))
+        for line in lines:
+            try:
+                row = orjson.loads(line)
+                # Exact microseconds, as the run's Parquet file will hold them.
+                since = dt.datetime.fromisoformat(row["ts"]) - _EPOCH
+                ts_ns = since // dt.timedelta(microseconds=1) * 1000
+                events.append(
+                    ConnectionEvent(
+                        str(row["run_id"]), ts_ns, str(row["event"]), str(row.get("reason") or "")
+                    )
+                )
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                continue  # the line being written, or damage: it names no gap yet
+    return sorted(events, key=lambda e: e.ts_ns), runs
+
+
 def gap_spans(events: Sequence[ConnectionEvent], running: Collection[str] = ()) -> list[Span]:
     """The spans without reception that a connect closed, in time order (`events` sorted
     by time, as `read_connection_events` returns them). The runs in `running` are still
@@ -151,6 +186,21 @@ def place_spans(spans: Sequence[Span], seq: np.ndarray, recv_ns: np.ndarray) -> 
             start = int(recv_ns[row - 1])
         gaps.append(Gap(int(seq[row]), start, span.end_ns, span.reason))
     return _distinct(gaps)
+
+
+def place_span(span: Span, seq: np.ndarray, recv_ns: np.ndarray, before_ns: int) -> Gap | None:
+    """The span as the gap before the first of these rows (a batch of the day's messages,
+    in seq order) received at or after its end; `before_ns` is the receive time of the
+    message before the batch (-1: none). Batch by batch this places what `place_spans`
+    places over the whole day; None when no row of the batch closes the span."""
+    import numpy as np
+
+    after = np.flatnonzero(recv_ns >= span.end_ns)
+    if not len(after):
+        return None
+    row = int(after[0])
+    previous = int(recv_ns[row - 1]) if row > 0 else before_ns
+    return Gap(int(seq[row]), max(span.start_ns, previous), span.end_ns, span.reason)
 
 
 def _distinct(gaps: list[Gap]) -> list[Gap]:
