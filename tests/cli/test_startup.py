@@ -12,7 +12,10 @@ import typer
 
 from vnrec.cli import main
 
-HEAVY = ("polars", "pyarrow", "duckdb", "numpy", "aiohttp", "ssi_fc_data", "pydantic")
+HEAVY = (
+    "polars", "pyarrow", "duckdb", "numpy", "aiohttp", "ssi_fc_data", "pydantic", "fastapi",
+    "uvicorn", "starlette",
+)  # fmt: skip
 
 
 def test_building_the_cli_imports_no_heavy_library() -> None:
@@ -34,7 +37,7 @@ def test_help_lists_every_command() -> None:
         text=True,
     )
     assert done.returncode == 0
-    for command in ("import", "record", "replay", "stats", "basis", "query", "verify", "demo"):
+    for command in ("import", "record", "replay", "stats", "basis", "query", "verify", "serve"):
         assert command in done.stdout
 
 

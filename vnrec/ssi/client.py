@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -92,9 +93,27 @@ class StreamHandle:
         thread = getattr(transport, "_thread", None)
         if websocket_app is not None:
             _wait_for_connect(websocket_app, thread)
-            websocket_app.close()
+            _bounded_close(websocket_app)
         if thread is not None:
             thread.join(timeout=CLOSE_TIMEOUT_S)
+
+
+def _bounded_close(websocket_app: Any) -> None:
+    """websocket-client's closing handshake, given CLOSE_TIMEOUT_S: it sends a close frame
+    and reads until the reply, competing with the reader thread for the socket, and was
+    seen to block for minutes with the server still sending keep-alives. A recorder asked
+    to stop must stop: past the deadline the socket is shut down under both."""
+    closing = threading.Thread(target=websocket_app.close, name="vnrec-ws-close", daemon=True)
+    closing.start()
+    closing.join(CLOSE_TIMEOUT_S)
+    if not closing.is_alive():
+        return
+    log.warning("the websocket did not close in %.0f s; shutting its socket down", CLOSE_TIMEOUT_S)
+    raw = getattr(getattr(websocket_app, "sock", None), "sock", None)
+    if raw is not None:
+        with contextlib.suppress(OSError):  # already closed by the library meanwhile
+            raw.shutdown(socket.SHUT_RDWR)
+    closing.join(CLOSE_TIMEOUT_S)
 
 
 def _wait_for_connect(websocket_app: Any, thread: threading.Thread | None) -> None:
