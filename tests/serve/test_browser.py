@@ -102,6 +102,29 @@ def test_the_page_shows_the_snapshot(browser: Browser, root: Path, tmp_path: Pat
             arg=len(snapshot["stats"]),
             timeout=60_000,
         )
+        # The final pushes of every channel may land after the status: wait until drawn.
+        foreign_net = {row["symbol"]: row["net_value"] for row in snapshot["foreign"]}
+        expected = {
+            row["symbol"]: [row["volume"], row["trades"], foreign_net.get(row["symbol"])]
+            for row in snapshot["stats"]
+        }
+        page.wait_for_function(
+            """want => Object.entries(want).every(([symbol, [volume, trades, net]]) => {
+                const row = document.querySelector(`#board tr[data-symbol="${symbol}"]`);
+                if (!row) return false;
+                const value = f => row.querySelector(`[data-field=${f}]`).dataset.value;
+                const foreign = value('foreign_net');
+                return Number(value('volume')) === volume && Number(value('trades')) === trades
+                    && (net === null ? foreign === '' : Number(foreign) === net);
+            }) && document.querySelectorAll('#basis tbody tr').length > 0""",
+            arg=expected,
+            timeout=60_000,
+        )
+        page.wait_for_function(
+            "n => document.querySelectorAll('#alerts tbody tr').length == n",
+            arg=min(200, len(snapshot["alerts"])),
+            timeout=60_000,
+        )
         page.screenshot(path=str(tmp_path / "board.png"), full_page=True)
 
         board = _cells(page, "board", "symbol")
@@ -136,6 +159,10 @@ def test_the_page_shows_the_snapshot(browser: Browser, root: Path, tmp_path: Pat
 
         # Sorting and filtering.
         page.click("#board th[data-key=symbol]")
+        page.wait_for_function(  # the page redraws on its next animation frame
+            "() => { const s = [...document.querySelectorAll('#board tbody tr')]"
+            ".map(r => r.dataset.symbol); return s.every((x, i) => i == 0 || s[i - 1] < x); }"
+        )
         symbols = page.eval_on_selector_all(
             "#board tbody tr", "rows => rows.map(r => r.dataset.symbol)"
         )

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
@@ -68,7 +68,7 @@ def stats_command(
     from vnrec.storage.layout import Layout
     from vnrec.storage.stats_cache import cached_stats
 
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date))
     chosen = _format(fmt, output)
     day = _one_day(root, date)
     rows = cached_stats(Layout(root), day)
@@ -107,7 +107,7 @@ def candles_command(
     from vnrec.analytics.connection import read_views
     from vnrec.analytics.reports import candles, index_candles
 
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date))
     chosen = _format(fmt, output)
     day = _one_day(root, date)
     ask = index_candles if index else candles
@@ -145,7 +145,7 @@ def alerts_command(
 
     if kind is not None and kind not in KINDS:
         raise BadInputError(f"--kind {kind}: not an alert kind (one of {', '.join(KINDS)})")
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date))
     chosen = _format(fmt, output)
     day = _one_day(root, date)
     stored = fresh_alerts(Layout(root), day)
@@ -188,7 +188,7 @@ def basis_command(
     from vnrec.analytics.cached import basis_over_days
     from vnrec.storage.layout import Layout
 
-    root = resolve_data_root(data)
+    root = reading_root(data, between(start, end))
     chosen = _format(fmt, output)
     first, last = parse_day(start), parse_day(end)
     if last < first:
@@ -237,7 +237,7 @@ def foreign_command(
 
     if basket is not None and not market:
         raise BadInputError("--basket goes with --market")
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date))
     chosen = _format(fmt, output)
     day = _one_day(root, date)
     if market:
@@ -267,7 +267,7 @@ def query_command(
     from vnrec.analytics.connection import read_views
     from vnrec.analytics.query import query_rows
 
-    root = resolve_data_root(data)
+    root = reading_root(data)
     chosen = _format(fmt, output)
     rows = read_views(root, lambda con: query_rows(con, sql), threads=threads)
     emit(rows, chosen, output=output)
@@ -287,7 +287,7 @@ def verify_command(
     Exit status 1 when the day is damaged (storage integrity); warnings do not fail."""
     from vnrec.analytics.verify import verify_day
 
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date))
     terminal = default_format() is OutputFormat.table
     chosen = fmt or (ReportFormat.table if terminal else ReportFormat.json)
     report = verify_day(root, parse_day(date), threads=threads)

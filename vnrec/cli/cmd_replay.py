@@ -17,7 +17,7 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.errors import BadInputError, NoDataError
 
@@ -185,7 +185,7 @@ def replay_command(
     from vnrec.replay.days import DayJob, run_day, run_days
     from vnrec.replay.plugins import tracker_specs
 
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(date) if date else between(from_date, to_date))
     days = _days(root, date, from_date, to_date)
     specs = tuple(tracker_specs(tracker or [], param or []))
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.options import DataOption, on_day, parse_day, reading_root, resolve_data_root
 from vnrec.errors import BadInputError, VnrecError
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ def serve_command(
     time at N x with pause, resume and jump from the page."""
     from vnrec.storage.closures import calendar_for
 
-    root = resolve_data_root(data)
+    root = reading_root(data, on_day(replay)) if replay else resolve_data_root(data)
     if not is_loopback(host) and not token:
         raise BadInputError(
             f"--host {host} is not loopback: serving the market data beyond this machine needs"

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.options import DataOption, parse_day, reading_root, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
 from vnrec.defaults import IMPORT_BATCH_LINES
 from vnrec.errors import BadInputError
@@ -96,7 +96,7 @@ def ls_command(
     from vnrec.storage.inventory import inventory, legacy_days
     from vnrec.storage.layout import Layout
 
-    layout = Layout(resolve_data_root(data))
+    layout = Layout(reading_root(data))
     days = [parse_day(date)] if date else None
     for day in legacy_days(layout, days):
         print(

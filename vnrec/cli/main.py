@@ -20,12 +20,14 @@ COMMAND_MODULES = (
     "vnrec.cli.cmd_replay",
     "vnrec.cli.cmd_analytics",
     "vnrec.cli.cmd_serve",
+    "vnrec.cli.cmd_push",
     "vnrec.cli.cmd_calendar",
     "vnrec.cli.cmd_emulator",
     "vnrec.cli.cmd_demo",
 )
 
 log = logging.getLogger("vnrec")
+QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer")
 
 
 def build_app() -> typer.Typer:
@@ -48,6 +50,9 @@ def build_app() -> typer.Typer:
             stream=sys.stderr,
             force=True,
         )
+        if not verbose:  # the AWS SDK narrates every credential lookup at INFO
+            for name in QUIET_LIBRARIES:
+                logging.getLogger(name).setLevel(logging.WARNING)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(app)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -23,8 +24,29 @@ DataOption = Annotated[
 ]
 
 
-def resolve_data_root(flag: Path | None, environ: dict[str, str] | None = None) -> Path:
+def remote_url(flag: Path | str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The s3:// URL that --data (or $VNREC_DATA) names, if it names one. (A Path made of
+    "s3://b/p" reads "s3:/b/p".)"""
     env = os.environ if environ is None else environ
+    text = str(flag) if flag is not None else env.get("VNREC_DATA", "")
+    if text.startswith("s3://"):
+        return text
+    if text.startswith("s3:/"):
+        return "s3://" + text[len("s3:/") :]
+    return None
+
+
+def resolve_data_root(flag: Path | None, environ: Mapping[str, str] | None = None) -> Path:
+    """The local data root. A command that writes refuses an s3:// root (`vnrec push`
+    uploads compacted days)."""
+    env = os.environ if environ is None else environ
+    url = remote_url(flag, env)
+    if url is not None:
+        raise BadInputError(
+            f"--data {url}: this command needs a local data root (object storage is read by"
+            " replay, stats, basis, foreign, candles, alerts, query, ls, verify and serve;"
+            " `vnrec push` fills it)"
+        )
     if flag is not None:
         return flag
     if env.get("VNREC_DATA"):
@@ -32,8 +54,43 @@ def resolve_data_root(flag: Path | None, environ: dict[str, str] | None = None) 
     return Path("data")
 
 
+def reading_root(
+    flag: Path | None,
+    wanted: Callable[[dt.date], bool] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Path:
+    """The data root a reading command runs on: the local one, or for an s3:// root a
+    local mirror of the remote days that `wanted` keeps (all when None), in $VNREC_CACHE
+    (default ~/.cache/vnrec). Endpoint and credentials: the standard AWS variables."""
+    env = os.environ if environ is None else environ
+    url = remote_url(flag, env)
+    if url is None:
+        return resolve_data_root(flag, env)
+    from vnrec.remote.mirror import mirror
+    from vnrec.remote.s3 import ObjectStore
+
+    store = ObjectStore.connect(url)
+    cache = Path(env.get("VNREC_CACHE") or Path.home() / ".cache" / "vnrec")
+    endpoint = env.get("AWS_ENDPOINT_URL", "aws").split("://")[-1].replace(":", "_").strip("/")
+    location = store.location
+    return mirror(store, cache / "s3" / endpoint / location.bucket / location.prefix, wanted)
+
+
 def parse_day(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
     except ValueError as exc:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {text!r}") from exc
+
+
+def on_day(date: str) -> Callable[[dt.date], bool]:
+    """The day of a --date option, as the days a reading command needs."""
+    day = parse_day(date)
+    return lambda candidate: candidate == day
+
+
+def between(start: str | None, end: str | None) -> Callable[[dt.date], bool]:
+    """The days of a range option (open ends: no bound)."""
+    first = parse_day(start) if start else dt.date.min
+    last = parse_day(end) if end else dt.date.max
+    return lambda candidate: first <= candidate <= last
