@@ -11,7 +11,6 @@ again; files the log no longer names are removed."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import os
 import re
@@ -21,9 +20,10 @@ from pathlib import Path
 
 from vnrec.errors import IntegrityError
 from vnrec.remote.push import DERIVED
-from vnrec.remote.s3 import CHUNK, ObjectStore, RemoteObject, file_digests
+from vnrec.remote.s3 import ObjectStore, RemoteObject, file_digests
 from vnrec.storage.closures import closures_path
 from vnrec.storage.commits import log_path, read_state
+from vnrec.storage.files import file_sha256
 from vnrec.storage.schema import SCHEMAS
 
 log = logging.getLogger(__name__)
@@ -55,14 +55,6 @@ def mirror(store: ObjectStore, cache: Path, wanted: DayFilter | None = None) -> 
     return cache
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(CHUNK):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fetch_if_changed(store: ObjectStore, item: RemoteObject, cache: Path) -> None:
     target = cache / item.relative
     same_size = target.is_file() and target.stat().st_size == item.size
@@ -87,7 +79,7 @@ def _mirror_day(store: ObjectStore, cache: Path, day: dt.date, log_object: Remot
             if target.is_file() and target.stat().st_size == part.bytes:
                 continue
             store.get(relative.as_posix(), target)
-            if _sha256(target) != part.sha256:
+            if file_sha256(target) != part.sha256:
                 target.unlink()
                 raise IntegrityError(
                     f"{store.location.url}/{relative.as_posix()}: not the part its commit"

@@ -89,7 +89,7 @@ def _push_file(
     if remote is not None and remote.etag == md5 and remote.size == path.stat().st_size:
         report.unchanged += 1
         return
-    store.put(path, relative)
+    store.put(path, relative, md5, sha)
     report.uploaded.append(relative)
     report.bytes += path.stat().st_size
     log.info("uploaded %s", relative)

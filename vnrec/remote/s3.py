@@ -155,13 +155,13 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             raise self._fail(exc, f"{SCHEME}{self.location.bucket}/{prefix}") from None
 
-    def put(self, path: Path, relative: str) -> None:
-        """Upload a file as one object and check what the store received: its ETag (the
-        MD5 of a single-part upload) must be the file's."""
+    def put(self, path: Path, relative: str, md5: str, sha: str) -> None:
+        """Upload a file as one object (`md5`, `sha`: its digests, from file_digests) and
+        check what the store received: its ETag (the MD5 of a single-part upload) must be
+        the file's."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         key = self.location.key(relative)
-        md5, sha = file_digests(path)
         try:
             with open(path, "rb") as body:
                 answer = self._client.put_object(

@@ -33,6 +33,7 @@ from vnrec.serve.session import Feeder
 from vnrec.storage.commits import DayState, log_path, read_state
 from vnrec.storage.gaps import (
     connection_files,
+    distinct_gaps,
     gap_spans,
     place_span,
     read_connection_events,
@@ -121,7 +122,7 @@ class LiveFollower:
             if gap is not None:
                 self._placed.add(span.end_ns)
                 gaps.append(gap)
-        return sorted({gap.seq: gap for gap in sorted(gaps, reverse=True)}.values())
+        return distinct_gaps(gaps)
 
     def status(self) -> dict[str, object]:
         lag_ms = None

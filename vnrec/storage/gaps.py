@@ -185,7 +185,7 @@ def place_spans(spans: Sequence[Span], seq: np.ndarray, recv_ns: np.ndarray) -> 
         if row > 0 and recv_ns[row - 1] > start:
             start = int(recv_ns[row - 1])
         gaps.append(Gap(int(seq[row]), start, span.end_ns, span.reason))
-    return _distinct(gaps)
+    return distinct_gaps(gaps)
 
 
 def place_span(span: Span, seq: np.ndarray, recv_ns: np.ndarray, before_ns: int) -> Gap | None:
@@ -203,7 +203,7 @@ def place_span(span: Span, seq: np.ndarray, recv_ns: np.ndarray, before_ns: int)
     return Gap(int(seq[row]), max(span.start_ns, previous), span.end_ns, span.reason)
 
 
-def _distinct(gaps: list[Gap]) -> list[Gap]:
+def distinct_gaps(gaps: list[Gap]) -> list[Gap]:
     """One gap per seq (two spans closed before the same message are one gap), by seq."""
     by_seq: dict[int, Gap] = {}
     for gap in gaps:
