@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -83,14 +84,29 @@ def parse_day(text: str) -> dt.date:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {text!r}") from exc
 
 
-def on_day(date: str) -> Callable[[dt.date], bool]:
-    """The day of a --date option, as the days a reading command needs."""
+@dataclass(frozen=True)
+class DaySelection:
+    """The days a reading command needs (for a remote root: the days to fetch)."""
+
+    first: dt.date
+    last: dt.date
+    text: str  # as errors say it: "for 2026-02-06", "from ... to ..."
+
+    def __call__(self, candidate: dt.date) -> bool:
+        return self.first <= candidate <= self.last
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def on_day(date: str) -> DaySelection:
+    """The day of a --date option."""
     day = parse_day(date)
-    return lambda candidate: candidate == day
+    return DaySelection(day, day, f"for {day}")
 
 
-def between(start: str | None, end: str | None) -> Callable[[dt.date], bool]:
+def between(start: str | None, end: str | None) -> DaySelection:
     """The days of a range option (open ends: no bound)."""
     first = parse_day(start) if start else dt.date.min
     last = parse_day(end) if end else dt.date.max
-    return lambda candidate: first <= candidate <= last
+    return DaySelection(first, last, f"from {start or 'the first day'} to {end or 'the last'}")

@@ -18,7 +18,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from vnrec.errors import IntegrityError
+from vnrec.errors import IntegrityError, NoDataError
 from vnrec.remote.push import DERIVED
 from vnrec.remote.s3 import ObjectStore, RemoteObject, file_digests
 from vnrec.storage.closures import closures_path
@@ -44,14 +44,20 @@ def remote_days(store: ObjectStore) -> dict[dt.date, RemoteObject]:
 
 def mirror(store: ObjectStore, cache: Path, wanted: DayFilter | None = None) -> Path:
     """Bring the remote days that `wanted` keeps (all when None) into `cache`; returns the
-    cache, a data root."""
+    cache, a data root. NoDataError when `wanted` keeps no remote day."""
     cache.mkdir(parents=True, exist_ok=True)
     closures = closures_path(cache).relative_to(cache).as_posix()
     if (found := store.head(closures)) is not None:
         _fetch_if_changed(store, found, cache)
-    for day, log_object in sorted(remote_days(store).items()):
-        if wanted is None or wanted(day):
-            _mirror_day(store, cache, day, log_object)
+    days = remote_days(store)
+    chosen = sorted(day for day in days if wanted is None or wanted(day))
+    if wanted is not None and not chosen:
+        pushed = f"{min(days)} to {max(days)}" if days else "none"
+        raise NoDataError(
+            f"no recorded data {wanted} in {store.location.url} (days there: {pushed})"
+        )
+    for day in chosen:
+        _mirror_day(store, cache, day, days[day])
     return cache
 
 

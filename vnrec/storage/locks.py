@@ -71,13 +71,14 @@ def _read_holder(fd: int) -> str:
 
 
 class DayLock(FileLock):
-    """One writer per day of a data root (recorder, import, compaction, recovery)."""
+    """One writer per day of a data root (recorder, import, compaction, recovery), and a
+    push, which must read one state of the day."""
 
     def __init__(self, root: Path, day: dt.date) -> None:
         super().__init__(
             root / LOCKS_DIR / f"{day.isoformat()}.lock",
             f"{day.isoformat()} in {root} is being written by another vnrec process"
-            " (record, import, compact or recover); try again when it is done",
+            " (record, import, compact, recover or push); try again when it is done",
         )
 
 
