@@ -4,12 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BROWSER := $(VENV)/.browser
+JAVA := $(VENV)/.java
 
 .PHONY: demo test bench lint typecheck clean lock
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)
 
 # The page's end-to-end test drives Debian's chromium (Playwright's own browser download
@@ -21,10 +22,18 @@ $(BROWSER):
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 	mkdir -p $(VENV) && touch $(BROWSER)
 
+# The Spark test (pyspark local mode) runs on a Java 17 runtime: the machine's, else Debian's.
+$(JAVA):
+	command -v java >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+	mkdir -p $(VENV) && touch $(JAVA)
+
 demo: $(STAMP)
 	$(BIN)/vnrec demo
 
-test: $(STAMP) $(BROWSER)
+test: $(STAMP) $(BROWSER) $(JAVA)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q

@@ -130,3 +130,20 @@ def connection_events(layout: Layout, day: dt.date | None = DAY) -> list[tuple[s
 
 def data_dir(tmp_path: Path) -> Layout:
     return Layout(tmp_path / "data")
+
+
+def persisted(layout: Layout, journal: Path) -> int:
+    """Messages on disk, journal and Parquet together, while a recorder may be moving them
+    from one to the other. Counted as distinct seqs, journal first: a record converted
+    meanwhile is then seen twice, never missed, and counts once. A file that vanishes
+    between listing and reading (a converted segment, a compacted part) means a move
+    happened: measure again."""
+    from vnrec.storage.journal import list_segments, scan_segment
+
+    while True:
+        try:
+            seqs = {r.seq for path in list_segments(journal) for r in scan_segment(path).records}
+            seqs.update(seq for seq, _, _ in raw_rows(layout))
+        except FileNotFoundError:
+            continue
+        return len(seqs)

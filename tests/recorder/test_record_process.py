@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.processes import interrupt, reap
-from tests.recorder.harness import DAY, raw_rows
+from tests.recorder.harness import DAY, persisted, raw_rows
 from vnrec.emulator.auth import Credentials
 from vnrec.emulator.config import EmulatorConfig, Faults, Pacing
 from vnrec.emulator.market import MarketConfig, SyntheticMarket
@@ -96,7 +96,7 @@ def test_kill_minus_nine_at_random_moments(tmp_path: Path) -> None:
     with EmulatorServer.synthetic(config, market) as server:
         env = _env(server)
         for _ in range(KILLS):
-            recorded_before.append(_persisted(layout, journal))
+            recorded_before.append(persisted(layout, journal))
             proc = subprocess.Popen(
                 _record(root, "--duration", "600"),
                 env=env,
@@ -106,7 +106,7 @@ def test_kill_minus_nine_at_random_moments(tmp_path: Path) -> None:
             try:
                 deadline = time.monotonic() + 60
                 start_count = recorded_before[-1]
-                while _persisted(layout, journal) <= start_count:
+                while persisted(layout, journal) <= start_count:
                     assert proc.poll() is None, "recorder exited"
                     assert time.monotonic() < deadline, "recorder recorded nothing in 60 s"
                     time.sleep(0.02)
@@ -128,9 +128,9 @@ def test_kill_minus_nine_at_random_moments(tmp_path: Path) -> None:
     assert _is_subsequence([content for _, _, content in rows], truth), "duplicated or reordered"
     sent = [c.sent for c in stats.connections]
     assert len(sent) >= KILLS
-    persisted = [b - a for a, b in itertools.pairwise(recorded_before)]
+    per_run = [b - a for a, b in itertools.pairwise(recorded_before)]
     bound = RATE * (COMMIT_INTERVAL + 0.5)
-    losses = [s - p for s, p in zip(sent, persisted, strict=False)]
+    losses = [s - p for s, p in zip(sent, per_run, strict=False)]
     assert max(losses) <= bound, f"losses per kill {losses} exceed {bound}"
     runs = list((root / "connections" / f"date={DAY.isoformat()}").glob("run-*.parquet"))
     assert len(runs) == KILLS + 1
@@ -147,23 +147,6 @@ def _journal_records(directory: Path) -> int:
     from vnrec.storage.journal import list_segments, scan_segment
 
     return sum(len(scan_segment(p).records) for p in list_segments(directory))
-
-
-def _persisted(layout: Layout, journal: Path) -> int:
-    """Messages on disk, journal and Parquet together, while a recorder may be moving them
-    from one to the other. Counted as distinct seqs, journal first: a record converted
-    meanwhile is then seen twice, never missed, and counts once. A file that vanishes
-    between listing and reading (a converted segment, a compacted part) means a move
-    happened: measure again."""
-    from vnrec.storage.journal import list_segments, scan_segment
-
-    while True:
-        try:
-            seqs = {r.seq for path in list_segments(journal) for r in scan_segment(path).records}
-            seqs.update(seq for seq, _, _ in raw_rows(layout))
-        except FileNotFoundError:
-            continue
-        return len(seqs)
 
 
 def test_record_refuses_without_credentials(tmp_path: Path) -> None:
@@ -216,7 +199,7 @@ def test_track_summary_equals_replay_of_the_recording(tmp_path: Path) -> None:
             assert server.wait_finished(120), "the day was not sent in 120 s"
             sent = sum(c.sent for c in server.stats().connections)
             deadline = time.monotonic() + 120
-            while _persisted(layout, journal) < sent:
+            while persisted(layout, journal) < sent:
                 assert proc.poll() is None, stderr.read_text()[-2000:]
                 assert time.monotonic() < deadline, "the day was not recorded in 120 s"
                 time.sleep(0.05)
@@ -273,14 +256,14 @@ def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> No
         )
         try:
             deadline = time.monotonic() + 120
-            while not layout.parts("raw", DAY) or _persisted(layout, journal) < total // 3:
+            while not layout.parts("raw", DAY) or persisted(layout, journal) < total // 3:
                 assert first.poll() is None, "the first recorder exited"
                 assert time.monotonic() < deadline, "the first recorder committed nothing"
                 time.sleep(0.05)
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
-        kept = _persisted(layout, journal)  # what the first run saved; the rest it sent is lost
+        kept = persisted(layout, journal)  # what the first run saved; the rest it sent is lost
         with open(stdout, "wb") as out, open(stderr, "wb") as err:
             second = subprocess.Popen(
                 _record(root, "--duration", "600", "--track", "--format", "json"),
@@ -292,10 +275,10 @@ def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> No
                 assert server.wait_finished(120), "the day was not sent in 120 s"
                 sent = sum(c.sent for c in server.stats().connections[1:])
                 deadline = time.monotonic() + 120
-                while _persisted(layout, journal) < kept + sent:
+                while persisted(layout, journal) < kept + sent:
                     assert second.poll() is None, stderr.read_text()[-2000:]
                     assert time.monotonic() < deadline, (
-                        f"the rest was not recorded in 120 s: {_persisted(layout, journal)}"
+                        f"the rest was not recorded in 120 s: {persisted(layout, journal)}"
                         f" on disk, {kept} kept + {sent} sent; {server.stats()}"
                     )
                     time.sleep(0.05)
@@ -311,7 +294,7 @@ def test_track_after_a_kill_equals_replay_of_the_whole_day(tmp_path: Path) -> No
         check=True,
     )  # fmt: skip
     assert stdout.read_bytes() == replayed.stdout
-    assert json.loads(replayed.stdout)["events"] == _persisted(layout, journal)
+    assert json.loads(replayed.stdout)["events"] == persisted(layout, journal)
 
 
 def test_sigint_stops_cleanly(tmp_path: Path) -> None:
@@ -327,7 +310,7 @@ def test_sigint_stops_cleanly(tmp_path: Path) -> None:
         proc = subprocess.Popen(_record(root, "--duration", "600"), env=_env(server), stderr=stderr)
         try:
             deadline = time.monotonic() + 60
-            while _persisted(layout, journal) < 200:
+            while persisted(layout, journal) < 200:
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.05)
             interrupt(proc)

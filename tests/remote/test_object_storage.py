@@ -1,7 +1,7 @@
 """Object storage as a data root, against a real S3 server (SeaweedFS on loopback): push two
 days, read them back with replay, stats, query, ls and verify from s3:// and get the local
 answers; an interrupted push is invisible and the next one completes it; a wrong
-credential is one line."""
+credential is one line; days on a local Dask cluster mirror their own day from the store."""
 
 from __future__ import annotations
 
@@ -223,3 +223,78 @@ def test_a_damaged_remote_part_is_refused(server: S3Server, local: Path, tmp_pat
     lines = result.stderr.decode().strip().splitlines()
     assert result.returncode == 1 and len(lines) == 1, lines
     assert "the remote copy is damaged" in lines[0] and part.name in lines[0]
+
+
+def test_days_on_a_local_cluster_read_the_object_store(
+    server: S3Server, local: Path, tmp_path: Path
+) -> None:
+    """Each worker mirrors the day it runs; the range equals the local sequential run."""
+    env = _remote_env(server, tmp_path)
+    url = f"s3://{BUCKET}/cluster"
+    _vnrec(env, "push", "--to", url, "--all", "--data", str(local))
+    span = ("replay", "--from-date", DAYS[0].isoformat(), "--to-date", LATE_DAY.isoformat(),
+            "--format", "json")  # fmt: skip
+    remote = _vnrec(env, *span, "--workers", "2", "--data", url)
+    expected = _vnrec({}, *span, "--jobs", "1", "--data", str(local))
+    assert remote.stdout == expected.stdout
+    assert len(remote.stdout.splitlines()) == 3
+    logs = sorted(p.name for p in (tmp_path / "cache").rglob("_commits/date=*.log"))
+    assert logs == [f"date={day.isoformat()}.log" for day in (*DAYS, LATE_DAY)]
+
+
+def test_record_pushes_what_it_recorded_at_stop(server: S3Server, tmp_path: Path) -> None:
+    """`record --push-to`: recorded on local disk from the emulator, compacted and pushed at
+    the stop; the remote day replays as the local one. A store that refuses the key is
+    warned about at the start and does not stop the recording: the day stays local, whole,
+    and the stop says how to push it later."""
+    from tests.processes import interrupt, reap
+    from tests.recorder.harness import DAY, persisted
+    from vnrec.emulator.auth import Credentials
+    from vnrec.emulator.config import EmulatorConfig
+    from vnrec.emulator.server import EmulatorServer
+
+    market = MarketConfig(DAY, symbols=3, activity=0.05, seed=8)
+    config = EmulatorConfig(credentials=Credentials("rec-id", "rec-secret-0123456789"))
+    url = f"s3://{BUCKET}/recorded"
+    for secret, root in (("not-the-secret", tmp_path / "refused"), (SECRET_KEY, tmp_path / "data")):
+        env = {**_remote_env(server, tmp_path), **server.env(secret=secret)}
+        with EmulatorServer.synthetic(config, market) as emulator:
+            env |= {
+                "SSI_CONSUMER_ID": "rec-id",
+                "SSI_CONSUMER_SECRET": "rec-secret-0123456789",
+                "SSI_URL": emulator.url,
+                "SSI_STREAM_URL": emulator.stream_url,
+            }
+            argv = [sys.executable, "-m", "vnrec.cli.main", "record", "--force", "--data",
+                    str(root), "--duration", "600", "--push-to", url]  # fmt: skip
+            log = tmp_path / f"{root.name}.stderr"
+            with open(log, "wb") as err:
+                proc = subprocess.Popen(argv, env={**os.environ, **env}, stderr=err)
+            try:
+                assert emulator.wait_finished(120), "the day was not sent in 120 s"
+                sent = sum(c.sent for c in emulator.stats().connections)
+                journal = root / "journal" / f"date={DAY.isoformat()}"
+                deadline = time.monotonic() + 120
+                while persisted(Layout(root), journal) < sent:
+                    assert proc.poll() is None
+                    assert time.monotonic() < deadline, "the day was not recorded in 120 s"
+                    time.sleep(0.05)
+                interrupt(proc)
+            finally:
+                reap(proc)
+            stderr = log.read_text()
+        day = DAY.isoformat()
+        local = _vnrec({}, "replay", "--date", day, "--format", "json", "--data", str(root))
+        assert orjson.loads(local.stdout)["events"] == sent
+        if secret != SECRET_KEY:
+            lines = stderr.strip().splitlines()
+            assert proc.returncode == 1
+            assert "--push-to: " in stderr and "recording anyway" in stderr
+            assert lines[-1].startswith(f"vnrec: error: recorded and kept in {root}, not pushed")
+            assert f"vnrec push --to {url} --all" in lines[-1]
+            assert "not-the-secret" not in stderr
+            continue
+        assert proc.returncode == 0, stderr[-2000:]
+        assert f"{day}: pushed " in stderr
+        remote = _vnrec(env, "replay", "--date", day, "--format", "json", "--data", url)
+        assert remote.stdout == local.stdout

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from vnrec.cli.options import DataOption, parse_day, remote_url, resolve_data_root
-from vnrec.errors import BadInputError, VnrecError
+from vnrec.errors import BadInputError
 
 
 def push_command(
@@ -23,7 +23,7 @@ def push_command(
     from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION). A day
     appears remotely only once all its files are uploaded and checked; pushing again
     uploads nothing; an interrupted push is completed by the next one."""
-    from vnrec.remote.push import push_day
+    from vnrec.remote.push import NotCompactedError, push_day
     from vnrec.remote.s3 import ObjectStore
     from vnrec.storage.layout import Layout
 
@@ -40,11 +40,11 @@ def push_command(
     for day in days:
         try:
             report = push_day(store, root, day)
-        except VnrecError as exc:
-            if every and "is not compacted" in str(exc):
-                print(f"{day}: skipped: {exc}", file=sys.stderr)
-                continue
-            raise
+        except NotCompactedError as exc:
+            if not every:
+                raise
+            print(f"{day}: skipped: {exc}", file=sys.stderr)
+            continue
         print(report.line(), file=sys.stderr)
 
 

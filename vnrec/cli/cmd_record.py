@@ -7,6 +7,7 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
@@ -16,10 +17,10 @@ from vnrec.calendar import HCM_TZ, warn_if_unlisted
 
 if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
     from vnrec.recorder.service import Recorder
-from vnrec.cli.options import DataOption, parse_day, resolve_data_root
+from vnrec.cli.options import DataOption, parse_day, remote_url, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format
 from vnrec.defaults import RECORD_CHANNELS
-from vnrec.errors import VnrecError
+from vnrec.errors import BadInputError, VnrecError
 
 log = logging.getLogger("vnrec")
 
@@ -69,6 +70,13 @@ def record_command(
         OutputFormat | None,
         typer.Option("--format", "-f", help="--track summary: table or json."),
     ] = None,
+    push_to: Annotated[
+        str | None,
+        typer.Option(
+            "--push-to",
+            help="At stop, compact and push the recorded days to s3://bucket/prefix.",
+        ),
+    ] = None,
     extra_holidays: Annotated[
         list[str] | None,
         typer.Option(
@@ -95,6 +103,9 @@ def record_command(
     settings = ssi_settings(consumer_id=consumer_id, url=url, stream_url=stream_url)
     redactor.add(settings.consumer_secret.get_secret_value())
     root = resolve_data_root(data)
+    if push_to is not None:
+        push_to = _check_push_target(push_to, compact)
+        compact = True
     closures = frozenset(parse_day(day) for day in extra_holidays or [])
     if closures:
         # Kept in the data root so that replay and SQL of the days stored there agree.
@@ -146,6 +157,43 @@ def record_command(
         )
     if tracking is not None:
         render_results([r.to_dict() for r in tracking.results()], fmt or default_format())
+    if push_to is not None:
+        _push_recorded(push_to, root, sorted(summary.seq_ranges))
+
+
+def _check_push_target(push_to: str, compact: bool | None) -> str:
+    """The --push-to URL, checked before recording starts. A store that cannot be reached
+    now is a warning, not a refusal: the recording matters more, and the push at stop
+    tries again."""
+    from vnrec.remote.s3 import ObjectStore
+
+    url = remote_url(push_to)
+    if url is None:
+        raise BadInputError(f"--push-to {push_to}: expected s3://bucket/prefix")
+    if compact is False:
+        raise BadInputError("--push-to pushes compacted days: drop --no-compact")
+    try:
+        ObjectStore.connect(url)
+    except VnrecError as exc:
+        log.warning("--push-to: %s; recording anyway, the push at stop tries again", exc)
+    return url
+
+
+def _push_recorded(url: str, root: Path, days: list[dt.date]) -> None:
+    """Push the days this run recorded (compacted at stop). A failure leaves them on local
+    disk, whole, and says how to push them later."""
+    from vnrec.remote.push import push_day
+    from vnrec.remote.s3 import ObjectStore
+
+    try:
+        store = ObjectStore.connect(url)
+        for day in days:
+            print(push_day(store, root, day).line(), file=sys.stderr)
+    except VnrecError as exc:
+        raise VnrecError(
+            f"recorded and kept in {root}, not pushed: {exc} (later: vnrec push --to {url}"
+            f" --all --data {root})"
+        ) from None
 
 
 def install_signal_handlers(recorder: Recorder) -> None:

@@ -11,13 +11,20 @@ import io
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
 import typer
 
-from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
+from vnrec.cli.options import (
+    DataOption,
+    between,
+    on_day,
+    parse_day,
+    reading_root,
+    remote_root,
+)
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.errors import BadInputError, NoDataError
 
@@ -96,10 +103,14 @@ def _render_table(result: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _days(root: Path, date: str | None, from_date: str | None, to_date: str | None) -> list[Any]:
+def _days(
+    recorded: Callable[[], Sequence[Any]],
+    where: object,
+    date: str | None,
+    from_date: str | None,
+    to_date: str | None,
+) -> list[Any]:
     """The day of --date, or every recorded day in [--from-date, --to-date]."""
-    from vnrec.storage.layout import Layout
-
     if date is not None:
         if from_date is not None or to_date is not None:
             raise BadInputError("give --date, or --from-date and --to-date, not both")
@@ -109,9 +120,9 @@ def _days(root: Path, date: str | None, from_date: str | None, to_date: str | No
     first, last = parse_day(from_date), parse_day(to_date)
     if last < first:
         raise BadInputError(f"--to-date {last} is before --from-date {first}")
-    days = [d for d in Layout(root).days("raw") if first <= d <= last]
+    days = [d for d in recorded() if first <= d <= last]
     if not days:
-        raise NoDataError(f"no recorded day from {first} to {last} in {root}")
+        raise NoDataError(f"no recorded day from {first} to {last} in {where}")
     return days
 
 
@@ -179,35 +190,54 @@ def replay_command(
         bool,
         typer.Option("--no-alerts", help="Skip the alert rules (faster; `alerts` is empty)."),
     ] = False,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster",
+            help="Run the days as tasks on this Dask scheduler (e.g. tcp://host:8786).",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Run the days on a local Dask cluster of N."),
+    ] = None,
 ) -> None:
     """Replay recorded days through the trackers (session stats, foreign, index, basis, and
     your own with --tracker)."""
-    from vnrec.replay.days import DayJob, run_day, run_days
+    from vnrec.replay.days import DayJob, run_day
     from vnrec.replay.plugins import tracker_specs
 
-    root = reading_root(data, on_day(date) if date else between(from_date, to_date))
-    days = _days(root, date, from_date, to_date)
+    on_cluster = _cluster_choice(cluster, workers, jobs)
+    remote = remote_root(data) if on_cluster is not None else None
+    if remote is not None:
+        # The workers mirror their own day; the client only lists the remote days.
+        root = remote.cache
+        days = _days(remote.days, remote.url, date, from_date, to_date)
+    else:
+        root = reading_root(data, on_day(date) if date else between(from_date, to_date))
+        days = _days(lambda: _local_days(root), root, date, from_date, to_date)
     specs = tuple(tracker_specs(tracker or [], param or []))
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
     jobs_list = [
-        DayJob(root, day, specs, symbols, start, end, out, alerts=not no_alerts) for day in days
+        DayJob(root.absolute(), day, specs, symbols, start, end, out, alerts=not no_alerts)
+        for day in days
     ]
     if speed is not None:
-        if len(days) > 1:
-            raise BadInputError("--speed paces one day: give --date")
+        if len(days) > 1 or on_cluster is not None:
+            raise BadInputError("--speed paces one day in this process: give --date only")
         _paced(jobs_list[0], speed, chosen)
         return
-    if len(days) == 1:
+    if len(days) == 1 and on_cluster is None:
         progress = ProgressLine(f"replay {days[0].isoformat()}", sys.stderr, time.monotonic)
         outcome = run_day(jobs_list[0], progress)
         progress.finish(outcome.result["events"])
         _report(outcome)
         render_results([outcome.result], chosen)
         return
-    workers = jobs if jobs is not None else (os.cpu_count() or 1)
     started = time.monotonic()
     total = 0
-    for outcome in run_days(jobs_list, workers):
+    outcomes, where = _runner(jobs_list, jobs, on_cluster, remote)
+    for outcome in outcomes:
         total += outcome.result["events"]
         print(
             f"replay {outcome.day.isoformat()}: {outcome.result['events']:,} messages"
@@ -215,13 +245,47 @@ def replay_command(
             file=sys.stderr,
         )
         _report(outcome)
-        render_results([outcome.result], chosen, lines=True)
+        render_results([outcome.result], chosen, lines=len(days) > 1)
     elapsed = time.monotonic() - started
     print(
-        f"replay: {len(days)} days, {total:,} messages in {elapsed:.2f} s"
-        f" ({min(workers, len(days))} at once)",
+        f"replay: {len(days)} days, {total:,} messages in {elapsed:.2f} s ({where})",
         file=sys.stderr,
     )
+
+
+def _local_days(root: Path) -> list[Any]:
+    from vnrec.storage.layout import Layout
+
+    return list(Layout(root).days("raw"))
+
+
+def _cluster_choice(address: str | None, workers: int | None, jobs: int | None) -> Any:
+    if address is None and workers is None:
+        return None
+    if address is not None and workers is not None:
+        raise BadInputError("give --cluster ADDRESS or --workers N, not both")
+    if jobs is not None:
+        raise BadInputError("--jobs runs days in local processes; with a cluster, drop it")
+    from vnrec.replay.cluster import ClusterChoice
+
+    return ClusterChoice(address, workers)
+
+
+def _runner(
+    jobs_list: Sequence[Any], jobs: int | None, on_cluster: Any, remote: Any
+) -> tuple[Iterable[Any], str]:
+    """The outcomes of the days in date order, and how they ran (for the summary line)."""
+    if on_cluster is not None:
+        from vnrec.replay.cluster import run_days_on_cluster
+
+        def warn(line: str) -> None:
+            print(line, file=sys.stderr)
+
+        return run_days_on_cluster(jobs_list, on_cluster, remote, warn), f"on {on_cluster}"
+    from vnrec.replay.days import run_days
+
+    workers = jobs if jobs is not None else (os.cpu_count() or 1)
+    return run_days(jobs_list, workers), f"{min(workers, len(jobs_list))} at once"
 
 
 def _paced(job: Any, speed: float, fmt: OutputFormat) -> None:

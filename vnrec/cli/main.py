@@ -27,7 +27,7 @@ COMMAND_MODULES = (
 )
 
 log = logging.getLogger("vnrec")
-QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer")
+QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer", "distributed")
 
 
 def build_app() -> typer.Typer:
@@ -50,7 +50,9 @@ def build_app() -> typer.Typer:
             stream=sys.stderr,
             force=True,
         )
-        if not verbose:  # the AWS SDK narrates every credential lookup at INFO
+        # Not verbose: the AWS SDK narrates every credential lookup at INFO, Dask every
+        # connection.
+        if not verbose:
             for name in QUIET_LIBRARIES:
                 logging.getLogger(name).setLevel(logging.WARNING)
 

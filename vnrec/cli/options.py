@@ -7,13 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from vnrec.errors import BadInputError
+from vnrec.selection import DaySelection
+
+if TYPE_CHECKING:
+    from vnrec.remote.mirror import RemoteRoot
 
 DataOption = Annotated[
     Path | None,
@@ -55,26 +58,34 @@ def resolve_data_root(flag: Path | None, environ: Mapping[str, str] | None = Non
     return Path("data")
 
 
+def remote_root(flag: Path | None, environ: Mapping[str, str] | None = None) -> RemoteRoot | None:
+    """The s3:// root that --data (or $VNREC_DATA) names, with the local cache its days are
+    mirrored into: $VNREC_CACHE (default ~/.cache/vnrec)/s3/<endpoint>/<bucket>/<prefix>.
+    Endpoint and credentials: the standard AWS variables, read by boto3."""
+    env = os.environ if environ is None else environ
+    url = remote_url(flag, env)
+    if url is None:
+        return None
+    from vnrec.remote.mirror import RemoteRoot
+    from vnrec.remote.s3 import S3Location
+
+    location = S3Location.parse(url)
+    cache = Path(env.get("VNREC_CACHE") or Path.home() / ".cache" / "vnrec")
+    endpoint = env.get("AWS_ENDPOINT_URL", "aws").split("://")[-1].replace(":", "_").strip("/")
+    return RemoteRoot(url, cache / "s3" / endpoint / location.bucket / location.prefix)
+
+
 def reading_root(
     flag: Path | None,
     wanted: Callable[[dt.date], bool] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Path:
     """The data root a reading command runs on: the local one, or for an s3:// root a
-    local mirror of the remote days that `wanted` keeps (all when None), in $VNREC_CACHE
-    (default ~/.cache/vnrec). Endpoint and credentials: the standard AWS variables."""
-    env = os.environ if environ is None else environ
-    url = remote_url(flag, env)
-    if url is None:
-        return resolve_data_root(flag, env)
-    from vnrec.remote.mirror import mirror
-    from vnrec.remote.s3 import ObjectStore
-
-    store = ObjectStore.connect(url)
-    cache = Path(env.get("VNREC_CACHE") or Path.home() / ".cache" / "vnrec")
-    endpoint = env.get("AWS_ENDPOINT_URL", "aws").split("://")[-1].replace(":", "_").strip("/")
-    location = store.location
-    return mirror(store, cache / "s3" / endpoint / location.bucket / location.prefix, wanted)
+    local mirror of the remote days that `wanted` keeps (all when None)."""
+    remote = remote_root(flag, environ)
+    if remote is None:
+        return resolve_data_root(flag, environ)
+    return remote.fetch(wanted)
 
 
 def parse_day(text: str) -> dt.date:
@@ -84,25 +95,9 @@ def parse_day(text: str) -> dt.date:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {text!r}") from exc
 
 
-@dataclass(frozen=True)
-class DaySelection:
-    """The days a reading command needs (for a remote root: the days to fetch)."""
-
-    first: dt.date
-    last: dt.date
-    text: str  # as errors say it: "for 2026-02-06", "from ... to ..."
-
-    def __call__(self, candidate: dt.date) -> bool:
-        return self.first <= candidate <= self.last
-
-    def __str__(self) -> str:
-        return self.text
-
-
 def on_day(date: str) -> DaySelection:
     """The day of a --date option."""
-    day = parse_day(date)
-    return DaySelection(day, day, f"for {day}")
+    return DaySelection.one(parse_day(date))
 
 
 def between(start: str | None, end: str | None) -> DaySelection:

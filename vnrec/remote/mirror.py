@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from vnrec.errors import IntegrityError, NoDataError
@@ -30,6 +31,22 @@ log = logging.getLogger(__name__)
 
 _LOG_NAME = re.compile(r"_commits/date=(\d{4}-\d{2}-\d{2})\.log$")
 DayFilter = Callable[[dt.date], bool]
+
+
+@dataclass(frozen=True)
+class RemoteRoot:
+    """An s3:// data root and the local directory its days are mirrored into. Picklable: a
+    worker on a cluster mirrors the day it runs, with its own AWS environment."""
+
+    url: str
+    cache: Path
+
+    def days(self) -> list[dt.date]:
+        return sorted(remote_days(ObjectStore.connect(self.url)))
+
+    def fetch(self, wanted: DayFilter | None = None) -> Path:
+        """A local data root holding the remote days that `wanted` keeps (all when None)."""
+        return mirror(ObjectStore.connect(self.url), self.cache, wanted)
 
 
 def remote_days(store: ObjectStore) -> dict[dt.date, RemoteObject]:

@@ -27,6 +27,10 @@ DERIVED = ("_derived/stats/date={day}.json", "_derived/basis/date={day}.parquet"
            "_derived/alerts/date={day}.parquet")  # fmt: skip
 
 
+class NotCompactedError(VnrecError):
+    """Only compacted days are pushed: the remote history holds finished days."""
+
+
 @dataclass
 class PushReport:
     day: dt.date
@@ -53,7 +57,7 @@ def _day_files(root: Path, day: dt.date) -> list[tuple[Path, str | None]]:
         raise VnrecError(f"{day.isoformat()}: an import is unfinished; run `vnrec recover` first")
     crowded = sorted(t for t, parts in state.parts.items() if len(parts) > 1)
     if crowded:
-        raise VnrecError(
+        raise NotCompactedError(
             f"{day.isoformat()} is not compacted ({', '.join(crowded)} hold several parts):"
             f" run `vnrec compact --date {day.isoformat()}` first"
         )
