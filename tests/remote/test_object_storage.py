@@ -240,6 +240,9 @@ def test_days_on_a_local_cluster_read_the_object_store(
     assert len(remote.stdout.splitlines()) == 3
     logs = sorted(p.name for p in (tmp_path / "cache").rglob("_commits/date=*.log"))
     assert logs == [f"date={day.isoformat()}.log" for day in (*DAYS, LATE_DAY)]
+    stats = ("stats", *span[1:5], "--format", "json")
+    remote_stats = _vnrec(env, *stats, "--workers", "2", "--data", url)
+    assert remote_stats.stdout == _vnrec({}, *stats, "--data", str(local)).stdout
 
 
 def test_record_pushes_what_it_recorded_at_stop(server: S3Server, tmp_path: Path) -> None:

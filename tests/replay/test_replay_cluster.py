@@ -1,7 +1,7 @@
 """Days as tasks on a real Dask cluster: `--workers N` starts a local one, `--cluster
-ADDRESS` uses a running scheduler. The output equals the sequential run byte for byte, a
-task that fails or loses its worker is run again and reported by day, a day that fails
-for good is one line."""
+ADDRESS` uses a running scheduler. The output of `replay` and of the range `stats`,
+`candles` and `alerts` equals the sequential run byte for byte, a task that fails or loses
+its worker is run again and reported by day, a day that fails for good is one line."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 
 from tests.analytics.market import edge_case_day
@@ -93,7 +94,7 @@ def scheduler() -> Iterator[str]:
     from distributed import LocalCluster
 
     with LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0"
     ) as cluster:
         yield str(cluster.scheduler_address)
 
@@ -190,3 +191,29 @@ def test_cluster_mistakes_are_one_line(root: Path, args: tuple[str, ...], messag
     assert result.returncode != 0
     assert message in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "report",
+    [("stats",), ("candles", "--interval", "15m"), ("candles", "--index"), ("alerts",)],
+)
+def test_range_reports_on_a_cluster_equal_the_days_one_by_one(
+    root: Path, scheduler: str, report: tuple[str, ...]
+) -> None:
+    """`stats`, `candles` and `alerts` over a range: each day's rows, with their date, in
+    date order; on a cluster the same bytes as in this process."""
+    span = ("--from-date", "2026-03-02", "--to-date", "2026-03-06")
+    common = (*report, "--data", str(root), "--format", "json")
+    here = vnrec(*common, *span)
+    there = vnrec(*common, *span, "--cluster", scheduler)
+    assert here.returncode == 0, here.stderr
+    assert there.returncode == 0, there.stderr
+    assert there.stdout == here.stdout
+    assert f"{report[0]}: 5 days in " in there.stderr and scheduler in there.stderr
+    expected = []
+    for day in DAYS:
+        one = vnrec(*common, "--date", day.isoformat())
+        assert one.returncode == 0, one.stderr
+        expected += [{"date": day.isoformat(), **row} for row in orjson.loads(one.stdout)]
+    assert orjson.loads(here.stdout) == expected
+    assert expected, "the days have rows to compare"

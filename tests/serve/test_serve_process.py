@@ -20,8 +20,8 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.processes import interrupt, reap
-from tests.recorder.harness import DAY
-from tests.recorder.test_record_process import _env, _persisted, _record
+from tests.recorder.harness import DAY, persisted
+from tests.recorder.test_record_process import _env, _record
 from tests.serve.servers import Served, serve_argv, serving
 from vnrec.emulator.auth import Credentials
 from vnrec.emulator.config import EmulatorConfig, Faults, Pacing
@@ -220,7 +220,7 @@ def test_the_live_view_follows_a_recording_and_dies_without_touching_it(tmp_path
             assert server.wait_finished(120), "the day was not sent in 120 s"
             sent = sum(c.sent for c in server.stats().connections)
             deadline = time.monotonic() + 120
-            while _persisted(layout, journal) < sent:
+            while persisted(layout, journal) < sent:
                 assert recorder.poll() is None, (tmp_path / "record.log").read_text()[-2000:]
                 assert time.monotonic() < deadline, "the day was not recorded in 120 s"
                 time.sleep(0.05)

@@ -6,15 +6,29 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import sys
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from vnrec.cli.days import (
+    ClusterOption,
+    DayPlan,
+    FromDateOption,
+    ToDateOption,
+    WorkersOption,
+    cluster_choice,
+    plan_days,
+)
 from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
+
+if TYPE_CHECKING:
+    from vnrec.work import DayWork
 
 FormatOption = Annotated[
     OutputFormat | None,
@@ -52,42 +66,71 @@ def _one_day(root: Path, date: str) -> dt.date:
     return day
 
 
+OptionalDateOption = Annotated[
+    str | None, typer.Option("--date", help="The trading day (YYYY-MM-DD).")
+]
+
+
+def _day_reports(plan: DayPlan, works: Sequence[DayWork]) -> list[dict[str, Any]]:
+    """The rows of each day's work in date order; a range's rows carry their `date`."""
+    started = time.monotonic()
+    results = list(plan.run(works))
+    if plan.ranged or plan.cluster is not None:
+        print(
+            f"{works[0].label}: {len(works)} days in {time.monotonic() - started:.2f} s"
+            f" ({plan.where})",
+            file=sys.stderr,
+        )
+    if not plan.ranged:
+        return list(results[0])
+    return [
+        {"date": work.day.isoformat(), **row}
+        for work, rows in zip(works, results, strict=True)
+        for row in rows
+    ]
+
+
+def _span(plan: DayPlan) -> str:
+    first, last = plan.days[0].isoformat(), plan.days[-1].isoformat()
+    return first if first == last and not plan.ranged else f"{first} .. {last}"
+
+
+def _nothing_for(what: str, plan: DayPlan) -> str:
+    if plan.ranged:
+        return f"{what} from {plan.days[0].isoformat()} to {plan.days[-1].isoformat()}"
+    return f"{what} on {plan.days[0].isoformat()}"
+
+
 def stats_command(
-    date: DateOption,
+    date: OptionalDateOption = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
+    from_date: FromDateOption = None,
+    to_date: ToDateOption = None,
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     threads: ThreadsOption = DUCKDB_THREADS,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
 ) -> None:
-    """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day.
+    """Session stats per symbol (volume, buy/sell/neutral split, OHLC, VWAP) for a day, or
+    for each day of a range (rows with their date).
 
     A compacted day answers from the stats stored when it was compacted (as long as its
     parts are still the ones they were computed from); any other day is computed in DuckDB.
     """
-    from vnrec.storage.layout import Layout
-    from vnrec.storage.stats_cache import cached_stats
+    from vnrec.analytics.day_reports import StatsDay
 
-    root = reading_root(data, on_day(date))
+    plan = plan_days(data, date, from_date, to_date, cluster_choice(cluster, workers))
     chosen = _format(fmt, output)
-    day = _one_day(root, date)
-    rows = cached_stats(Layout(root), day)
-    if rows is None:
-        from vnrec.analytics.connection import read_views
-        from vnrec.analytics.reports import session_stats
-
-        rows = read_views(
-            root, lambda con: session_stats(con, day, symbol), days=[day], threads=threads
-        )
-    elif symbol is not None:
-        rows = [row for row in rows if row["symbol"] == symbol]
+    rows = _day_reports(plan, [StatsDay(plan.root, d, symbol, threads) for d in plan.days])
     if symbol is not None and not rows:
-        raise NoDataError(f"--symbol {symbol}: no counted trade of {symbol} on {day.isoformat()}")
-    emit(rows, chosen, output=output, title=f"session stats {day.isoformat()}")
+        raise NoDataError(f"--symbol {symbol}: no counted trade of {_nothing_for(symbol, plan)}")
+    emit(rows, chosen, output=output, title=f"session stats {_span(plan)}")
 
 
 def candles_command(
-    date: DateOption,
+    date: OptionalDateOption = None,
     interval: Annotated[
         str, typer.Option("--interval", help="1m, 5m, 15m or 1h (local clock).")
     ] = "1m",
@@ -97,32 +140,32 @@ def candles_command(
     index: Annotated[
         bool, typer.Option("--index", help="Candles of the index values instead.")
     ] = False,
+    from_date: FromDateOption = None,
+    to_date: ToDateOption = None,
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
     threads: ThreadsOption = DUCKDB_THREADS,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """OHLCV candles with active buy / sell / neutral volume per symbol (or index candles),
     sorted by symbol then start; computed in DuckDB from the counted, classified trades."""
-    from vnrec.analytics.connection import read_views
-    from vnrec.analytics.reports import candles, index_candles
+    from vnrec.analytics.day_reports import CandlesDay
 
-    root = reading_root(data, on_day(date))
+    plan = plan_days(data, date, from_date, to_date, cluster_choice(cluster, workers))
     chosen = _format(fmt, output)
-    day = _one_day(root, date)
-    ask = index_candles if index else candles
-    rows = read_views(
-        root, lambda con: ask(con, day, interval, symbol), days=[day], threads=threads
-    )
+    works = [CandlesDay(plan.root, d, interval, symbol, index, threads) for d in plan.days]
+    rows = _day_reports(plan, works)
     if symbol is not None and not rows:
         what = "index value" if index else "counted trade"
-        raise NoDataError(f"--symbol {symbol}: no {what} of {symbol} on {day.isoformat()}")
-    title = f"{'index ' if index else ''}candles {interval} {day.isoformat()}"
+        raise NoDataError(f"--symbol {symbol}: no {what} of {_nothing_for(symbol, plan)}")
+    title = f"{'index ' if index else ''}candles {interval} {_span(plan)}"
     emit(rows, chosen, output=output, title=title)
 
 
 def alerts_command(
-    date: DateOption,
+    date: OptionalDateOption = None,
     kind: Annotated[
         str | None,
         typer.Option(
@@ -132,37 +175,26 @@ def alerts_command(
         ),
     ] = None,
     symbol: Annotated[str | None, typer.Option("--symbol", help="Only this symbol.")] = None,
+    from_date: FromDateOption = None,
+    to_date: ToDateOption = None,
     data: DataOption = None,
     fmt: FormatOption = None,
     output: OutputOption = None,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """The day's alerts (SPEC.md 7.5), by seq: volume spikes, ceiling and floor hits, foreign
     acceleration, basis flips and order-flow imbalance, by event time only, as a replay and
     `record --track` compute them. A compacted day answers from the alerts stored then."""
-    from vnrec.storage.alerts_cache import fresh_alerts
-    from vnrec.storage.layout import Layout
+    from vnrec.analytics.day_reports import AlertsDay
     from vnrec.trackers.alerts import KINDS
 
     if kind is not None and kind not in KINDS:
         raise BadInputError(f"--kind {kind}: not an alert kind (one of {', '.join(KINDS)})")
-    root = reading_root(data, on_day(date))
+    plan = plan_days(data, date, from_date, to_date, cluster_choice(cluster, workers))
     chosen = _format(fmt, output)
-    day = _one_day(root, date)
-    stored = fresh_alerts(Layout(root), day)
-    if stored is not None:
-        import pyarrow.parquet as pq
-
-        rows = pq.read_table(stored).to_pylist()
-    else:
-        from vnrec.replay.engine import replay
-
-        rows = replay(day, data=root).alerts
-    rows = [
-        row
-        for row in rows
-        if (kind is None or row["kind"] == kind) and (symbol is None or row["symbol"] == symbol)
-    ]
-    emit(rows, chosen, output=output, title=f"alerts {day.isoformat()}")
+    rows = _day_reports(plan, [AlertsDay(plan.root, d, kind, symbol) for d in plan.days])
+    emit(rows, chosen, output=output, title=f"alerts {_span(plan)}")
 
 
 def basis_command(

@@ -17,16 +17,18 @@ from typing import Annotated, Any, TextIO
 
 import typer
 
-from vnrec.cli.options import (
-    DataOption,
-    between,
-    on_day,
-    parse_day,
-    reading_root,
-    remote_root,
+from vnrec.cli.days import (
+    ClusterOption,
+    DayPlan,
+    FromDateOption,
+    ToDateOption,
+    WorkersOption,
+    cluster_choice,
+    plan_days,
 )
+from vnrec.cli.options import DataOption
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
-from vnrec.errors import BadInputError, NoDataError
+from vnrec.errors import BadInputError
 
 PROGRESS_EVERY_S = 1.0
 
@@ -103,40 +105,12 @@ def _render_table(result: dict[str, Any]) -> str:
     return "".join(parts)
 
 
-def _days(
-    recorded: Callable[[], Sequence[Any]],
-    where: object,
-    date: str | None,
-    from_date: str | None,
-    to_date: str | None,
-) -> list[Any]:
-    """The day of --date, or every recorded day in [--from-date, --to-date]."""
-    if date is not None:
-        if from_date is not None or to_date is not None:
-            raise BadInputError("give --date, or --from-date and --to-date, not both")
-        return [parse_day(date)]
-    if from_date is None or to_date is None:
-        raise BadInputError("give --date D, or a range with --from-date D1 --to-date D2")
-    first, last = parse_day(from_date), parse_day(to_date)
-    if last < first:
-        raise BadInputError(f"--to-date {last} is before --from-date {first}")
-    days = [d for d in recorded() if first <= d <= last]
-    if not days:
-        raise NoDataError(f"no recorded day from {first} to {last} in {where}")
-    return days
-
-
 def replay_command(
     date: Annotated[
         str | None, typer.Option("--date", help="The day to replay (YYYY-MM-DD).")
     ] = None,
-    from_date: Annotated[
-        str | None,
-        typer.Option("--from-date", help="First day of a range (every recorded day in it)."),
-    ] = None,
-    to_date: Annotated[
-        str | None, typer.Option("--to-date", help="Last day of a range (inclusive).")
-    ] = None,
+    from_date: FromDateOption = None,
+    to_date: ToDateOption = None,
     data: DataOption = None,
     fmt: Annotated[
         ReplayFormat | None,
@@ -190,36 +164,23 @@ def replay_command(
         bool,
         typer.Option("--no-alerts", help="Skip the alert rules (faster; `alerts` is empty)."),
     ] = False,
-    cluster: Annotated[
-        str | None,
-        typer.Option(
-            "--cluster",
-            help="Run the days as tasks on this Dask scheduler (e.g. tcp://host:8786).",
-        ),
-    ] = None,
-    workers: Annotated[
-        int | None,
-        typer.Option("--workers", min=1, help="Run the days on a local Dask cluster of N."),
-    ] = None,
+    cluster: ClusterOption = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Replay recorded days through the trackers (session stats, foreign, index, basis, and
     your own with --tracker)."""
     from vnrec.replay.days import DayJob, run_day
     from vnrec.replay.plugins import tracker_specs
 
-    on_cluster = _cluster_choice(cluster, workers, jobs)
-    remote = remote_root(data) if on_cluster is not None else None
-    if remote is not None:
-        # The workers mirror their own day; the client only lists the remote days.
-        root = remote.cache
-        days = _days(remote.days, remote.url, date, from_date, to_date)
-    else:
-        root = reading_root(data, on_day(date) if date else between(from_date, to_date))
-        days = _days(lambda: _local_days(root), root, date, from_date, to_date)
+    on_cluster = cluster_choice(cluster, workers)
+    if on_cluster is not None and jobs is not None:
+        raise BadInputError("--jobs runs days in local processes; with a cluster, drop it")
+    plan = plan_days(data, date, from_date, to_date, on_cluster)
+    days = plan.days
     specs = tuple(tracker_specs(tracker or [], param or []))
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
     jobs_list = [
-        DayJob(root.absolute(), day, specs, symbols, start, end, out, alerts=not no_alerts)
+        DayJob(plan.root, day, specs, symbols, start, end, out, alerts=not no_alerts)
         for day in days
     ]
     if speed is not None:
@@ -236,7 +197,7 @@ def replay_command(
         return
     started = time.monotonic()
     total = 0
-    outcomes, where = _runner(jobs_list, jobs, on_cluster, remote)
+    outcomes, where = _runner(jobs_list, jobs, plan)
     for outcome in outcomes:
         total += outcome.result["events"]
         print(
@@ -253,35 +214,10 @@ def replay_command(
     )
 
 
-def _local_days(root: Path) -> list[Any]:
-    from vnrec.storage.layout import Layout
-
-    return list(Layout(root).days("raw"))
-
-
-def _cluster_choice(address: str | None, workers: int | None, jobs: int | None) -> Any:
-    if address is None and workers is None:
-        return None
-    if address is not None and workers is not None:
-        raise BadInputError("give --cluster ADDRESS or --workers N, not both")
-    if jobs is not None:
-        raise BadInputError("--jobs runs days in local processes; with a cluster, drop it")
-    from vnrec.replay.cluster import ClusterChoice
-
-    return ClusterChoice(address, workers)
-
-
-def _runner(
-    jobs_list: Sequence[Any], jobs: int | None, on_cluster: Any, remote: Any
-) -> tuple[Iterable[Any], str]:
+def _runner(jobs_list: Sequence[Any], jobs: int | None, plan: DayPlan) -> tuple[Iterable[Any], str]:
     """The outcomes of the days in date order, and how they ran (for the summary line)."""
-    if on_cluster is not None:
-        from vnrec.replay.cluster import run_days_on_cluster
-
-        def warn(line: str) -> None:
-            print(line, file=sys.stderr)
-
-        return run_days_on_cluster(jobs_list, on_cluster, remote, warn), f"on {on_cluster}"
+    if plan.cluster is not None:
+        return plan.run(jobs_list), plan.where
     from vnrec.replay.days import run_days
 
     workers = jobs if jobs is not None else (os.cpu_count() or 1)

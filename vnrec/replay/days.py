@@ -17,25 +17,29 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from vnrec.errors import VnrecError
+from vnrec.work import DayWork
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class DayJob:
+class DayJob(DayWork):
     """One day's replay, as `vnrec replay` runs it."""
 
-    root: Path
-    day: dt.date
+    label: ClassVar[str] = "replay"
+
     trackers: tuple[Any, ...] = ()  # vnrec.replay.plugins.TrackerSpec
     symbols: str | None = None
     start: str | None = None
     end: str | None = None
     out: Path | None = None  # --out: the day's directory is out/date=D
     alerts: bool = True
+
+    def run(self) -> DayOutcome:
+        return run_day(self)
 
 
 @dataclass
