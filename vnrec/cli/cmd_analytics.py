@@ -119,7 +119,7 @@ def stats_command(
     A compacted day answers from the stats stored when it was compacted (as long as its
     parts are still the ones they were computed from); any other day is computed in DuckDB.
     """
-    from vnrec.analytics.day_reports import StatsDay
+    from vnrec.day_reports import StatsDay
 
     plan = plan_days(data, date, from_date, to_date, cluster_choice(cluster, workers))
     chosen = _format(fmt, output)
@@ -151,7 +151,7 @@ def candles_command(
 ) -> None:
     """OHLCV candles with active buy / sell / neutral volume per symbol (or index candles),
     sorted by symbol then start; computed in DuckDB from the counted, classified trades."""
-    from vnrec.analytics.day_reports import CandlesDay
+    from vnrec.day_reports import CandlesDay
 
     plan = plan_days(data, date, from_date, to_date, cluster_choice(cluster, workers))
     chosen = _format(fmt, output)
@@ -186,7 +186,7 @@ def alerts_command(
     """The day's alerts (SPEC.md 7.5), by seq: volume spikes, ceiling and floor hits, foreign
     acceleration, basis flips and order-flow imbalance, by event time only, as a replay and
     `record --track` compute them. A compacted day answers from the alerts stored then."""
-    from vnrec.analytics.day_reports import AlertsDay
+    from vnrec.day_reports import AlertsDay
     from vnrec.trackers.alerts import KINDS
 
     if kind is not None and kind not in KINDS:

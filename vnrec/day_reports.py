@@ -1,6 +1,7 @@
 """One day's report as a unit of work (vnrec.work): the rows `vnrec stats`, `candles` and
 `alerts` print for a day, computed where the work runs (this process, or a worker of a
-cluster with its own copy of the day)."""
+cluster with its own copy of the day). Outside `vnrec.analytics`, whose package loads
+DuckDB: a day answered from its stored results loads neither DuckDB nor polars."""
 
 from __future__ import annotations
 
