@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vnrec.errors import VnrecError
+from vnrec.errors import BadInputError, NoDataError, VnrecError
 from vnrec.remote.mirror import RemoteRoot
 from vnrec.selection import DaySelection
+from vnrec.words import counted
 from vnrec.work import DayWork
 
 log = logging.getLogger(__name__)
@@ -36,9 +37,11 @@ log = logging.getLogger(__name__)
 RETRIES = 2
 ATTEMPTS_TOPIC = "vnrec-day-attempts"
 CONNECT_TIMEOUT_S = 10
-# scheme://host:port or host:port; checked first, as distributed's client, given anything
-# else, fails only after a minute of retries.
-ADDRESS = re.compile(r"(?:[a-z]+://)?[^\s/]+:\d{1,5}")
+# tcp://host:port or host:port, checked before anything connects: distributed's client,
+# given anything else, fails only after a minute of retries or with an internal error.
+ADDRESS = re.compile(r"(?:tcp://)?(?P<host>[^\s/:]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})")
+# Failures that another attempt would meet again: reported at once, not retried.
+FINAL = (BadInputError, NoDataError, PermissionError)
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,13 @@ class ClusterChoice:
     workers: int | None = None
 
     def __post_init__(self) -> None:
-        if self.address is not None and not ADDRESS.fullmatch(self.address):
+        if self.address is None:
+            return
+        found = ADDRESS.fullmatch(self.address)
+        if found is None or not 0 < int(found["port"]) <= 65535:
             raise VnrecError(
-                f"--cluster {self.address}: not a scheduler address (e.g. tcp://host:8786)"
+                f"--cluster {self.address}: not a scheduler address (tcp://host:port, e.g."
+                " tcp://10.0.0.5:8786)"
             )
 
     def __str__(self) -> str:
@@ -68,21 +75,36 @@ def _attempt_failed(text: str) -> None:
     worker.log_event(ATTEMPTS_TOPIC, event)
 
 
+@dataclass(frozen=True)
+class Refused:
+    """A task's answer when its day cannot be done by trying again (no data, bad input, a
+    refused permission): returned, not raised, so that Dask does not retry it."""
+
+    error: str
+
+
 def run_on_worker(work: DayWork, remote: RemoteRoot | None) -> Any:
     """The task: one day's work, on the shared root or on the day mirrored from the object
-    store. Any failure is announced (for the report) and raised as one line naming the
-    day."""
+    store. Any other failure is announced (for the report) and raised as one line naming
+    the day, to be retried."""
     try:
         if remote is not None:
             work = work.at(remote.fetch(DaySelection.one(work.day)))
         return work.run()
-    except VnrecError as exc:
-        _attempt_failed(str(exc))
-        raise
+    except FINAL as exc:
+        return Refused(_described(work, exc))
     except Exception as exc:
-        text = f"{work.day.isoformat()}: {type(exc).__name__}: {exc}"
+        text = _described(work, exc)
         _attempt_failed(text)
         raise VnrecError(text) from exc
+
+
+def _described(work: DayWork, exc: Exception) -> str:
+    if isinstance(exc, VnrecError):
+        return str(exc)
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{work.day.isoformat()}: {exc.strerror or exc}: {exc.filename}"
+    return f"{work.day.isoformat()}: {type(exc).__name__}: {exc}"
 
 
 def _lost_workers(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:
@@ -92,23 +114,26 @@ def _lost_workers(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def _client(choice: ClusterChoice) -> Iterator[Any]:
+def _client(choice: ClusterChoice, days: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
-        # Importing distributed sets its loggers to INFO; the scheduler of a local cluster
-        # lives in this process and would narrate every connection (kept for --verbose).
-        logging.getLogger("distributed").setLevel(logging.WARNING)
+        # Importing distributed sets its loggers to INFO; a local cluster's scheduler and
+        # nannies live in this process and narrate every connection, retry and shutdown.
+        # What matters to the user is reported by day from here; --verbose shows it all.
+        logging.getLogger("distributed").setLevel(logging.CRITICAL)
     if choice.address is not None:
+        address = choice.address if "://" in choice.address else f"tcp://{choice.address}"
+        _check_scheduler(address)
         try:
-            client = Client(choice.address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
+            client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
         except (OSError, TimeoutError, ValueError) as exc:
             raise VnrecError(f"--cluster {choice.address}: cannot connect: {exc}") from None
         with client:
             yield client
         return
     cluster = LocalCluster(
-        n_workers=choice.workers,
+        n_workers=min(choice.workers or 1, days),
         threads_per_worker=1,
         processes=True,
         # Its HTTP server starts whatever this says; on loopback and a free port, never
@@ -135,7 +160,7 @@ def run_on_cluster(
     from distributed import KilledWorker
 
     run = uuid.uuid4().hex[:12]  # a scheduler outlives runs: its events and keys are shared
-    with _client(choice) as client:
+    with _client(choice, len(works)) as client:
         futures = [
             client.submit(
                 run_on_worker,
@@ -160,6 +185,16 @@ def run_on_cluster(
                     raise VnrecError(
                         f"{name} failed on {choice} after {RETRIES + 1} attempts: {exc}"
                     ) from None
+                except Exception as exc:
+                    # Raised by Dask, not by the day: most often a worker without vnrec
+                    # (or with another version) that cannot unpickle the task.
+                    log.debug("%s on %s", name, choice, exc_info=True)
+                    raise VnrecError(
+                        f"{name} failed on {choice}: {type(exc).__name__}: {_first_line(exc)}"
+                        " (do the workers have this vnrec installed?)"
+                    ) from None
+                if isinstance(result, Refused):
+                    raise VnrecError(f"{name} failed on {choice}: {result.error}")
                 _report_attempts(client, future.key, name, report)
                 yield result
         except BaseException:
@@ -174,6 +209,46 @@ def _report_attempts(client: Any, key: str, name: str, report: Callable[[str], N
     lost = client.run_on_scheduler(_lost_workers, keys=[key]).get(key, 0)
     if lost:
         report(
-            f"{name}: a worker holding it died ({lost} time{'s' if lost > 1 else ''});"
+            f"{name}: its worker died before it was done ({counted(lost, 'time')});"
             " run again on another"
         )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
+def _check_scheduler(address: str) -> None:
+    """Ask `address` who it is before the client connects: the client, pointed at a web
+    server, waits forever, and pointed at anything else fails with an internal error."""
+    import asyncio
+
+    try:
+        # distributed's own connect timeout fires first when nothing accepts; this one when
+        # something accepts and never answers.
+        identity = asyncio.run(asyncio.wait_for(_identity(address), CONNECT_TIMEOUT_S + 5))
+    except TimeoutError:
+        raise VnrecError(
+            f"--cluster {address}: no Dask scheduler answered within {CONNECT_TIMEOUT_S + 5} s"
+        ) from None
+    except OSError as exc:
+        raise VnrecError(f"--cluster {address}: cannot connect: {_first_line(exc)}") from None
+    except Exception as exc:  # whatever a stranger's bytes make of the protocol
+        log.debug("probing %s", address, exc_info=True)
+        raise VnrecError(
+            f"--cluster {address}: not a Dask scheduler ({type(exc).__name__}: {_first_line(exc)})"
+        ) from None
+    kind = identity.get("type") if isinstance(identity, dict) else None
+    if kind != "Scheduler":
+        raise VnrecError(f"--cluster {address}: not a Dask scheduler (it says it is {kind})")
+
+
+async def _identity(address: str) -> Any:
+    from distributed.comm.core import connect
+
+    comm = await connect(address, timeout=CONNECT_TIMEOUT_S)
+    try:
+        await comm.write({"op": "identity", "reply": True})
+        return await comm.read()
+    finally:
+        comm.abort()

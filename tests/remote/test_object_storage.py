@@ -164,7 +164,11 @@ def test_mistakes_are_one_line_and_the_secret_is_never_shown(
     server: S3Server, local: Path, tmp_path: Path
 ) -> None:
     wrong = {**server.env(secret="not-the-secret"), "VNREC_CACHE": str(tmp_path / "c")}
+    ssi = {"SSI_CONSUMER_ID": "id", "SSI_CONSUMER_SECRET": "secret-0123456789"}
+    record = ("record", "--force", "--duration", "60", "--data", str(tmp_path / "r"))
     cases = [
+        (ssi, (*record, "--push-to", "s3:///x"), "--push-to no bucket in 's3:///x'"),
+        (ssi, (*record, "--push-to", "s3://Bad_Bucket/x"), "'Bad_Bucket' is not a bucket name"),
         (wrong, ("stats", "--date", DAYS[0].isoformat(), "--data", f"s3://{BUCKET}/history"),
          "access refused"),
         (wrong, ("push", "--to", f"s3://{BUCKET}/x", "--all", "--data", str(local)),
@@ -182,6 +186,7 @@ def test_mistakes_are_one_line_and_the_secret_is_never_shown(
         assert result.returncode == 1 and len(lines) == 1, (args, lines)
         assert expected in lines[0] and lines[0].startswith("vnrec: error: "), (args, lines)
         assert SECRET_KEY not in lines[0] and "not-the-secret" not in lines[0]
+    assert not (tmp_path / "r").exists()  # refused before recording anything
 
 
 def _keys(server: S3Server) -> dict[str, str]:

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,6 +68,12 @@ TRACKERS = textwrap.dedent(
             return {"day": self.day}
 
 
+    class Picky(vnrec.Tracker):
+        def __init__(self, size: int = 1) -> None:
+            if size < 1:
+                raise ValueError("size must be at least 1")
+
+
     class Boom(vnrec.Tracker):
         def on_trade(self, trade):
             raise RuntimeError(f"no trade at seq {trade.seq}")
@@ -99,13 +107,14 @@ def scheduler() -> Iterator[str]:
         yield str(cluster.scheduler_address)
 
 
-def vnrec(*args: str) -> subprocess.CompletedProcess[str]:
+def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vnrec.cli.main", *args],
         check=False,
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
     )
 
@@ -141,26 +150,33 @@ def test_a_failed_attempt_and_a_dead_worker_are_run_again_and_reported(
     root: Path, trackers: Path, scheduler: str, tmp_path: Path
 ) -> None:
     """On a running scheduler: 03-03 raises once, 03-05 kills its worker once; both days
-    run again and the output is the sequential run's."""
+    run again and the output is the sequential run's. The tracker file and --out are
+    given relative to the command's directory, which is not the workers'."""
     mishaps = (
-        "--tracker", f"{trackers}:Mishap", "--tracker", f"{trackers}:Volume",
+        "--tracker", f"{trackers.name}:Mishap", "--tracker", f"{trackers.name}:Volume",
         "--param", 'Mishap.day="2026-03-03"', "--param", f'marker="{tmp_path / "raised"}"',
     )  # fmt: skip
     crash = (
         "--tracker", f"{trackers}:Mishap", "--param", 'day="2026-03-05"',
         "--param", f'marker="{tmp_path / "exited"}"', "--param", 'how="exit"',
     )  # fmt: skip
-    raised = vnrec(*_range(root, *mishaps, "--cluster", scheduler))
+    out = trackers.parent / "out"
+    raised = vnrec(
+        *_range(root, *mishaps, "--cluster", scheduler, "--out", out.name), cwd=trackers.parent
+    )
     assert raised.returncode == 0, raised.stderr
     assert "replay 2026-03-03: an attempt failed on tcp://" in raised.stderr
     assert "RuntimeError: the first attempt fails" in raised.stderr
     assert f"on the cluster at {scheduler}" in raised.stderr
+    assert sorted(p.name for p in out.glob("date=*")) == [f"date={day}" for day in DAYS]
     exited = vnrec(*_range(root, *crash, "--cluster", scheduler))
     assert exited.returncode == 0, exited.stderr
-    assert "replay 2026-03-05: a worker holding it died (1 time); run again" in exited.stderr
+    assert "replay 2026-03-05: its worker died before it was done (1 time)" in exited.stderr
 
     # With the markers in place nothing fails: the reference runs.
-    assert vnrec(*_range(root, *mishaps, "--jobs", "1")).stdout == raised.stdout
+    assert (
+        vnrec(*_range(root, *mishaps, "--jobs", "1"), cwd=trackers.parent).stdout == raised.stdout
+    )
     assert vnrec(*_range(root, *crash, "--jobs", "1")).stdout == exited.stdout
 
 
@@ -176,10 +192,52 @@ def test_a_day_that_always_fails_is_one_line(root: Path, trackers: Path) -> None
     assert "Traceback" not in result.stderr
 
 
+def test_a_day_that_cannot_succeed_is_not_retried(
+    root: Path, trackers: Path, scheduler: str
+) -> None:
+    """Bad input meets every attempt alike: one attempt, its error, no retries."""
+    picky = ("--tracker", f"{trackers}:Picky", "--param", "size=0")
+    result = vnrec(*_range(root, *picky, "--cluster", scheduler))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1] == (
+        f"vnrec: error: replay 2026-03-02 failed on the cluster at {scheduler}: --tracker"
+        f" {trackers}:Picky: constructing Picky failed: ValueError: size must be at least 1"
+    ), result.stderr
+    assert len(lines) == 1, result.stderr
+
+
+def test_a_scheduler_address_that_is_no_scheduler_is_one_line(root: Path) -> None:
+    """Something listening that does not speak Dask: refused before the client connects
+    (which would wait forever on a web server, or fail with an internal error)."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+
+        def answer_garbage() -> None:
+            connection, _ = listener.accept()
+            with connection:
+                connection.sendall(b"\xff" * 64)
+                connection.recv(1)
+
+        thread = threading.Thread(target=answer_garbage, daemon=True)
+        thread.start()
+        result = vnrec(*_range(root, "--cluster", f"127.0.0.1:{port}"))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(
+        f"vnrec: error: --cluster tcp://127.0.0.1:{port}: not a Dask scheduler ("
+    ), result.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("--cluster", "tcp://127.0.0.1:8786", "--workers", "2"), "not both"),
+        (("--cluster", "ucx://127.0.0.1:8786"), "not a scheduler address (tcp://host:port"),
+        (("--cluster", "127.0.0.1:99999"), "--cluster 127.0.0.1:99999: not a scheduler"),
         (("--workers", "2", "--jobs", "2"), "with a cluster, drop it"),
         (("--cluster", "no-port-here"), "--cluster no-port-here: not a scheduler address"),
         (("--workers", "0"), "--workers"),

@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import orjson
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -61,6 +64,19 @@ TRACKERS = textwrap.dedent(
             return {"events": self.events}
 
 
+    class Stuck(vnrec.Tracker):
+        """Says where it runs (a file named by its pid in `signals`), then never ends."""
+
+        def __init__(self, signals: str = "") -> None:
+            self.signals = signals
+
+        def on_start(self, day):
+            import os, pathlib, threading
+
+            pathlib.Path(self.signals, str(os.getpid())).touch()
+            threading.Event().wait()
+
+
     class Boom(vnrec.Tracker):
         def __init__(self) -> None:
             self.trades = 0
@@ -88,6 +104,9 @@ def tracker_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+
 def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "vnrec.cli.main", *args],
@@ -96,7 +115,7 @@ def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[st
         text=True,
         timeout=300,
         cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+        env=ENV,
     )
 
 
@@ -136,6 +155,52 @@ def test_days_at_once_equal_days_one_by_one(root: Path, tracker_file: Path, tmp_
         # A result that is no list of rows is in the JSON only.
         assert not (tmp_path / "one" / f"date={day}" / "trackers" / "counts.parquet").exists()
     assert "5 days" in two.stderr and "(2 at once)" in two.stderr
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_an_interrupt_stops_the_days_running_in_workers(
+    root: Path, tracker_file: Path, tmp_path: Path
+) -> None:
+    """SIGINT to vnrec alone (as a supervisor sends it) while two days hang in worker
+    processes: it exits 130 at once, the workers are gone, and --out holds no half-written
+    file. (polars' own SIGINT handler would have delayed it until a day ended: never.)"""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    (tmp_path / "my_trackers.py").write_text(TRACKERS)
+    args = _range(root, "--jobs", "2", "--tracker", "my_trackers.py:Stuck",
+                  "--param", f"signals={signals}", "--out", "out")  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vnrec.cli.main", *args],
+        cwd=tmp_path,
+        env=ENV,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(signals.iterdir())) < 2 and process.poll() is None:
+            assert time.monotonic() < deadline, "the days never started"
+            time.sleep(0.05)
+        assert process.poll() is None, process.communicate()
+        workers = [int(path.name) for path in signals.iterdir()]
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert all(_gone(pid) for pid in workers)
+    assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
 def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path) -> None:

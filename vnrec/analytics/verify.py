@@ -47,6 +47,7 @@ from vnrec.storage.layout import Layout
 from vnrec.storage.locks import day_locked
 from vnrec.storage.schema import SCHEMAS
 from vnrec.storage.stats_cache import cached_stats, state_digest, stats_cache_path
+from vnrec.words import counted
 
 Status = Literal["ok", "warning", "error", "skipped"]
 DETAIL_LIMIT = 20  # examples listed per check; the summary always has the full counts
@@ -114,10 +115,6 @@ def _cell(value: Any) -> str:
     if hasattr(value, "isoformat"):
         return str(value.isoformat())
     return str(value)
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count:,} {word}{'' if count == 1 else 's'}"
 
 
 # -- the commit log and its parts ---------------------------------------------------------
@@ -211,12 +208,12 @@ def _check_parts(parts: _Parts) -> Check:
         return Check(
             "parts",
             "error",
-            f"{_plural(len(parts.problems), 'problem')} in {_plural(count, 'committed part')}"
+            f"{counted(len(parts.problems), 'problem')} in {counted(count, 'committed part')}"
             " (bad parts are left out of the other checks)",
             parts.problems[:DETAIL_LIMIT],
         )
     return Check(
-        "parts", "ok", f"{_plural(count, 'committed part')} present, checksums match, readable"
+        "parts", "ok", f"{counted(count, 'committed part')} present, checksums match, readable"
     )
 
 
@@ -239,7 +236,7 @@ def _check_seq_coverage(state: DayState) -> Check:
         return Check(
             "seq_coverage",
             "error",
-            f"{_plural(len(details), 'problem')} in the committed seq ranges",
+            f"{counted(len(details), 'problem')} in the committed seq ranges",
             details[:DETAIL_LIMIT],
         )
     return Check("seq_coverage", "ok", f"committed parts cover seq 1..{expected - 1:,}")
@@ -257,7 +254,7 @@ def _check_uncommitted(layout: Layout, state: DayState) -> Check:
         return Check(
             "uncommitted_files",
             "warning",
-            f"{_plural(len(stray), 'file')} no commit names (left by an interrupted write;"
+            f"{counted(len(stray), 'file')} no commit names (left by an interrupted write;"
             " invisible to vnrec, removed by the next writer of the day; engines that glob"
             " the directories would read them)",
             stray[:DETAIL_LIMIT],
@@ -301,7 +298,7 @@ def _check_journal(root: Path, state: DayState) -> Check:
     return Check(
         "journal",
         "warning",
-        f"{_plural(count, 'message')} (seq {first}-{last}) journaled but not yet committed"
+        f"{counted(count, 'message')} (seq {first}-{last}) journaled but not yet committed"
         " (the recorder was killed); `vnrec recover` commits them",
     )
 
@@ -342,8 +339,8 @@ def _check_raw_seq(con: duckdb.DuckDBPyConnection) -> tuple[Check, int]:
             Check(
                 "raw_seq",
                 "error",
-                f"seq 1..{high:,}: {_plural(missing, 'missing seq')},"
-                f" {_plural(duplicates, 'duplicate row')}",
+                f"seq 1..{high:,}: {counted(missing, 'missing seq')},"
+                f" {counted(duplicates, 'duplicate row')}",
                 details[:DETAIL_LIMIT],
             ),
             rows,
@@ -371,7 +368,7 @@ def _check_normalized_in_raw(con: duckdb.DuckDBPyConnection) -> Check:
         return Check(
             "normalized_in_raw",
             "error",
-            f"{_plural(problems, 'normalized row')} not in raw or repeated",
+            f"{counted(problems, 'normalized row')} not in raw or repeated",
             details,
         )
     return Check("normalized_in_raw", "ok", "every normalized row's seq is in raw, once")
@@ -401,14 +398,14 @@ def _check_completeness(con: duckdb.DuckDBPyConnection) -> Check:
         return Check(
             "completeness",
             "warning",
-            f"{_plural(len(missed), 'symbol')} of {len(rows):,} miss {total:,} in volume"
+            f"{counted(len(missed), 'symbol')} of {len(rows):,} miss {total:,} in volume"
             " (last TotalVol above the volume of the recorded trades)",
             missed[:DETAIL_LIMIT],
         )
     return Check(
         "completeness",
         "ok",
-        f"{_plural(len(rows), 'symbol')}: recorded trades account for every last TotalVol",
+        f"{counted(len(rows), 'symbol')}: recorded trades account for every last TotalVol",
     )
 
 
@@ -423,7 +420,7 @@ def _check_repeats(con: duckdb.DuckDBPyConnection) -> Check:
         return Check(
             "repeats",
             "warning",
-            f"{_plural(total, 'repeated trade')} in {_plural(len(rows), 'symbol')} (not counted)",
+            f"{counted(total, 'repeated trade')} in {counted(len(rows), 'symbol')} (not counted)",
             rows[:DETAIL_LIMIT],
         )
     return Check("repeats", "ok", "no repeated trades")
@@ -460,7 +457,7 @@ def _check_time_order(con: duckdb.DuckDBPyConnection) -> Check:
         return Check(
             "event_time_order",
             "warning",
-            f"{_plural(total, 'row')} with an event time before the previous row's"
+            f"{counted(total, 'row')} with an event time before the previous row's"
             " of the same symbol or index",
             details[:DETAIL_LIMIT],
         )
@@ -514,7 +511,7 @@ def _check_coverage(con: duckdb.DuckDBPyConnection, root: Path, day: dt.date) ->
     return Check(
         "coverage",
         "warning",
-        f"{_plural(len(spans), 'connection gap')} (disconnected until the next connect;"
+        f"{counted(len(spans), 'connection gap')} (disconnected until the next connect;"
         " the quote state is reset at the first message after each)",
         details[:DETAIL_LIMIT],
     )
@@ -550,7 +547,7 @@ def _check_stats_cache(
     return Check(
         "stats_cache",
         "error",
-        f"{path} differs from the SQL for {_plural(len(differing), 'symbol')}: delete it"
+        f"{path} differs from the SQL for {counted(len(differing), 'symbol')}: delete it"
         " (`vnrec compact` stores it again)",
         [{"symbol": symbol} for symbol in differing[:DETAIL_LIMIT]],
     )

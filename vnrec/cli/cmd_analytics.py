@@ -26,6 +26,7 @@ from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_ro
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
+from vnrec.words import counted
 
 if TYPE_CHECKING:
     from vnrec.work import DayWork
@@ -77,7 +78,7 @@ def _day_reports(plan: DayPlan, works: Sequence[DayWork]) -> list[dict[str, Any]
     results = list(plan.run(works))
     if plan.ranged or plan.cluster is not None:
         print(
-            f"{works[0].label}: {len(works)} days in {time.monotonic() - started:.2f} s"
+            f"{works[0].label}: {counted(len(works), 'day')} in {time.monotonic() - started:.2f} s"
             f" ({plan.where})",
             file=sys.stderr,
         )

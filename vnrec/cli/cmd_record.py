@@ -162,18 +162,22 @@ def record_command(
 
 
 def _check_push_target(push_to: str, compact: bool | None) -> str:
-    """The --push-to URL, checked before recording starts. A store that cannot be reached
-    now is a warning, not a refusal: the recording matters more, and the push at stop
-    tries again."""
-    from vnrec.remote.s3 import ObjectStore
+    """The --push-to URL, checked before recording starts. A malformed one is refused; a
+    store that cannot be reached now (one short try) is a warning, not a refusal: the
+    recording matters more, and the push at stop tries again."""
+    from vnrec.remote.s3 import ObjectStore, S3Location
 
     url = remote_url(push_to)
     if url is None:
         raise BadInputError(f"--push-to {push_to}: expected s3://bucket/prefix")
+    try:
+        S3Location.parse(url)
+    except VnrecError as exc:
+        raise BadInputError(f"--push-to {exc}") from None
     if compact is False:
         raise BadInputError("--push-to pushes compacted days: drop --no-compact")
     try:
-        ObjectStore.connect(url)
+        ObjectStore.connect(url, quick=True)
     except VnrecError as exc:
         log.warning("--push-to: %s; recording anyway, the push at stop tries again", exc)
     return url
@@ -185,15 +189,23 @@ def _push_recorded(url: str, root: Path, days: list[dt.date]) -> None:
     from vnrec.remote.push import push_day
     from vnrec.remote.s3 import ObjectStore
 
+    # The recorder has stopped: a signal now interrupts the push (which leaves the remote
+    # history as it was), not a flush.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
+    later = f"(later: vnrec push --to {url} --all --data {root})"
     try:
         store = ObjectStore.connect(url)
         for day in days:
             print(push_day(store, root, day).line(), file=sys.stderr)
     except VnrecError as exc:
-        raise VnrecError(
-            f"recorded and kept in {root}, not pushed: {exc} (later: vnrec push --to {url}"
-            f" --all --data {root})"
-        ) from None
+        raise VnrecError(f"recorded and kept in {root}, not pushed: {exc} {later}") from None
+    except KeyboardInterrupt:
+        raise VnrecError(f"recorded and kept in {root}, push interrupted {later}") from None
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def install_signal_handlers(recorder: Recorder) -> None:

@@ -29,6 +29,7 @@ from vnrec.cli.days import (
 from vnrec.cli.options import DataOption
 from vnrec.cli.output import OutputFormat, default_format, emit, to_json
 from vnrec.errors import BadInputError
+from vnrec.words import counted
 
 PROGRESS_EVERY_S = 1.0
 
@@ -179,8 +180,10 @@ def replay_command(
     days = plan.days
     specs = tuple(tracker_specs(tracker or [], param or []))
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
+    # Absolute: a worker process or a cluster's worker writes from another directory.
+    out_dir = out.absolute() if out is not None else None
     jobs_list = [
-        DayJob(plan.root, day, specs, symbols, start, end, out, alerts=not no_alerts)
+        DayJob(plan.root, day, specs, symbols, start, end, out_dir, alerts=not no_alerts)
         for day in days
     ]
     if speed is not None:
@@ -209,7 +212,7 @@ def replay_command(
         render_results([outcome.result], chosen, lines=len(days) > 1)
     elapsed = time.monotonic() - started
     print(
-        f"replay: {len(days)} days, {total:,} messages in {elapsed:.2f} s ({where})",
+        f"replay: {counted(len(days), 'day')}, {total:,} messages in {elapsed:.2f} s ({where})",
         file=sys.stderr,
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,10 @@ from vnrec.errors import VnrecError
 
 SCHEME = "s3://"
 CHUNK = 1 << 20
+# S3's rules for a bucket name, which S3-compatible servers keep too.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# The check before a recording: a store that does not answer at once is tried at the stop.
+QUICK_CHECK = {"connect_timeout": 3, "read_timeout": 5, "retries": {"max_attempts": 1}}
 
 
 class RemoteError(VnrecError):
@@ -40,6 +45,11 @@ class S3Location:
         bucket, _, prefix = url[len(SCHEME) :].partition("/")
         if not bucket:
             raise VnrecError(f"no bucket in {url!r} (expected s3://bucket/prefix)")
+        if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+            raise VnrecError(
+                f"{url}: {bucket!r} is not a bucket name (3 to 63 lowercase letters, digits,"
+                " dots and hyphens)"
+            )
         return cls(bucket, prefix.strip("/"))
 
     @property
@@ -78,7 +88,8 @@ class ObjectStore:
         self._client = client
 
     @classmethod
-    def connect(cls, url: str) -> ObjectStore:
+    def connect(cls, url: str, quick: bool = False) -> ObjectStore:
+        """The store at `url`, its bucket checked; `quick`: one short try (QUICK_CHECK)."""
         import boto3
         import botocore.config
 
@@ -91,6 +102,8 @@ class ObjectStore:
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
+        if quick:
+            config = config.merge(botocore.config.Config(**QUICK_CHECK))
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
         store = cls(location, session.client("s3", config=config))
         store._check_bucket()
@@ -191,4 +204,7 @@ class ObjectStore:
         except (ClientError, BotoCoreError) as exc:
             partial.unlink(missing_ok=True)
             raise self._fail(exc, f"downloading {SCHEME}{self.location.bucket}/{key}") from None
+        except BaseException:  # a full disk, an interrupt: nothing half-downloaded stays
+            partial.unlink(missing_ok=True)
+            raise
         os.replace(partial, target)

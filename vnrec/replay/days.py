@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -23,6 +24,8 @@ from vnrec.errors import VnrecError
 from vnrec.work import DayWork
 
 log = logging.getLogger(__name__)
+
+STOP_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,28 @@ def run_days(jobs: Sequence[DayJob], workers: int) -> Iterator[DayOutcome]:
         try:
             for future in futures:
                 yield future.result()
+        except BaseException:
+            # Interrupted, or a day failed: the days still running are stopped, not waited
+            # for, and what they were writing is removed (finished files stay).
+            from vnrec.replay.outputs import out_dir, remove_unfinished
+
+            _stop_workers(pool)
+            for job in jobs:
+                if job.out is not None:
+                    remove_unfinished(out_dir(job.out, job.day))
+            raise
         finally:
             for future in futures:
                 future.cancel()
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Terminate the pool's worker processes (Python 3.14 has `terminate_workers()`; until
+    then the executor's own table of them)."""
+    table: dict[int, BaseProcess] = getattr(pool, "_processes", None) or {}
+    processes = list(table.values())  # taken first: shutdown() forgets them
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(STOP_TIMEOUT_S)

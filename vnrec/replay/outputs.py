@@ -84,6 +84,13 @@ def out_dir(root: Path, day: dt.date) -> Path:
     return root / f"date={day.isoformat()}"
 
 
+def remove_unfinished(directory: Path) -> None:
+    """Remove the files a stopped writer left half-written in a day's directory."""
+    if directory.is_dir():
+        for leftover in directory.glob(TMP_PREFIX + "*"):
+            leftover.unlink(missing_ok=True)
+
+
 def _record_batch(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
     columns = list(zip(*rows, strict=True)) if rows else [() for _ in schema]
     arrays = [

@@ -81,7 +81,7 @@ def tracker_specs(specs: Sequence[str], param_texts: Sequence[str]) -> list[Trac
                     f"--param {scope}.{key}: {cls.__name__} takes no parameter {key!r}"
                     f" (it takes: {', '.join(sorted(accepted - {'**'})) or 'none'})"
                 )
-        result.append(TrackerSpec(spec, given))
+        result.append(TrackerSpec(_located(spec), given))
     for (scope, key, _), taken in zip(params, used, strict=True):
         if not taken:
             what = f"{scope}.{key}" if scope else key
@@ -110,6 +110,19 @@ def _parameters(cls: type) -> set[str]:
     return names
 
 
+def _is_file(where: str) -> bool:
+    return where.endswith(".py") or "/" in where or "\\" in where
+
+
+def _located(spec: str) -> str:
+    """The spec with its file made absolute: a worker process (or a cluster's worker, on a
+    shared file system) loads it from another working directory."""
+    where, _, name = spec.rpartition(":")
+    if not _is_file(where):
+        return spec
+    return f"{Path(where).resolve()}:{name}"
+
+
 def _tracker_class(spec: str) -> type:
     where, sep, name = spec.rpartition(":")
     if not sep or not where or not name:
@@ -124,7 +137,7 @@ def _tracker_class(spec: str) -> type:
 
 
 def _module_of(spec: str, where: str) -> Any:
-    if where.endswith(".py") or "/" in where or "\\" in where:
+    if _is_file(where):
         path = Path(where).resolve()
         if not path.is_file():
             raise BadInputError(f"--tracker {spec}: no such file {where}")

@@ -1,0 +1,62 @@
+"""Ctrl-C stays Python's. polars, when imported, installs its own SIGINT handler with
+SA_RESTART: Python's handler still runs, but a wait on a lock (a day's result from a worker
+process or a cluster) is restarted instead of interrupted, so Ctrl-C is only noticed when
+the wait ends, minutes later. The commands import polars lazily, so the CLI reinstalls
+Python's handler right after that import, whoever makes it."""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import ModuleType
+
+SIGNAL_TAKERS = ("polars",)
+
+
+class _ThenRestoreInterrupts(importlib.abc.Loader):
+    def __init__(self, inner: importlib.abc.Loader) -> None:
+        self._inner = inner
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return self._inner.create_module(spec)
+
+    def exec_module(self, module: ModuleType) -> None:
+        try:
+            self._inner.exec_module(module)
+        finally:
+            if threading.current_thread() is threading.main_thread():
+                # The same Python-level handler, registered with the OS again.
+                signal.signal(signal.SIGINT, signal.getsignal(signal.SIGINT))
+
+
+class _WatchImport(importlib.abc.MetaPathFinder):
+    """Finds `name` as the other finders do, and wraps its loader; used once."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != self.name:
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenRestoreInterrupts(spec.loader)
+        return spec
+
+
+def keep_interrupts_python() -> None:
+    """Install the watch (in the CLI's process, before any command runs)."""
+    for name in SIGNAL_TAKERS:
+        if name not in sys.modules:
+            sys.meta_path.insert(0, _WatchImport(name))
