@@ -164,12 +164,14 @@ def _gone(pid: int) -> bool:
         return True
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
 def test_an_interrupt_stops_the_days_running_in_workers(
-    root: Path, tracker_file: Path, tmp_path: Path
+    root: Path, tracker_file: Path, tmp_path: Path, stop: signal.Signals
 ) -> None:
-    """SIGINT to vnrec alone (as a supervisor sends it) while two days hang in worker
-    processes: it exits 130 at once, the workers are gone, and --out holds no half-written
-    file. (polars' own SIGINT handler would have delayed it until a day ended: never.)"""
+    """SIGINT or SIGTERM to vnrec alone (as a supervisor sends it) while two days hang in
+    worker processes: it exits 130 at once, the workers are gone, and --out holds no
+    half-written file. (polars' own SIGINT handler would have delayed it until a day
+    ended: never.)"""
     signals = tmp_path / "signals"
     signals.mkdir()
     (tmp_path / "my_trackers.py").write_text(TRACKERS)
@@ -191,7 +193,7 @@ def test_an_interrupt_stops_the_days_running_in_workers(
             time.sleep(0.05)
         assert process.poll() is None, process.communicate()
         workers = [int(path.name) for path in signals.iterdir()]
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         _, stderr = process.communicate(timeout=120)
     finally:
         if process.poll() is None:

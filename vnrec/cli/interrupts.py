@@ -1,4 +1,9 @@
-"""Ctrl-C stays Python's. polars, when imported, installs its own SIGINT handler with
+"""Ctrl-C and SIGTERM end a command through Python's exceptions, so that what it holds is
+released on the way out: temporary files, worker processes, a Dask cluster. SIGTERM is
+raised as KeyboardInterrupt (exit status 130, as for Ctrl-C) unless a command takes it
+over (the recorder's stop, the servers' shutdown).
+
+polars, when imported, installs its own SIGINT handler with
 SA_RESTART: Python's handler still runs, but a wait on a lock (a day's result from a worker
 process or a cluster) is restarted instead of interrupted, so Ctrl-C is only noticed when
 the wait ends, minutes later. The commands import polars lazily, so the CLI reinstalls
@@ -13,7 +18,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import ModuleType
+from types import FrameType, ModuleType
 
 SIGNAL_TAKERS = ("polars",)
 
@@ -55,8 +60,13 @@ class _WatchImport(importlib.abc.MetaPathFinder):
         return spec
 
 
-def keep_interrupts_python() -> None:
-    """Install the watch (in the CLI's process, before any command runs)."""
+def install_interrupts() -> None:
+    """In the CLI's process, before any command runs."""
+    signal.signal(signal.SIGTERM, _terminated)
     for name in SIGNAL_TAKERS:
         if name not in sys.modules:
             sys.meta_path.insert(0, _WatchImport(name))
+
+
+def _terminated(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from vnrec.cli.interrupts import keep_interrupts_python
+from vnrec.cli.interrupts import install_interrupts
 from vnrec.errors import VnrecError
 
 # Modules that define commands, each with `register(app)`; order is the order in --help.
@@ -79,7 +79,7 @@ def one_line(text: str) -> str:
 def run() -> None:
     os.environ.setdefault(*ARROW_POOL)
     os.environ.setdefault(*BLAS_THREADS)
-    keep_interrupts_python()
+    install_interrupts()
     app = build_app()
     try:
         app()  # standalone: typer handles usage errors, --help and typer.Exit itself
