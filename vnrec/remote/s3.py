@@ -22,7 +22,11 @@ CHUNK = 1 << 20
 # S3's rules for a bucket name, which S3-compatible servers keep too.
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 # The check before a recording: a store that does not answer at once is tried at the stop.
-QUICK_CHECK = {"connect_timeout": 3, "read_timeout": 5, "retries": {"max_attempts": 1}}
+QUICK_CHECK = {
+    "connect_timeout": 3,
+    "read_timeout": 5,
+    "retries": {"total_max_attempts": 1, "mode": "standard"},
+}
 
 
 class RemoteError(VnrecError):
