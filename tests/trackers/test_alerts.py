@@ -14,7 +14,7 @@ import pytest
 from tests.replay.test_trackers_api import _run
 from vnrec import testing as f
 from vnrec.cli.output import to_json
-from vnrec.replay import Pipeline, replay
+from vnrec.replay import Pipeline, engine, replay
 from vnrec.replay.merge import merge_by_seq
 from vnrec.replay.sources import parquet_streams
 from vnrec.storage.gaps import recording_gaps
@@ -85,8 +85,13 @@ def _alerts(
     for chunk in merge_by_seq(parquet_streams(layout, state)):
         pipeline.on_chunk(chunk)
     reference = pipeline.result().alerts
-    for rows in (3, 131_072):
-        assert to_json(replay(DAY, data=root, batch_rows=rows).alerts) == to_json(reference)
+    # Windows of 3 rows computed one by one (what a rolling window carries from one
+    # computation to the next), a few at a time, and the whole day at once.
+    for rows, chunk in ((3, 1), (3, 97), (131_072, engine.ALERT_CHUNK)):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(engine, "ALERT_CHUNK", chunk)
+            alerts = replay(DAY, data=root, batch_rows=rows).alerts
+        assert to_json(alerts) == to_json(reference), (rows, chunk)
     return reference
 
 

@@ -91,7 +91,7 @@ class AlertsBook:
         self._imbalanced = np.zeros(0, np.bool_)
         self._named = np.zeros(0, np.bool_)  # per symbol id: has a name
         self._front = np.zeros(0, np.bool_)  # per symbol id: the day's front contract
-        self._tail: Cols = _with_sums({name: np.zeros(0, np.int64) for name in _TAIL})
+        self._tail: Cols = {name: np.zeros(0, np.int64) for name in _TAIL}
         self._base: int | None = None  # clocks in keys count from here
 
     @property
@@ -216,27 +216,20 @@ class AlertsBook:
         carried = self._carried(sym, epoch)
         window["clock"] = np.maximum(_block_cummax(window["ts"], first), carried["clock"])
         window["key"] = self._keys(window["block"], window["clock"])
-        tail = self._tail
-        here = window["key"]
-        # The rolling sums: the part of each range in the tail plus the part in the window
-        # (both sorted by key; the tail's rows all come before the window's in seq).
-        t_volume, t_buy, t_sell = tail["volume_sum"], tail["buy_sum"], tail["sell_sum"]
-        w_volume, w_buy, w_sell = (_prefix(window[n]) for n in ("volume", "buy", "sell"))
-        spike_from, until = here - SPIKE_WINDOW_US, here
-        t_lo = np.searchsorted(tail["key"], spike_from, side="right")
-        t_hi = np.searchsorted(tail["key"], until, side="left")
-        w_lo = np.searchsorted(here, spike_from, side="right")
-        w_hi = np.searchsorted(here, until, side="left")
-        count = (t_hi - t_lo) + (w_hi - w_lo)
-        total = (t_volume[t_hi] - t_volume[t_lo]) + (w_volume[w_hi] - w_volume[w_lo])
-        flow_from = here - IMBALANCE_WINDOW_US
-        t_lo5 = np.searchsorted(tail["key"], flow_from, side="right")
-        t_end = np.searchsorted(tail["key"], until, side="right")
-        w_lo5 = np.searchsorted(here, flow_from, side="right")
-        own = np.arange(1, len(here) + 1)  # the window's rows up to this one, itself included
-        buy = (t_buy[t_end] - t_buy[t_lo5]) + (w_buy[own] - w_buy[w_lo5])
-        sell = (t_sell[t_end] - t_sell[t_lo5]) + (w_sell[own] - w_sell[w_lo5])
-        self._tail = _tail(tail, window)
+        # The rolling sums over the tail and the window merged (sorted by key; the tail's
+        # rows first on equal keys: they are earlier in seq). `at`: each window row's place.
+        merged, at = _merged(self._tail, window)
+        keys, here = merged["key"], window["key"]
+        volume_sum, buy_sum, sell_sum = (_prefix(merged[n]) for n in ("volume", "buy", "sell"))
+        lo = np.searchsorted(keys, here - SPIKE_WINDOW_US, side="right")
+        hi = np.searchsorted(keys, here, side="left")  # earlier clocks only
+        count = hi - lo
+        total = volume_sum[hi] - volume_sum[lo]
+        # The imbalance flow runs up to the row itself, included.
+        flow_lo = np.searchsorted(keys, here - IMBALANCE_WINDOW_US, side="right")
+        buy = buy_sum[at + 1] - buy_sum[flow_lo]
+        sell = sell_sum[at + 1] - sell_sum[flow_lo]
+        self._tail = _recent(merged)
 
         price = cols["price"][order]
         ceiling = cols["ceiling"][order]
@@ -388,39 +381,36 @@ def _previous_where(
     return np.where(inside, values[np.maximum(previous, 0)], carried)
 
 
-def _tail(tail: Cols, window: Cols) -> Cols:
-    """The rows later windows may still need: within the last 20 minutes of clock of each
-    symbol's latest block (both sorted by key; the result too, with its prefix sums)."""
-    # Merged without sorting: each window row goes after the tail rows of keys up to its
-    # own (the tail's rows come first on equal keys: they are earlier in seq).
+def _merged(tail: Cols, window: Cols) -> tuple[Cols, I64]:
+    """The tail's and the window's rows in one key order, without sorting: each window row
+    goes after the tail rows of keys up to its own; and where each window row went."""
     size = len(tail["key"]) + len(window["key"])
-    from_window = np.searchsorted(tail["key"], window["key"], side="right") + np.arange(
+    at: I64 = np.searchsorted(tail["key"], window["key"], side="right") + np.arange(
         len(window["key"])
     )
-    is_window = np.zeros(size, np.bool_)
-    is_window[from_window] = True
+    from_tail = np.ones(size, np.bool_)
+    from_tail[at] = False
     both: Cols = {}
     for name in _TAIL:
         merged = np.empty(size, np.int64)
-        merged[from_window] = window[name]
-        merged[~is_window] = tail[name]
+        merged[at] = window[name]
+        merged[from_tail] = tail[name]
         both[name] = merged
-    block, clock = both["block"], both["clock"]
-    if size:
-        sym = block >> EPOCH_BITS
-        last = np.ones(size, np.bool_)
-        last[:-1] = sym[:-1] != sym[1:]
-        # Each symbol's last row has its latest block and, in it, its largest clock.
-        run = np.cumsum(np.concatenate([[True], last[:-1]])) - 1
-        ends = np.flatnonzero(last)
-        keep = (block == block[ends][run]) & (clock > clock[ends][run] - SPIKE_WINDOW_US)
-        if not keep.all():
-            both = _take(both, np.flatnonzero(keep))
-    return _with_sums(both)
+    return both, at
 
 
-def _with_sums(rows: Cols) -> Cols:
-    """`rows` with the prefix sums of their volumes, computed once for the windows' lookups."""
-    for name in ("volume", "buy", "sell"):
-        rows[f"{name}_sum"] = _prefix(rows[name])
-    return rows
+def _recent(rows: Cols) -> Cols:
+    """The rows later windows may still need: within the last 20 minutes of clock of each
+    symbol's latest block (`rows` sorted by key)."""
+    block, clock = rows["block"], rows["clock"]
+    size = len(block)
+    if not size:
+        return rows
+    sym = block >> EPOCH_BITS
+    last = np.ones(size, np.bool_)
+    last[:-1] = sym[:-1] != sym[1:]
+    # Each symbol's last row has its latest block and, in it, its largest clock.
+    run = np.cumsum(np.concatenate([[True], last[:-1]])) - 1
+    ends = np.flatnonzero(last)
+    keep = (block == block[ends][run]) & (clock > clock[ends][run] - SPIKE_WINDOW_US)
+    return rows if keep.all() else _take(rows, np.flatnonzero(keep))
