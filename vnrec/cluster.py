@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vnrec.errors import BadInputError, NoDataError, VnrecError
+from vnrec.errors import BadInputError, IntegrityError, NoDataError, VnrecError
 from vnrec.remote.mirror import RemoteRoot
 from vnrec.selection import DaySelection
 from vnrec.words import counted
@@ -40,8 +40,9 @@ CONNECT_TIMEOUT_S = 10
 # tcp://host:port or host:port, checked before anything connects: distributed's client,
 # given anything else, fails only after a minute of retries or with an internal error.
 ADDRESS = re.compile(r"(?:tcp://)?(?P<host>[^\s/:]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})")
-# Failures that another attempt would meet again: reported at once, not retried.
-FINAL = (BadInputError, NoDataError, PermissionError)
+# Failures that another attempt would meet again: reported at once, not retried. (A part
+# that cannot be read is retried: on a shared file system that may pass.)
+FINAL = (BadInputError, NoDataError, IntegrityError, PermissionError)
 
 
 @dataclass(frozen=True)
