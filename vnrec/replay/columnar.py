@@ -230,7 +230,7 @@ class ColumnarDay:
         # Symbol ids: index into `_names`; per-id state in arrays that grow with the ids.
         self._ids: dict[str | None, int] = {}
         self._names: list[str | None] = []
-        self._vn30_future: list[bool] = []
+        self._vn30_future = np.zeros(0, np.bool_)  # per id: a VN30 futures contract
         self._max_tv = np.zeros(0, np.int64)
         self._book_seq = np.zeros(0, np.int64)  # seq of the symbol's book; 0: none
         self._bid1 = np.zeros(0, np.float64)
@@ -266,7 +266,6 @@ class ColumnarDay:
         new = self._ids[symbol] = len(self._names)
         self._names.append(symbol)
         contract = None if symbol is None else parse_futures_symbol(symbol)
-        self._vn30_future.append(contract is not None and contract.underlying == VN30)
         if new >= len(self._max_tv):
             size = max(64, 2 * new)
             self._max_tv = np.resize(self._max_tv, size)
@@ -275,6 +274,8 @@ class ColumnarDay:
             self._book_seq[new:] = 0
             self._bid1 = np.resize(self._bid1, size)
             self._ask1 = np.resize(self._ask1, size)
+            self._vn30_future = np.resize(self._vn30_future, size)
+        self._vn30_future[new] = contract is not None and contract.underlying == VN30
         return new
 
     def _symbol_ids(self, table: pa.Table) -> Ids:
@@ -417,7 +418,7 @@ class ColumnarDay:
         if self._keep_trades:
             self._window_trades = self._with_basis(classified, trades, rows, vn30)
         if self._alerts is not None:
-            stamps = times.gather(rows)
+            stamps = frame.get_column("event_ts")
             self._alert_trades = {
                 "seq": frame.get_column("seq").to_numpy(),
                 "sym": ids[rows],
@@ -595,16 +596,12 @@ class ColumnarDay:
         )
 
     def _keep_futures(self, classified: pl.DataFrame) -> None:
-        futures = [
-            i for i in classified.get_column("sym").unique().to_list() if self._vn30_future[i]
-        ]
-        if futures:
-            self._contracts.update(futures)
-            self._futures.append(
-                classified.filter(pl.col("sym").is_in(futures)).select(
-                    "seq", "event_ts", "sym", "price"
-                )
-            )
+        syms = classified.get_column("sym").to_numpy()
+        future = self._vn30_future[syms]
+        if future.any():
+            self._contracts.update(np.unique(syms[future]).tolist())
+            rows = pl.Series(np.flatnonzero(future).astype(np.uint32))
+            self._futures.append(classified.select("seq", "event_ts", "sym", "price")[rows])
 
     def _basis_of(
         self,
@@ -612,16 +609,18 @@ class ColumnarDay:
         vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
     ) -> npt.NDArray[np.float64]:
         """Each counted trade's basis (NaN: not a VN30 future, or no VN30 value yet)."""
-        seqs = classified.get_column("seq").to_numpy()
         syms = classified.get_column("sym").to_numpy()
-        price = classified.get_column("price").to_numpy()
-        # The VN30 value before each trade: the window's latest with a smaller seq, else the
-        # one carried in (NaN before the day's first).
-        vn30_seqs, vn30_values = vn30
-        before = np.searchsorted(vn30_seqs, seqs, side="left") - 1
-        known = np.concatenate([[self._vn30_value], vn30_values])[before + 1]
-        future = np.asarray(self._vn30_future, np.bool_)[syms]
-        basis: npt.NDArray[np.float64] = np.where(future & ~np.isnan(known), price - known, np.nan)
+        basis = np.full(len(syms), np.nan)
+        rows = np.flatnonzero(self._vn30_future[syms])  # a few trades of a day's million
+        if len(rows):
+            seqs = classified.get_column("seq").to_numpy()[rows]
+            price = classified.get_column("price").to_numpy()[rows]
+            # The VN30 value before each trade: the window's latest with a smaller seq, else
+            # the one carried in (NaN before the day's first).
+            vn30_seqs, vn30_values = vn30
+            before = np.searchsorted(vn30_seqs, seqs, side="left") - 1
+            known = np.concatenate([[self._vn30_value], vn30_values])[before + 1]
+            basis[rows] = price - known  # NaN where no VN30 value is known yet
         return basis
 
     def alert_rows(self) -> list[dict[str, Any]]:
