@@ -508,44 +508,44 @@ class ColumnarDay:
         price = counted.get_column("price").to_numpy()
         volume = counted.get_column("volume").to_numpy()
         session = counted.get_column("session").to_numpy()
-        carried = np.flatnonzero(self._book_seq[: len(self._names)]).astype(np.int32)
-        book_parts = [
-            (
-                np.zeros(len(carried), np.int64),
-                carried,
-                self._book_seq[carried],
-                self._bid1[carried],
-                self._ask1[carried],
-            )
-        ]
+        sym = counted.get_column("sym").to_numpy()
+        # The book before each trade: the symbol's latest quote of the window with a smaller
+        # seq (an as-of join), else the one carried in from earlier windows, else none.
+        book_seq = self._book_seq[sym]
+        bid1 = self._bid1[sym]
+        ask1 = self._ask1[sym]
         if quotes is not None:
-            book_parts.append((quotes.seq, quotes.sym, quotes.seq, quotes.bid1, quotes.ask1))
-        # An as-of join: the symbol's latest book row with a smaller seq (the carried book
-        # at seq 0 comes before every row of the window).
-        book = pl.DataFrame(
-            {
-                name: np.concatenate([part[i] for part in book_parts])
-                for i, name in enumerate(("seq", "sym", "book_seq", "bid1", "ask1"))
-            }
-        )
-        found = counted.select("seq", "sym").join_asof(
-            book,
-            on="seq",
-            by="sym",
-            strategy="backward",
-            allow_exact_matches=False,
-            check_sortedness=False,
-        )
-        bid1 = found.get_column("bid1").fill_null(0.0).to_numpy()
-        ask1 = found.get_column("ask1").fill_null(0.0).to_numpy()
+            book = pl.DataFrame(
+                {
+                    "seq": quotes.seq,
+                    "sym": quotes.sym,
+                    "book_seq": quotes.seq,
+                    "bid1": quotes.bid1,
+                    "ask1": quotes.ask1,
+                }
+            )
+            found = counted.select("seq", "sym").join_asof(
+                book,
+                on="seq",
+                by="sym",
+                strategy="backward",
+                allow_exact_matches=False,
+                check_sortedness=False,
+            )
+            found_seq = found.get_column("book_seq").fill_null(0).to_numpy()
+            matched = found_seq > 0
+            book_seq = np.where(matched, found_seq, book_seq)
+            bid1 = np.where(matched, found.get_column("bid1").fill_null(0.0).to_numpy(), bid1)
+            ask1 = np.where(matched, found.get_column("ask1").fill_null(0.0).to_numpy(), ask1)
+        stale = book_seq == 0
         if len(self._gap_seqs):
             # A book from before the trade's latest gap is no book (SPEC.md 7.3).
             seqs = counted.get_column("seq").to_numpy()
             gap = np.searchsorted(self._gap_seqs, seqs, side="right") - 1
             gap_seq = np.where(gap >= 0, self._gap_seqs[np.maximum(gap, 0)], 0)
-            stale = found.get_column("book_seq").fill_null(0).to_numpy() < gap_seq
-            bid1 = np.where(stale, 0.0, bid1)
-            ask1 = np.where(stale, 0.0, ask1)
+            stale |= book_seq < gap_seq
+        bid1 = np.where(stale, 0.0, bid1)
+        ask1 = np.where(stale, 0.0, ask1)
         auction = session != 0
         buy = ~auction & (ask1 > 0) & (price >= ask1)  # numpy: NaN compares false
         sell = ~auction & ~buy & (bid1 > 0) & (price <= bid1)
