@@ -39,10 +39,12 @@ ATTEMPTS_TOPIC = "vnrec-day-attempts"
 CONNECT_TIMEOUT_S = 10
 # tcp://host:port or host:port, checked before anything connects: distributed's client,
 # given anything else, fails only after a minute of retries or with an internal error.
-ADDRESS = re.compile(r"(?:tcp://)?(?P<host>[^\s/:]+|\[[0-9a-fA-F:.]+\]):(?P<port>\d{1,5})")
+ADDRESS = re.compile(
+    r"(?:tcp://)?(?P<host>[A-Za-z0-9._-]+|\[[0-9a-fA-F:.]+(?:%[A-Za-z0-9]+)?\]):(?P<port>[0-9]{1,5})"
+)
 # Failures that another attempt would meet again: reported at once, not retried. (A part
 # that cannot be read is retried: on a shared file system that may pass.)
-FINAL = (BadInputError, NoDataError, IntegrityError, PermissionError)
+FINAL = (BadInputError, NoDataError, IntegrityError, PermissionError, NotADirectoryError)
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,11 @@ def run_on_worker(work: DayWork, remote: RemoteRoot | None) -> Any:
         return Refused(_described(work, exc))
     except Exception as exc:
         text = _described(work, exc)
+        log.debug("%s %s", work.label, work.day, exc_info=True)  # in the worker's log
         _attempt_failed(text)
-        raise VnrecError(text) from exc
+        # No chained cause: Dask pickles it with the error, and a user's exception class
+        # may not pickle or not exist on the client (the text says what it was).
+        raise VnrecError(text) from None
 
 
 def _described(work: DayWork, exc: Exception) -> str:
@@ -131,6 +136,13 @@ def _client(choice: ClusterChoice, days: int) -> Iterator[Any]:
         except (OSError, TimeoutError, ValueError) as exc:
             raise VnrecError(f"--cluster {choice.address}: cannot connect: {exc}") from None
         with client:
+            try:
+                client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+            except TimeoutError:
+                raise VnrecError(
+                    f"--cluster {choice.address}: the scheduler has no worker (none joined"
+                    f" within {CONNECT_TIMEOUT_S} s)"
+                ) from None
             yield client
         return
     cluster = LocalCluster(
@@ -158,6 +170,23 @@ def run_on_cluster(
     cluster; `report` gets one line per failed or lost attempt of a day, before the day's
     result. The first day that fails for good, in date order, is raised and the rest are
     cancelled."""
+    try:
+        yield from _gathered(works, choice, remote, report)
+    except BaseException:
+        if choice.address is None:
+            # The local cluster is closed: nothing runs the days any more. (A task already
+            # running on a remote worker goes on: Dask cannot stop it.)
+            for work in works:
+                work.abandoned()
+        raise
+
+
+def _gathered(
+    works: Sequence[DayWork],
+    choice: ClusterChoice,
+    remote: RemoteRoot | None,
+    report: Callable[[str], None],
+) -> Iterator[Any]:
     from distributed import KilledWorker
 
     run = uuid.uuid4().hex[:12]  # a scheduler outlives runs: its events and keys are shared

@@ -26,3 +26,7 @@ class DayWork:
 
     def run(self) -> Any:
         raise NotImplementedError
+
+    def abandoned(self) -> None:
+        """Called when a run stops before this work was done, once nothing runs it any
+        more: remove what it left half-written."""

@@ -42,3 +42,13 @@ def test_missing_credentials_are_one_line(
     """Without a consumer id or secret: one line saying what to set."""
     with pytest.raises(BadInputError, match="SSI credentials missing: set SSI_CONSUMER_ID"):
         ssi_settings(dotenv=tmp_path / "absent.env")
+
+
+def test_a_url_without_its_trailing_slash_gets_one(
+    tmp_path: Path, clean_environment: pytest.MonkeyPatch
+) -> None:
+    """ssi-fc-data appends `api/...` to the URL as given: `http://host:port` must work."""
+    clean_environment.setenv("SSI_CONSUMER_ID", "id")
+    clean_environment.setenv("SSI_CONSUMER_SECRET", "secret")
+    clean_environment.setenv("SSI_URL", "http://127.0.0.1:8765")
+    assert ssi_settings(dotenv=tmp_path / "absent.env").url == "http://127.0.0.1:8765/"

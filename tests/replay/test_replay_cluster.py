@@ -207,6 +207,18 @@ def test_a_day_that_cannot_succeed_is_not_retried(
     assert len(lines) == 1, result.stderr
 
 
+def test_a_scheduler_without_workers_is_one_line(root: Path) -> None:
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=0, processes=True, dashboard_address="127.0.0.1:0") as cluster:
+        result = vnrec(*_range(root, "--cluster", str(cluster.scheduler_address)))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"vnrec: error: --cluster {cluster.scheduler_address}: the scheduler has no worker"
+        " (none joined within 10 s)"
+    ], result.stderr
+
+
 def test_a_scheduler_address_that_is_no_scheduler_is_one_line(root: Path) -> None:
     """Something listening that does not speak Dask: refused before the client connects
     (which would wait forever on a web server, or fail with an internal error)."""
@@ -238,6 +250,8 @@ def test_a_scheduler_address_that_is_no_scheduler_is_one_line(root: Path) -> Non
         (("--cluster", "tcp://127.0.0.1:8786", "--workers", "2"), "not both"),
         (("--cluster", "ucx://127.0.0.1:8786"), "not a scheduler address (tcp://host:port"),
         (("--cluster", "127.0.0.1:99999"), "--cluster 127.0.0.1:99999: not a scheduler"),
+        (("--cluster", "user@127.0.0.1:8786"), "not a scheduler address"),
+        (("--cluster", "127.0.0.1:\uff18\uff17\uff18\uff16"), "not a scheduler address"),
         (("--workers", "2", "--jobs", "2"), "with a cluster, drop it"),
         (("--cluster", "no-port-here"), "--cluster no-port-here: not a scheduler address"),
         (("--workers", "0"), "--workers"),

@@ -77,6 +77,11 @@ TRACKERS = textwrap.dedent(
             threading.Event().wait()
 
 
+    class Setty(vnrec.Tracker):
+        def result(self):
+            return {"symbols": {"AAA", "BBB"}}
+
+
     class Boom(vnrec.Tracker):
         def __init__(self) -> None:
             self.trades = 0
@@ -231,6 +236,8 @@ def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path)
          "--param BigTrades.nope: BigTrades takes no parameter 'nope'"),
         (("--tracker", "{file}:Counter", "--tracker", "{file}:Counter"),
          "two trackers are named 'counts'"),
+        (("--tracker", "{file}:Setty"), "a result JSON cannot hold: "),
+        (("--out", "{file}"), "--out "),
     ],
 )  # fmt: skip
 def test_mistakes_are_one_line(

@@ -195,6 +195,9 @@ def _push_recorded(url: str, root: Path, days: list[dt.date]) -> None:
     signal.signal(signal.SIGTERM, _interrupt)
     later = f"(later: vnrec push --to {url} --all --data {root})"
     try:
+        # One short try first: a store that does not answer now is for `vnrec push` later,
+        # not minutes of retries at the close.
+        ObjectStore.connect(url, quick=True)
         store = ObjectStore.connect(url)
         for day in days:
             print(push_day(store, root, day).line(), file=sys.stderr)

@@ -182,6 +182,11 @@ def replay_command(
     chosen = OutputFormat(fmt.value) if fmt is not None else default_format()
     # Absolute: a worker process or a cluster's worker writes from another directory.
     out_dir = out.absolute() if out is not None else None
+    if out_dir is not None:
+        try:  # before any day runs, not as each day's failure
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInputError(f"--out {out}: {exc.strerror or exc}") from None
     jobs_list = [
         DayJob(plan.root, day, specs, symbols, start, end, out_dir, alerts=not no_alerts)
         for day in days

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -106,11 +106,14 @@ def plan_days(
         root = reading_root(data, wanted)
         listed, where = lambda: _local_days(root), str(root)
     if date is not None:
-        return DayPlan(root.absolute(), [parse_day(date)], False, choice, remote)
-    days = [day for day in listed() if wanted(day)]
-    if not days:
-        raise NoDataError(f"no recorded day from {wanted.first} to {wanted.last} in {where}")
-    return DayPlan(root.absolute(), days, True, choice, remote)
+        days = [parse_day(date)]
+    else:
+        days = [day for day in listed() if wanted(day)]
+        if not days:
+            raise NoDataError(f"no recorded day from {wanted.first} to {wanted.last} in {where}")
+    if choice is not None and choice.workers is not None and choice.workers > len(days):
+        choice = replace(choice, workers=len(days))  # a worker per day at most
+    return DayPlan(root.absolute(), days, date is None, choice, remote)
 
 
 def _local_days(root: Path) -> list[dt.date]:

@@ -8,6 +8,7 @@ import importlib
 import logging
 import os
 import sys
+from typing import NoReturn
 
 import typer
 
@@ -83,29 +84,51 @@ def run() -> None:
     app = build_app()
     try:
         app()  # standalone: typer handles usage errors, --help and typer.Exit itself
-    except VnrecError as exc:
-        print(f"vnrec: error: {one_line(str(exc))}", file=sys.stderr)
-        sys.exit(1)
-    except OSError as exc:
-        # A full, read-only or failing disk, a missing permission: the environment, not a
-        # bug; say what and where in one line.
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"vnrec: error: {one_line(str(exc.strerror or exc))}{where}", file=sys.stderr)
-        sys.exit(1)
     except KeyboardInterrupt:
-        print("vnrec: interrupted", file=sys.stderr)
-        sys.exit(130)
+        _exit_interrupted()
     except Exception as exc:
-        # A bug, not bad input: the traceback goes to the debug log (`-v`), the user gets
-        # one line naming it.
-        log.debug("internal error", exc_info=True)
-        first = (str(exc).strip().splitlines() or [""])[0]
-        print(
-            f"vnrec: internal error: {type(exc).__name__}: {first}"
-            " (a bug; run again with -v for the traceback and report it)",
-            file=sys.stderr,
-        )
+        if _interrupted(exc):
+            _exit_interrupted()
+        elif isinstance(exc, VnrecError):
+            print(f"vnrec: error: {one_line(str(exc))}", file=sys.stderr)
+        elif isinstance(exc, OSError):
+            # A full, read-only or failing disk, a missing permission: the environment, not
+            # a bug; say what and where in one line.
+            where = f": {exc.filename}" if exc.filename else ""
+            print(f"vnrec: error: {one_line(str(exc.strerror or exc))}{where}", file=sys.stderr)
+        else:
+            # A bug, not bad input: the traceback goes to the debug log (`-v`), the user
+            # gets one line naming it.
+            log.debug("internal error", exc_info=True)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            print(
+                f"vnrec: internal error: {type(exc).__name__}: {first}"
+                " (a bug; run again with -v for the traceback and report it)",
+                file=sys.stderr,
+            )
         sys.exit(1)
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """An error that is an interrupt in disguise: Ctrl-C or SIGTERM landing inside DuckDB
+    (which stops its query and raises its own error) or inside code that wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        if type(current).__name__ == "InterruptException" or (
+            isinstance(current, RuntimeError) and str(current).startswith("Query interrupted")
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _exit_interrupted() -> NoReturn:
+    print("vnrec: interrupted", file=sys.stderr)
+    sys.exit(130)
 
 
 if __name__ == "__main__":

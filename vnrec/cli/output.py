@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import orjson
 
 from vnrec.calendar import HCM_TZ
+from vnrec.errors import BadInputError
 
 
 class OutputFormat(enum.StrEnum):
@@ -51,7 +52,10 @@ def _clean(value: Any) -> Any:
 def to_json(document: Any, *, indent: bool = True) -> bytes:
     """JSON of `document` (indented, or on one line for JSON Lines)."""
     option = orjson.OPT_INDENT_2 if indent else 0
-    return orjson.dumps(_clean(document), default=_json_default, option=option)
+    try:
+        return orjson.dumps(_clean(document), default=_json_default, option=option)
+    except TypeError as exc:  # a tracker's result() holding a set, a function, ...
+        raise BadInputError(f"a result JSON cannot hold: {exc}") from None
 
 
 def format_cell(value: Any) -> str:

@@ -56,6 +56,7 @@ def ssi_settings(
     return SsiSettings(
         consumer_id=found.consumer_id,
         consumer_secret=found.consumer_secret,
-        url=found.url,
+        # ssi-fc-data appends "api/..." to the URL as given: its slash is not optional.
+        url=found.url if found.url.endswith("/") else f"{found.url}/",
         stream_url=found.stream_url,
     )

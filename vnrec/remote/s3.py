@@ -21,6 +21,7 @@ SCHEME = "s3://"
 CHUNK = 1 << 20
 # S3's rules for a bucket name, which S3-compatible servers keep too.
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+IP_LIKE = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+")
 # The check before a recording: a store that does not answer at once is tried at the stop.
 QUICK_CHECK = {
     "connect_timeout": 3,
@@ -46,10 +47,12 @@ class S3Location:
     def parse(cls, url: str) -> S3Location:
         if not url.startswith(SCHEME):
             raise VnrecError(f"not an s3:// URL: {url!r}")
+        if any(c.isspace() or not c.isprintable() for c in url):
+            raise VnrecError(f"{url!r}: a space or a control character in an s3:// URL")
         bucket, _, prefix = url[len(SCHEME) :].partition("/")
         if not bucket:
             raise VnrecError(f"no bucket in {url!r} (expected s3://bucket/prefix)")
-        if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket:
+        if not BUCKET_NAME.fullmatch(bucket) or ".." in bucket or IP_LIKE.fullmatch(bucket):
             raise VnrecError(
                 f"{url}: {bucket!r} is not a bucket name (3 to 63 lowercase letters, digits,"
                 " dots and hyphens)"
@@ -109,7 +112,11 @@ class ObjectStore:
         if quick:
             config = config.merge(botocore.config.Config(**QUICK_CHECK))
         session = boto3.session.Session(region_name=os.environ.get("AWS_REGION") or None)
-        store = cls(location, session.client("s3", config=config))
+        try:
+            client = session.client("s3", config=config)
+        except ValueError as exc:  # botocore's word for a malformed AWS_ENDPOINT_URL
+            raise RemoteError(f"{location.url}: {exc} (check AWS_ENDPOINT_URL)") from None
+        store = cls(location, client)
         store._check_bucket()
         return store
 

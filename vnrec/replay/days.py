@@ -44,6 +44,12 @@ class DayJob(DayWork):
     def run(self) -> DayOutcome:
         return run_day(self)
 
+    def abandoned(self) -> None:
+        if self.out is not None:
+            from vnrec.replay.outputs import out_dir, remove_unfinished
+
+            remove_unfinished(out_dir(self.out, self.day))
+
 
 @dataclass
 class DayOutcome:
@@ -142,12 +148,9 @@ def run_days(jobs: Sequence[DayJob], workers: int) -> Iterator[DayOutcome]:
         except BaseException:
             # Interrupted, or a day failed: the days still running are stopped, not waited
             # for, and what they were writing is removed (finished files stay).
-            from vnrec.replay.outputs import out_dir, remove_unfinished
-
             _stop_workers(pool)
             for job in jobs:
-                if job.out is not None:
-                    remove_unfinished(out_dir(job.out, job.day))
+                job.abandoned()
             raise
         finally:
             for future in futures:
