@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vnrec.errors import BadInputError, IntegrityError, NoDataError, VnrecError
+from vnrec.errors import BadInputError, IntegrityError, NoDataError, VnrecError, first_line
 from vnrec.remote.mirror import RemoteRoot
 from vnrec.selection import DaySelection
 from vnrec.words import counted
@@ -120,7 +120,7 @@ def _lost_workers(dask_scheduler: Any, keys: list[str]) -> dict[str, int]:
 
 
 @contextlib.contextmanager
-def _client(choice: ClusterChoice, days: int) -> Iterator[Any]:
+def _client(choice: ClusterChoice) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
@@ -146,7 +146,7 @@ def _client(choice: ClusterChoice, days: int) -> Iterator[Any]:
             yield client
         return
     cluster = LocalCluster(
-        n_workers=min(choice.workers or 1, days),
+        n_workers=choice.workers,  # at most one per day (vnrec.cli.days)
         threads_per_worker=1,
         processes=True,
         # Its HTTP server starts whatever this says; on loopback and a free port, never
@@ -190,7 +190,7 @@ def _gathered(
     from distributed import KilledWorker
 
     run = uuid.uuid4().hex[:12]  # a scheduler outlives runs: its events and keys are shared
-    with _client(choice, len(works)) as client:
+    with _client(choice) as client:
         futures = [
             client.submit(
                 run_on_worker,
@@ -220,7 +220,7 @@ def _gathered(
                     # (or with another version) that cannot unpickle the task.
                     log.debug("%s on %s", name, choice, exc_info=True)
                     raise VnrecError(
-                        f"{name} failed on {choice}: {type(exc).__name__}: {_first_line(exc)}"
+                        f"{name} failed on {choice}: {type(exc).__name__}: {first_line(exc)}"
                         " (do the workers have this vnrec installed?)"
                     ) from None
                 if isinstance(result, Refused):
@@ -244,10 +244,6 @@ def _report_attempts(client: Any, key: str, name: str, report: Callable[[str], N
         )
 
 
-def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
-
-
 def _check_scheduler(address: str) -> None:
     """Ask `address` who it is before the client connects: the client, pointed at a web
     server, waits forever, and pointed at anything else fails with an internal error."""
@@ -262,11 +258,11 @@ def _check_scheduler(address: str) -> None:
             f"--cluster {address}: no Dask scheduler answered within {CONNECT_TIMEOUT_S + 5} s"
         ) from None
     except OSError as exc:
-        raise VnrecError(f"--cluster {address}: cannot connect: {_first_line(exc)}") from None
+        raise VnrecError(f"--cluster {address}: cannot connect: {first_line(exc)}") from None
     except Exception as exc:  # whatever a stranger's bytes make of the protocol
         log.debug("probing %s", address, exc_info=True)
         raise VnrecError(
-            f"--cluster {address}: not a Dask scheduler ({type(exc).__name__}: {_first_line(exc)})"
+            f"--cluster {address}: not a Dask scheduler ({type(exc).__name__}: {first_line(exc)})"
         ) from None
     kind = identity.get("type") if isinstance(identity, dict) else None
     if kind != "Scheduler":

@@ -8,6 +8,11 @@ class VnrecError(Exception):
     """Base of every error vnrec raises on purpose."""
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (a library's may run to many)."""
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
 class BadInputError(VnrecError):
     """Input that cannot be read as what it claims to be (names what and where)."""
 

@@ -186,13 +186,14 @@ def _check_push_target(push_to: str, compact: bool | None) -> str:
 def _push_recorded(url: str, root: Path, days: list[dt.date]) -> None:
     """Push the days this run recorded (compacted at stop). A failure leaves them on local
     disk, whole, and says how to push them later."""
+    from vnrec.cli.interrupts import interrupt_on_signal
     from vnrec.remote.push import push_day
     from vnrec.remote.s3 import ObjectStore
 
     # The recorder has stopped: a signal now interrupts the push (which leaves the remote
     # history as it was), not a flush.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGTERM, interrupt_on_signal)
     later = f"(later: vnrec push --to {url} --all --data {root})"
     try:
         # One short try first: a store that does not answer now is for `vnrec push` later,
@@ -205,10 +206,6 @@ def _push_recorded(url: str, root: Path, days: list[dt.date]) -> None:
         raise VnrecError(f"recorded and kept in {root}, not pushed: {exc} {later}") from None
     except KeyboardInterrupt:
         raise VnrecError(f"recorded and kept in {root}, push interrupted {later}") from None
-
-
-def _interrupt(signum: int, _frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def install_signal_handlers(recorder: Recorder) -> None:

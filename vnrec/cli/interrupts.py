@@ -62,11 +62,12 @@ class _WatchImport(importlib.abc.MetaPathFinder):
 
 def install_interrupts() -> None:
     """In the CLI's process, before any command runs."""
-    signal.signal(signal.SIGTERM, _terminated)
+    signal.signal(signal.SIGTERM, interrupt_on_signal)
     for name in SIGNAL_TAKERS:
         if name not in sys.modules:
             sys.meta_path.insert(0, _WatchImport(name))
 
 
-def _terminated(signum: int, _frame: FrameType | None) -> None:
+def interrupt_on_signal(signum: int, _frame: FrameType | None) -> None:
+    """A handler raising KeyboardInterrupt (naming the signal) in the main thread."""
     raise KeyboardInterrupt(signal.Signals(signum).name)

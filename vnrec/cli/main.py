@@ -13,7 +13,7 @@ from typing import NoReturn
 import typer
 
 from vnrec.cli.interrupts import install_interrupts
-from vnrec.errors import VnrecError
+from vnrec.errors import VnrecError, first_line
 
 # Modules that define commands, each with `register(app)`; order is the order in --help.
 COMMAND_MODULES = (
@@ -100,9 +100,8 @@ def run() -> None:
             # A bug, not bad input: the traceback goes to the debug log (`-v`), the user
             # gets one line naming it.
             log.debug("internal error", exc_info=True)
-            first = (str(exc).strip().splitlines() or [""])[0]
             print(
-                f"vnrec: internal error: {type(exc).__name__}: {first}"
+                f"vnrec: internal error: {type(exc).__name__}: {first_line(exc)}"
                 " (a bug; run again with -v for the traceback and report it)",
                 file=sys.stderr,
             )
