@@ -4,10 +4,12 @@ exit status 1, never a traceback."""
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import logging
 import os
 import sys
+import threading
 from typing import NoReturn
 
 import typer
@@ -83,7 +85,14 @@ def run() -> None:
     install_interrupts()
     app = build_app()
     try:
-        app()  # standalone: typer handles usage errors, --help and typer.Exit itself
+        try:
+            app()  # standalone: typer handles usage errors, --help and typer.Exit itself
+        except SystemExit as done:
+            if done.code not in (0, None):
+                raise
+        # Here, so that a failing flush (a full disk, a closed pipe) is reported as below.
+        sys.stdout.flush()
+        _exit_done()
     except KeyboardInterrupt:
         _exit_interrupted()
     except Exception as exc:
@@ -123,6 +132,27 @@ def _interrupted(exc: BaseException) -> bool:
             return True
         current = current.__cause__ or current.__context__
     return False
+
+
+def _exit_done() -> NoReturn:
+    """Exit 0 without the interpreter's teardown when nothing is left running.
+
+    Freeing every object of a finished command one by one (polars' and Arrow's modules, a
+    replay's arrays) took ~0.12 s of a 1.3 s `vnrec replay`. Output is flushed first (a
+    failing flush is the error it is) and every exit handler still runs (temporary
+    directories, pools, executors); with a non-daemon thread still alive, Python's own
+    exit joins it as usual. Standard output is already flushed."""
+    sys.stderr.flush()
+    logging.shutdown()
+    if any(
+        thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+        for thread in threading.enumerate()
+    ):
+        sys.exit(0)
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _exit_interrupted() -> NoReturn:

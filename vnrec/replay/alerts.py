@@ -80,7 +80,7 @@ class AlertsBook:
         self._pending_trades = 0
         self._names: Sequence[str | None] = ()
         self._gap_seqs = np.zeros(0, np.int64)
-        self._worker = ThreadPoolExecutor(1, "vnrec-alerts") if chunk > 0 else None
+        self._worker: ThreadPoolExecutor | None = None  # started by the first chunk
         self._running: list[Future[None]] = []
         # Per symbol id: the latest epoch seen (-1: none) and, in it, the clock and the
         # transition states; arrays that grow with the ids.
@@ -96,11 +96,17 @@ class AlertsBook:
 
     @property
     def alerts(self) -> list[Alert]:
-        """Every alert so far, in the order emitted."""
+        """Every alert so far, in the order emitted. The chunks' thread ends here (a later
+        chunk starts another): a finished replay leaves no thread behind."""
         self.flush()
         running, self._running = self._running, []
-        for future in running:
-            future.result()
+        worker, self._worker = self._worker, None
+        try:
+            for future in running:
+                future.result()
+        finally:
+            if worker is not None:
+                worker.shutdown(wait=True)
         return self._found
 
     def feed(
@@ -136,9 +142,11 @@ class AlertsBook:
             else {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         )
         names = tuple(self._names)
-        if self._worker is None:
+        if self._chunk <= 0:
             self._compute(trades, names, self._gap_seqs, foreign)
         else:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, "vnrec-alerts")
             self._running.append(
                 self._worker.submit(self._compute, trades, names, self._gap_seqs, foreign)
             )

@@ -29,9 +29,10 @@ log = logging.getLogger(__name__)
 
 WINDOW_ROWS = 131_072  # rows per table read at once: per-window costs vs peak memory
 # Counted trades gathered before the alert rules run (their per-call costs, not their
-# results, depend on it). Measured on the 3M-event bench day: 65,536 is as fast as 262,144
-# and peaks ~90 MB lower (a chunk's intermediates overlap the next windows' reading).
-ALERT_CHUNK = 65_536
+# results, depend on it). Measured on the 3M-event bench day (5 runs each, interleaved):
+# 32,768 is as fast as 65,536 and 262,144 and peaks ~30 and ~120 MB lower (a chunk's
+# intermediates overlap the next windows' reading); 16,384 starts to cost time.
+ALERT_CHUNK = 32_768
 PACED_WINDOW_ROWS = 1_024  # a paced replay reports (and sleeps) window by window
 Progress = Callable[[int], None]  # called with the number of messages processed so far
 

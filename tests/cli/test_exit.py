@@ -1,0 +1,90 @@
+"""A command that succeeds leaves without the interpreter's teardown, and loses nothing by
+it: its output is all there, exit handlers run, and a thread still working is waited for."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+PROGRAM = textwrap.dedent(
+    """
+    import atexit, sys, threading, time
+    from pathlib import Path
+
+    import typer
+
+    from vnrec.cli import main
+
+    marks = Path(sys.argv[1])
+    app = typer.Typer()
+
+    @app.command()
+    def talk(lines: int = 100_000, straggler: bool = False) -> None:
+        atexit.register(lambda: marks.write_text(marks.read_text() + "exit handler ran\\n"))
+        if straggler:
+            def late() -> None:
+                time.sleep(0.2)  # still working when the command returns
+                marks.write_text(marks.read_text() + "thread finished\\n")
+            threading.Thread(target=late).start()
+        for number in range(lines):
+            print(f"line {number}")
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    main.build_app = lambda: app
+    sys.argv = ["vnrec", *sys.argv[2:]]
+    main.run()
+    """
+)
+
+
+def _run(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], str]:
+    marks = tmp_path / "marks"
+    marks.write_text("")
+    program = tmp_path / "program.py"
+    program.write_text(PROGRAM)
+    done = subprocess.run(
+        [sys.executable, str(program), str(marks), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    return done, marks.read_text()
+
+
+def test_every_line_of_output_and_the_exit_handlers(tmp_path: Path) -> None:
+    done, marks = _run(tmp_path, "talk")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 100_000 and lines[-1] == "line 99999"
+    assert marks == "exit handler ran\n"
+
+
+def test_a_thread_still_working_is_waited_for(tmp_path: Path) -> None:
+    done, marks = _run(tmp_path, "talk", "--lines", "3", "--straggler")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["line 0", "line 1", "line 2"]
+    assert marks.splitlines() == ["thread finished", "exit handler ran"]
+
+
+def test_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    marks.write_text("")
+    program = tmp_path / "program.py"
+    program.write_text(PROGRAM)
+    with Path("/dev/full").open("w") as full:
+        done = subprocess.run(
+            [sys.executable, str(program), str(marks), "talk", "--lines", "3"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "vnrec: error: No space left on device\n"
