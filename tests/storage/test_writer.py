@@ -10,6 +10,7 @@ import pytest
 
 from vnrec import testing as f
 from vnrec.errors import IntegrityError, LockedError, NoDataError, OverlapError, StorageError
+from vnrec.storage import compact as compact_module
 from vnrec.storage.commits import OP_IMPORT, log_path, read_state
 from vnrec.storage.compact import compact_day
 from vnrec.storage.day import open_day
@@ -174,6 +175,21 @@ def test_compaction_merges_parts_in_one_commit_and_is_idempotent(layout: Layout)
     assert layout.state(DAY).version > version
     assert not compact_day(layout, DAY).changed
     assert _rows(layout, "raw") == before["raw"]
+
+
+def test_compaction_writes_whole_row_groups_but_the_last(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only a file's last row group is short: a stray small group in the middle would store
+    every column's dictionary once more."""
+    _import_in_batches(layout, _day(20), 6)  # parts of 6 messages, 20 quotes in all
+    monkeypatch.setattr(compact_module, "ROW_GROUP_ROWS", 7)
+    compact_day(layout, DAY)
+    (merged,) = layout.parts("quotes", DAY)
+    meta = pq.ParquetFile(merged.path).metadata
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert groups == [7, 7, 6]
+    assert _rows(layout, "quotes") == list(range(1, 41, 2))
 
 
 def test_an_uncommitted_merge_is_invisible_and_removed(layout: Layout) -> None:

@@ -202,18 +202,18 @@ class AlertsBook:
 
     def _trade_rules(self, cols: Cols, names: Sequence[str | None], gap_seqs: I64) -> list[Alert]:
         sym = cols["sym"].astype(np.int64)
-        epoch = np.searchsorted(gap_seqs, cols["seq"], side="right").astype(np.int64)
+        epoch = np.searchsorted(gap_seqs, cols["seq"], side="right").astype(np.int64, copy=False)
         if int(epoch.max()) >= 1 << EPOCH_BITS:
             raise ValueError(f"more than {(1 << EPOCH_BITS) - 1} recording gaps in a day")
         # Rows by (symbol, epoch), seq order kept inside: a stable sort on one integer.
         block = (sym << EPOCH_BITS) | epoch
         order = _stable_order(sym, epoch, block)
         side = cols["side"][order]
-        volume = cols["volume"][order].astype(np.int64)
+        volume = cols["volume"][order].astype(np.int64, copy=False)
         window: Cols = {
             "block": block[order],
-            "seq": cols["seq"][order].astype(np.int64),
-            "ts": cols["event_ts"][order].astype(np.int64),
+            "seq": cols["seq"][order].astype(np.int64, copy=False),
+            "ts": cols["event_ts"][order].astype(np.int64, copy=False),
             "volume": volume,
             "buy": np.where(side == _SIDE_BUY, volume, 0),
             "sell": np.where(side == _SIDE_SELL, volume, 0),
@@ -230,7 +230,7 @@ class AlertsBook:
         keys, here = merged["key"], window["key"]
         volume_sum, buy_sum, sell_sum = (_prefix(merged[n]) for n in ("volume", "buy", "sell"))
         lo = np.searchsorted(keys, here - SPIKE_WINDOW_US, side="right")
-        hi = np.searchsorted(keys, here, side="left")  # earlier clocks only
+        hi = _run_starts(keys)[at]  # earlier clocks only: where the row's key first appears
         count = hi - lo
         total = volume_sum[hi] - volume_sum[lo]
         # The imbalance flow runs up to the row itself, included.
@@ -359,7 +359,7 @@ def _stable_order(sym: I64, epoch: I64, block: I64) -> np.ndarray:
 
 def _block_cummax(values: I64, first: np.ndarray) -> I64:
     """The running maximum of `values` within each block (rows grouped by block)."""
-    block = np.cumsum(first).astype(np.int64)
+    block = np.cumsum(first).astype(np.int64, copy=False)
     low = values - int(values.min())
     if int(low.max()) >= 1 << BLOCK_SHIFT:
         raise ValueError("a window's event times span more than 12 days")
@@ -387,6 +387,16 @@ def _previous_where(
         previous[1:] = np.maximum.accumulate(marked)[:-1]
     inside = previous >= block_start
     return np.where(inside, values[np.maximum(previous, 0)], carried)
+
+
+def _run_starts(keys: I64) -> I64:
+    """For each position of sorted `keys`, the first position holding the same key (what
+    `searchsorted(keys, keys, "left")` gives, in linear time)."""
+    positions = np.arange(len(keys))
+    fresh = np.ones(len(keys), np.bool_)
+    fresh[1:] = keys[1:] != keys[:-1]
+    starts: I64 = np.maximum.accumulate(np.where(fresh, positions, 0))
+    return starts
 
 
 def _merged(tail: Cols, window: Cols) -> tuple[Cols, I64]:

@@ -91,10 +91,14 @@ def _merge(table: str, sources: list[PartFile], target: Path, first: int, last: 
                 pending.append(batch.cast(schema))
                 pending_rows += batch.num_rows
                 expected -= batch.num_rows
-                if pending_rows >= ROW_GROUP_ROWS:
-                    out.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
-                    rows += pending_rows
-                    pending, pending_rows = [], 0
+                # Whole groups only; the rest starts the next one: a stray small group
+                # would store every column's dictionary once more.
+                while pending_rows >= ROW_GROUP_ROWS:
+                    held = pa.Table.from_batches(pending, schema)
+                    out.write_table(held.slice(0, ROW_GROUP_ROWS), ROW_GROUP_ROWS)
+                    rows += ROW_GROUP_ROWS
+                    pending = held.slice(ROW_GROUP_ROWS).to_batches()
+                    pending_rows -= ROW_GROUP_ROWS
             if expected:
                 raise StorageError(
                     f"{source.path} holds {source.rows - expected:,} rows, its commit record"
