@@ -1,5 +1,6 @@
-"""A command that succeeds leaves without the interpreter's teardown, and loses nothing by
-it: its output is all there, exit handlers run, and a thread still working is waited for."""
+"""The `vnrec` command, when it succeeds, leaves without the interpreter's teardown and
+loses nothing by it: its output is all there, exit handlers run, and a thread still working
+is waited for. A caller of `run()` gets an ordinary return."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ PROGRAM = textwrap.dedent(
 
     main.build_app = lambda: app
     sys.argv = ["vnrec", *sys.argv[2:]]
-    main.run()
+    main.main()
     """
 )
 
@@ -88,3 +89,21 @@ def test_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) ->
         )
     assert done.returncode == 1
     assert done.stderr == "vnrec: error: No space left on device\n"
+
+
+def test_run_returns_to_its_caller(tmp_path: Path) -> None:
+    program = tmp_path / "program.py"
+    program.write_text(
+        PROGRAM.replace("main.main()", "try:\n    main.run()\nfinally:\n    print('caller')")
+    )
+    marks = tmp_path / "marks"
+    marks.write_text("")
+    done = subprocess.run(
+        [sys.executable, str(program), str(marks), "talk", "--lines", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["line 0", "caller"]
