@@ -147,10 +147,8 @@ def _exit_done() -> NoReturn:
     replay's arrays) took ~0.1 s of a 1.3 s `vnrec replay`. Standard output is flushed by
     `run()` (a failing flush is reported there) and every exit handler still runs
     (temporary directories, pools, executors); with a non-daemon thread still alive,
-    Python's own exit joins it as usual."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    logging.shutdown()
+    Python's own exit joins it as usual. The exit handlers include logging's, which
+    flushes its streams."""
     if any(
         thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
         for thread in threading.enumerate()

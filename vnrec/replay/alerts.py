@@ -380,7 +380,7 @@ def _previous_where(
     """For each row, `values` at its block's previous row where `where` holds (`carried`,
     the state the block brought in, before the block's first such row)."""
     positions = np.arange(len(values))
-    block_start = np.maximum.accumulate(np.where(first, positions, 0))
+    block_start = _starts(first)
     marked = np.where(where, positions, -1)
     previous = np.full(len(values), -1, np.int64)
     if len(values) > 1:
@@ -389,14 +389,19 @@ def _previous_where(
     return np.where(inside, values[np.maximum(previous, 0)], carried)
 
 
+def _starts(first: np.ndarray) -> I64:
+    """For each row, the position of its run's first row (`first` marks where runs begin;
+    the first row must be marked)."""
+    starts: I64 = np.maximum.accumulate(np.where(first, np.arange(len(first)), 0))
+    return starts
+
+
 def _run_starts(keys: I64) -> I64:
     """For each position of sorted `keys`, the first position holding the same key (what
     `searchsorted(keys, keys, "left")` gives, in linear time)."""
-    positions = np.arange(len(keys))
     fresh = np.ones(len(keys), np.bool_)
     fresh[1:] = keys[1:] != keys[:-1]
-    starts: I64 = np.maximum.accumulate(np.where(fresh, positions, 0))
-    return starts
+    return _starts(fresh)
 
 
 def _merged(tail: Cols, window: Cols) -> tuple[Cols, I64]:
