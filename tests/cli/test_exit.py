@@ -4,6 +4,7 @@ is waited for. A caller of `run()` gets an ordinary return."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -107,3 +108,19 @@ def test_run_returns_to_its_caller(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["line 0", "caller"]
+
+
+def test_a_closed_standard_output_is_one_line(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "ls", "--data", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+        timeout=60,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        "vnrec: error: standard output is closed; redirect it (> FILE or > /dev/null)\n"
+    )

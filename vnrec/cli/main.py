@@ -85,6 +85,8 @@ def run() -> None:
     install_interrupts()
     app = build_app()
     try:
+        if sys.stdout is None:  # started with its descriptor closed (`>&-`)
+            raise VnrecError("standard output is closed; redirect it (> FILE or > /dev/null)")
         try:
             app()  # standalone: typer handles usage errors, --help and typer.Exit itself
         except SystemExit as done:
