@@ -15,6 +15,7 @@ from vnrec.cli.output import to_json
 from vnrec.errors import NoDataError
 from vnrec.events import Event, QuoteEvent, TradeEvent, UnknownEvent
 from vnrec.replay import OutOfOrderError, Pipeline, ReplayResult, events_from_tables, replay
+from vnrec.replay.engine import most_often
 from vnrec.storage.compact import compact_day
 from vnrec.storage.layout import Layout
 
@@ -279,3 +280,11 @@ def test_event_types_limits_what_a_tracker_receives(day_root: Path) -> None:
     replay(DAY, data=day_root, trackers=[everything, trades])
     assert trades.events == [e for e in everything.events if isinstance(e, TradeEvent)]
     assert trades.events
+
+
+def test_a_warning_names_the_most_often_symbols_and_counts_the_rest() -> None:
+    counts = {f"S{i:03d}": i % 7 + 1 for i in range(400)}
+    line = most_often(counts, shown=3)
+    assert line == "S006 x7, S013 x7, S020 x7 and 397 more symbols"
+    assert most_often({"VNM": 2, "FPT": 2}) == "FPT x2, VNM x2"
+    assert most_often({"VNM": 1, "FPT": 2, "HPG": 3}, shown=2) == "HPG x3, FPT x2 and 1 more symbol"

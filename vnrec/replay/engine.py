@@ -34,6 +34,7 @@ WINDOW_ROWS = 131_072  # rows per table read at once: per-window costs vs peak m
 # intermediates overlap the next windows' reading); 16,384 starts to cost time.
 ALERT_CHUNK = 32_768
 PACED_WINDOW_ROWS = 1_024  # a paced replay reports (and sleeps) window by window
+MOST_OFTEN_SHOWN = 10  # symbols named in a warning line; the rest are counted
 Progress = Callable[[int], None]  # called with the number of messages processed so far
 
 
@@ -139,9 +140,18 @@ def replay(
             "%s: foreign cumulative figures went down (re-baselined) %d times: %s",
             the_day.isoformat(),
             sum(rebaselined.values()),
-            ", ".join(f"{symbol} x{count}" for symbol, count in rebaselined.items()),
+            most_often(rebaselined),
         )
     return ReplayResult.of(the_day, engine.events, engine, tracker_results=results)
+
+
+def most_often(counts: Mapping[str, int], shown: int = MOST_OFTEN_SHOWN) -> str:
+    """`counts` as "SYM xN" from the most often (ties by name), `shown` of them at most:
+    a day of real data can re-baseline hundreds of symbols, which one log line must not list."""
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    listed = ", ".join(f"{symbol} x{count}" for symbol, count in ranked[:shown])
+    rest = len(ranked) - shown
+    return f"{listed} and {rest} more symbol{'s' if rest > 1 else ''}" if rest > 0 else listed
 
 
 def _pace(pacer: Pacer, rows: Mapping[str, pa.Table]) -> None:
