@@ -131,6 +131,34 @@ def test_a_damaged_record_inside_the_log_is_an_error(layout: Layout) -> None:
         open_day(layout, DAY)
 
 
+@pytest.mark.parametrize("damage", ["flipped", "newline lost"])
+def test_a_damaged_last_record_is_an_error_and_nothing_is_deleted(
+    layout: Layout, damage: str
+) -> None:
+    """A whole last line that fails its checksum (a flipped bit), or a whole record that
+    lost its newline, is damage: taken for an interrupted append, the day would vanish and
+    the next writer would delete its parts."""
+    import_envelopes(layout, _day(2))  # an import record, then its tx_commit
+    path = log_path(layout.root, DAY)
+    lines = path.read_bytes().splitlines(keepends=True)
+    if damage == "flipped":
+        lines[-1] = lines[-1].replace(b'"op":', b'"oq":', 1)
+    else:
+        lines[-1] = lines[-1][:-1]
+    damaged = b"".join(lines)
+    path.write_bytes(damaged)
+    files = sorted(layout.root.rglob("*.parquet"))
+    where = rf"\.log:{len(lines)}: commit record damaged"
+    with pytest.raises(StorageError, match=where):
+        layout.state(DAY)
+    with pytest.raises(StorageError, match=where):
+        open_day(layout, DAY)
+    with pytest.raises(StorageError, match=where):
+        import_envelopes(layout, _day(1, start=2), append=True)
+    assert sorted(layout.root.rglob("*.parquet")) == files
+    assert path.read_bytes() == damaged
+
+
 def test_pending_import_records_are_invisible_then_dropped(layout: Layout) -> None:
     """An import record without its decision is invisible; the next writer drops it and
     its files, and the day's seq continues where the committed data ends."""

@@ -3,9 +3,9 @@
 Each trading day has one append-only log, `<root>/_commits/date=YYYY-MM-DD.log`. A line is
 one commit record, `<crc32 of the JSON, 8 hex digits> <JSON>\\n`, listing the part files it
 adds (table, file name, seq range, rows, bytes, sha256 of the whole file) and removes. A
-record is durable once its line is fsynced; a line that is incomplete or fails its checksum
-at the end of the log is a commit that never happened (a writer crashed mid-append) and is
-invisible; anywhere else it is damage, and an error.
+record is durable once its line is fsynced; an incomplete last line (no newline, and not a
+whole record) is a commit that never happened (a writer crashed mid-append) and is
+invisible; any other line that fails its checksum is damage, and an error.
 
 Readers never list directories: a day's parts are exactly what its log says. A file the log
 does not name (a crashed writer's leftover, a superseded part) is invisible; a file the log
@@ -224,11 +224,16 @@ def read_state(root: Path, day: dt.date, *, decided: Iterable[str] | None = None
         number += 1
         record = None if end < 0 else _decode_line(data[offset:end])
         if record is None:
-            if end < 0 or end + 1 >= len(data):
+            # An append is one write of a whole line, so a crash can only leave a line
+            # without its newline, which no checksum matches. A whole line that fails its
+            # checksum, or a whole record that lost its newline, is damage even at the end:
+            # taking it for an interrupted append would hide committed data, and the next
+            # writer would delete its files.
+            if end < 0 and _decode_line(data[offset:]) is None:
                 state.torn_bytes = len(data) - offset  # an interrupted last append
                 break
             raise StorageError(
-                f"{path}:{number}: commit record damaged (checksum or JSON);"
+                f"{path}:{number}: commit record damaged (checksum, JSON or newline);"
                 " the day's committed state cannot be trusted"
             )
         _apply_record(state, record, f"{path}:{number}")
