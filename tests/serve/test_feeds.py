@@ -16,6 +16,7 @@ import pytest
 from tests.replay.conftest import DAY, generated_day
 from vnrec.calendar import DEFAULT_CALENDAR, HCM_TZ
 from vnrec.cli.output import to_json
+from vnrec.errors import BadInputError
 from vnrec.recorder.connections import CONNECTIONS_SCHEMA
 from vnrec.replay import replay
 from vnrec.serve.follow import LiveFollower
@@ -133,7 +134,7 @@ def test_a_day_is_played_by_event_time_and_ends_on_the_replay(
     assert session.status()["events"] == due_by("09:10:00")
     assert session.status()["state"] == "playing"
 
-    player.set_speed(1e9)
+    player.set_speed(1e300)  # as fast as it goes: the day's clock must stay a number
     clock.now += 1.0
     while session.status()["state"] != "finished":
         player.step(session)
@@ -142,8 +143,9 @@ def test_a_day_is_played_by_event_time_and_ends_on_the_replay(
 
 
 def test_a_wrong_speed_and_a_day_not_recorded_are_refused(day_root: Path) -> None:
-    with pytest.raises(Exception, match="--speed must be > 0"):
-        DayPlayer(day_root, DAY, DEFAULT_CALENDAR, speed=0)
+    for wrong in (0, -1, float("nan"), float("inf")):
+        with pytest.raises(BadInputError, match="--speed must be a finite number > 0"):
+            DayPlayer(day_root, DAY, DEFAULT_CALENDAR, speed=wrong)
     with pytest.raises(Exception, match="no recorded data for 2026-02-07"):
         DayPlayer(day_root, dt.date(2026, 2, 7), DEFAULT_CALENDAR, speed=1)
 

@@ -3,6 +3,7 @@ sleep function are passed in, so tests pace without really sleeping."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from vnrec.errors import BadInputError
@@ -11,14 +12,19 @@ Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
 
+def check_speed(speed: float) -> None:
+    """A pacing speed: N x real time, a finite number > 0."""
+    if not (speed > 0 and math.isfinite(speed)):
+        raise BadInputError(f"--speed must be a finite number > 0, got {speed}")
+
+
 class Pacer:
     """Delays each event until `speed` times real time has passed since the first event.
 
     An event without an event time, or earlier than one already paced, goes at once."""
 
     def __init__(self, speed: float, clock: Clock, sleep: Sleep) -> None:
-        if not speed > 0:
-            raise BadInputError(f"--speed must be > 0, got {speed}")
+        check_speed(speed)
         self._speed = speed
         self._clock = clock
         self._sleep = sleep

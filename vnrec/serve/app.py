@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, HTTPException, WebSocket
-from fastapi.responses import HTMLResponse, Response
+from fastapi import FastAPI, HTTPException, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from vnrec.cli.output import to_json
@@ -106,6 +107,16 @@ def create_app(root: Path, session: Session, hub: Hub, token: str | None) -> Fas
         lifespan=lifespan,
     )
     app.mount("/static", StaticFiles(directory=static_dir()), name="static")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer echoes the input, which JSON cannot carry when it is the
+        # infinity `1e309` reads as (the server answered 500 and stopped): where and why only.
+        detail = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg"), "type": error.get("type")}
+            for error in exc.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     async def index() -> HTMLResponse:

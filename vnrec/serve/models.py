@@ -70,5 +70,7 @@ class Control(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["pause", "resume", "speed", "jump"]
-    speed: float | None = Field(None, gt=0, description="For `speed`: N x real time.")
+    speed: float | None = Field(
+        None, gt=0, allow_inf_nan=False, description="For `speed`: N x real time."
+    )
     time: dt.time | None = Field(None, description="For `jump`: HH:MM[:SS], Asia/Ho_Chi_Minh.")

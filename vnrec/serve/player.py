@@ -22,7 +22,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from vnrec.calendar import HCM_TZ, TradingCalendar
-from vnrec.errors import BadInputError
+from vnrec.replay.pacing import check_speed
 from vnrec.replay.sources import window_streams
 from vnrec.replay.windows import seq_windows
 from vnrec.serve.board import BOARD_COLUMNS, Board
@@ -70,6 +70,9 @@ def split_window(window: Window, cut_seq: int) -> tuple[dict[str, pa.Table], dic
         at = int(np.searchsorted(seq, cut_seq, side="left"))
         head[name], tail[name] = table.slice(0, at), table.slice(at)
     return head, tail
+
+
+_MAX_ADVANCE_US = 7 * 86_400 * 1e6
 
 
 class DayPlayer:
@@ -137,7 +140,9 @@ class DayPlayer:
         """Move the play clock to now (under the lock)."""
         now = self._monotonic()
         if self._clock_us is not None and not self._paused and not self.finished:
-            self._clock_us += int((now - self._last_tick) * self._speed * 1e6)
+            # A huge speed moves at most a week at a time: the clock stays an integer.
+            advance = min((now - self._last_tick) * self._speed * 1e6, _MAX_ADVANCE_US)
+            self._clock_us += int(advance)
         self._last_tick = now
 
     # -- playing -------------------------------------------------------------------------
@@ -217,8 +222,3 @@ class DayPlayer:
                 "lag_ms": None,
                 "stale": False,
             }
-
-
-def check_speed(speed: float) -> None:
-    if not speed > 0:
-        raise BadInputError(f"--speed must be > 0, got {speed}")
