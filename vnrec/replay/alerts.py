@@ -15,13 +15,18 @@ more than the work on windows of tens of thousands of trades).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 from vnrec.trackers.alerts import (
     CEILING_HIT,
     FLOOR_HIT,
@@ -45,7 +50,8 @@ _SIDE_BUY, _SIDE_SELL = 1, 2  # classification codes of the columnar day (SIDES)
 
 
 Cols = dict[str, np.ndarray]
-_TAIL = ("block", "key", "clock", "volume", "buy", "sell")
+# A key holds its block and clock in its bits: the tail carries keys and the summed columns.
+_TAIL = ("key", "volume", "buy", "sell")
 EPOCH_BITS = 16  # a block is a symbol id and an epoch (gaps so far) in 16 bits
 CLOCK_BITS = 38  # a key's clock: µs from a day before the first, for up to 3 days
 
@@ -55,6 +61,8 @@ def _take(cols: Cols, rows: np.ndarray) -> Cols:
 
 
 Foreign = list[tuple[int, int | None, str | None, float | None, float | None]]
+# A window's `foreign` table as rows (seq, event_ts, symbol, buy_val, sell_val), seq order.
+ForeignReader = Callable[["pa.Table"], Foreign]
 
 
 class AlertsBook:
@@ -69,14 +77,19 @@ class AlertsBook:
     and a failure is raised by `alerts`."""
 
     def __init__(
-        self, day: dt.date, calendar: TradingCalendar = DEFAULT_CALENDAR, chunk: int = 0
+        self,
+        day: dt.date,
+        read_foreign: ForeignReader,
+        calendar: TradingCalendar = DEFAULT_CALENDAR,
+        chunk: int = 0,
     ) -> None:
+        self._read_foreign = read_foreign
         self._dedup = Deduper()
         self._foreign = ForeignAcceleration()
         self.basis = BasisFlip(day, calendar)
         self._found: list[Alert] = []
         self._chunk = chunk
-        self._pending: list[tuple[Cols | None, Foreign]] = []
+        self._pending: list[tuple[Cols | None, pa.Table | None]] = []
         self._pending_trades = 0
         self._names: Sequence[str | None] = ()
         self._gap_seqs = np.zeros(0, np.int64)
@@ -114,12 +127,12 @@ class AlertsBook:
         trades: Cols | None,
         names: Sequence[str | None],
         gap_seqs: I64,
-        foreign: Foreign,
+        foreign: pa.Table | None,
     ) -> None:
         """A window: its counted trades (columns `seq, sym, price, volume, side, session,
         event_ts, timed, ceiling, floor, basis`, seq order; `timed`: has an event time),
-        the names of the symbol ids, the day's gap seqs so far, and its `R` messages
-        (seq, event_ts, symbol, buy_val, sell_val), in seq order."""
+        the names of the symbol ids, the day's gap seqs so far, and its `foreign` rows
+        (read by `read_foreign` on the chunks' thread, off the window loop)."""
         self._pending.append((trades, foreign))
         self._pending_trades += 0 if trades is None else len(trades["seq"])
         self._names = names
@@ -131,9 +144,25 @@ class AlertsBook:
         """Compute what was gathered."""
         if not self._pending:
             return
-        parts = [trades for trades, _ in self._pending if trades is not None and len(trades["seq"])]
-        foreign = [row for _, rows in self._pending for row in rows]
-        self._pending, self._pending_trades = [], 0
+        pending, self._pending, self._pending_trades = self._pending, [], 0
+        names = tuple(self._names)
+        if self._chunk <= 0:
+            self._gathered(pending, names, self._gap_seqs)
+        else:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(1, "vnrec-alerts")
+            self._running.append(
+                self._worker.submit(self._gathered, pending, names, self._gap_seqs)
+            )
+
+    def _gathered(
+        self,
+        pending: list[tuple[Cols | None, pa.Table | None]],
+        names: Sequence[str | None],
+        gap_seqs: I64,
+    ) -> None:
+        """The windows gathered as one chunk (joined here, on the chunks' thread)."""
+        parts = [trades for trades, _ in pending if trades is not None and len(trades["seq"])]
         trades = (
             None
             if not parts
@@ -141,15 +170,10 @@ class AlertsBook:
             if len(parts) == 1
             else {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         )
-        names = tuple(self._names)
-        if self._chunk <= 0:
-            self._compute(trades, names, self._gap_seqs, foreign)
-        else:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(1, "vnrec-alerts")
-            self._running.append(
-                self._worker.submit(self._compute, trades, names, self._gap_seqs, foreign)
-            )
+        foreign = [
+            row for _, table in pending if table is not None for row in self._read_foreign(table)
+        ]
+        self._compute(trades, names, gap_seqs, foreign)
 
     def _compute(
         self, trades: Cols | None, names: Sequence[str | None], gap_seqs: I64, foreign: Foreign
@@ -193,10 +217,7 @@ class AlertsBook:
         for sym in np.unique(cols["sym"][rows]).tolist():
             mine = rows[cols["sym"][rows] == sym]
             found += self.basis.flips(
-                str(names[sym]),
-                cols["seq"][mine].tolist(),
-                cols["event_ts"][mine].tolist(),
-                basis[mine].tolist(),
+                str(names[sym]), cols["seq"][mine], cols["event_ts"][mine], basis[mine]
             )
         return found
 
@@ -425,10 +446,12 @@ def _merged(tail: Cols, window: Cols) -> tuple[Cols, I64]:
 def _recent(rows: Cols) -> Cols:
     """The rows later windows may still need: within the last 20 minutes of clock of each
     symbol's latest block (`rows` sorted by key)."""
-    block, clock = rows["block"], rows["clock"]
-    size = len(block)
+    keys = rows["key"]
+    size = len(keys)
     if not size:
         return rows
+    block = keys >> CLOCK_BITS
+    clock = keys & ((1 << CLOCK_BITS) - 1)
     sym = block >> EPOCH_BITS
     last = np.ones(size, np.bool_)
     last[:-1] = sym[:-1] != sym[1:]

@@ -242,7 +242,7 @@ class ColumnarDay:
         self._keep_trades = keep_trades
         self._window_trades: pl.DataFrame | None = None
         self._candles = CandleBook() if candles else None
-        self._alerts = AlertsBook(day, calendar, alert_chunk) if alerts else None
+        self._alerts = AlertsBook(day, _foreign_rows, calendar, alert_chunk) if alerts else None
         self._alert_trades: dict[str, np.ndarray] | None = None
         # Per-window partial results, combined when results are asked for; the foreign and
         # index rows (a few percent of a day) are kept as they are and read once then.
@@ -313,7 +313,7 @@ class ColumnarDay:
             self._on_trades(trades, quote_rows, vn30)
         if self._alerts is not None:
             self._alerts.feed(
-                self._alert_trades, self._names, self._gap_seqs, _foreign_rows(window)
+                self._alert_trades, self._names, self._gap_seqs, window.get("foreign")
             )
         if len(vn30[0]):
             self._vn30_seq, self._vn30_value = int(vn30[0][-1]), float(vn30[1][-1])
@@ -974,12 +974,11 @@ def _limit(trades: pa.Table, name: str) -> npt.NDArray[np.float64]:
 
 
 def _foreign_rows(
-    window: Mapping[str, pa.Table],
+    table: pa.Table,
 ) -> list[tuple[int, int | None, str | None, float | None, float | None]]:
-    """The window's `R` messages for the alerts: seq, event_ts (µs), symbol, buy and sell
+    """A window's `R` messages for the alerts: seq, event_ts (µs), symbol, buy and sell
     values."""
-    table = window.get("foreign")
-    if table is None or not table.num_rows:
+    if not table.num_rows:
         return []
     columns = [
         table.column("seq").to_pylist(),

@@ -28,6 +28,9 @@ import datetime as dt
 import math
 from typing import NamedTuple
 
+import numpy as np
+import numpy.typing as npt
+
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, listed_contract_months
 from vnrec.calendar import parse_futures_symbol as _parse_future
 from vnrec.events import Gap
@@ -166,20 +169,27 @@ class BasisFlip:
         return None
 
     def flips(
-        self, symbol: str, seqs: list[int], stamps: list[int], bases: list[float]
+        self,
+        symbol: str,
+        seqs: npt.NDArray[np.int64],
+        stamps: npt.NDArray[np.int64],
+        bases: npt.NDArray[np.float64],
     ) -> list[Alert]:
         """`on_basis` over many trades of one front contract at once: their non-zero bases,
-        in seq order."""
-        found = []
+        in seq order. Only the flips become Python objects (a contract trades thousands of
+        times a day and flips a few dozen)."""
+        if not len(bases):
+            return []
+        sign = np.where(bases > 0, 1.0, -1.0)
+        previous = np.empty_like(sign)
+        previous[1:] = sign[:-1]
         last = self._sign.get(symbol)
-        for seq, stamp, basis in zip(seqs, stamps, bases, strict=True):
-            sign = 1.0 if basis > 0 else -1.0
-            if last is not None and last != sign:
-                found.append(Alert(seq, stamp, BASIS_FLIP, symbol, basis, 0.0))
-            last = sign
-        if last is not None:
-            self._sign[symbol] = last
-        return found
+        previous[0] = sign[0] if last is None else last
+        self._sign[symbol] = float(sign[-1])
+        return [
+            Alert(int(seqs[i]), int(stamps[i]), BASIS_FLIP, symbol, float(bases[i]), 0.0)
+            for i in np.flatnonzero(sign != previous).tolist()
+        ]
 
 
 def _known(value: float | None) -> bool:
