@@ -124,3 +124,36 @@ def test_a_closed_standard_output_is_one_line(tmp_path: Path) -> None:
     assert done.stderr == (
         "vnrec: error: standard output is closed; redirect it (> FILE or > /dev/null)\n"
     )
+
+
+def test_usage_errors_and_a_full_standard_output_are_one_line_and_exit_1() -> None:
+    """A usage error (an unknown option, a value of the wrong type, an unknown command) is
+    one line naming it, exit 1, as every other error; output to a full disk says so."""
+    for args, expected in (
+        (
+            ["calendar", "--bogus"],
+            "vnrec: error: No such option: --bogus (see `vnrec calendar --help`)",
+        ),
+        (["calendar", "--year", "abc"], "vnrec: error: Invalid value for '--year'"),
+        (["nosuch"], "vnrec: error: No such command 'nosuch'."),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "vnrec.cli.main", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+        assert done.returncode == 1 and done.stdout == "", done
+        assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(expected), done.stderr
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "vnrec.cli.main", "calendar", "--year", "2026", "-f", "json"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert done.stderr == "vnrec: error: cannot write to standard output: No space left on device\n"

@@ -235,3 +235,49 @@ def test_a_corrupt_part_is_named_in_one_line(
     assert report.damaged
     (parts,) = [c for c in report.checks if c.name == "parts"]
     assert [d["part"] for d in parts.details] == [part.name]
+
+
+OUTPUTS = [
+    ("stats", "--date", DAY.isoformat(), "-f", "json", "-o", "{out}/stats.json"),
+    ("query", "SELECT * FROM quotes", "-f", "parquet", "-o", "{out}/quotes.parquet"),
+    ("replay", "--date", DAY.isoformat(), "-f", "json", "--out", "{out}/replayed"),
+]
+
+
+@pytest.mark.parametrize("args", OUTPUTS, ids=lambda a: a[0])
+def test_an_output_on_a_full_disk_leaves_the_old_file_whole(
+    template: Path, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """`-o FILE` (`--out DIR`) on a full disk: one line naming the file, and the file that
+    was there is still there, whole (the new one is written beside it, then renamed)."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    old = b"the previous output\n" * 100
+    argv = " ".join(f"'{a.format(out=mount)}'" for a in (*args, "--data", str(template / "data")))
+    script = f"""
+set -e
+mount -t tmpfs -o size=256k tmpfs {mount}
+mkdir -p {mount}/replayed/date={DAY.isoformat()}
+for name in stats.json quotes.parquet replayed/date={DAY.isoformat()}/trades.parquet; do
+    printf '%s' '{old.decode()}' > {mount}/$name
+done
+dd if=/dev/zero of={mount}/.filler bs=4096 2>/dev/null || true
+set +e
+{sys.executable} -m vnrec.cli.main {argv}
+status=$?
+mkdir -p {tmp_path / "after"} && cp -a {mount}/. {tmp_path / "after"}/
+exit $status
+"""
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    _one_line_error(result, "No space left on device", str(mount))
+    after = tmp_path / "after"
+    for name in ("stats.json", "quotes.parquet", f"replayed/date={DAY.isoformat()}/trades.parquet"):
+        assert (after / name).read_bytes() == old, name
+    leftovers = [p for p in after.rglob("*") if p.is_file() and p.name != ".filler"]
+    assert len(leftovers) == 3, leftovers

@@ -23,7 +23,7 @@ from vnrec.cli.days import (
     plan_days,
 )
 from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
-from vnrec.cli.output import OutputFormat, default_format, emit, to_json
+from vnrec.cli.output import OutputFormat, default_format, emit, to_json, write_stdout
 from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
 from vnrec.words import counted
@@ -325,10 +325,9 @@ def verify_command(
     chosen = fmt or (ReportFormat.table if terminal else ReportFormat.json)
     report = verify_day(root, parse_day(date), threads=threads)
     if chosen is ReportFormat.json:
-        sys.stdout.write(to_json(report.to_dict()).decode() + "\n")
+        write_stdout(to_json(report.to_dict()).decode() + "\n")
     else:
-        sys.stdout.write(report.render())
-    sys.stdout.flush()
+        write_stdout(report.render())
     if report.damaged:
         raise typer.Exit(1)
 

@@ -27,7 +27,7 @@ from vnrec.cli.days import (
     plan_days,
 )
 from vnrec.cli.options import DataOption
-from vnrec.cli.output import OutputFormat, default_format, emit, to_json
+from vnrec.cli.output import OutputFormat, default_format, emit, to_json, write_stdout
 from vnrec.errors import BadInputError
 from vnrec.words import counted
 
@@ -272,11 +272,9 @@ def render_results(
     `lines`: JSON Lines), or terminal tables."""
     for result in results:
         if fmt is OutputFormat.json:
-            text = to_json(result, indent=not lines)
-            sys.stdout.write(text.decode() + "\n")
+            write_stdout(to_json(result, indent=not lines).decode() + "\n")
         else:
-            sys.stdout.write(_render_table(result))
-    sys.stdout.flush()
+            write_stdout(_render_table(result))
 
 
 def register(app: typer.Typer) -> None:

@@ -5,6 +5,7 @@ exit status 1, never a traceback."""
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib
 import logging
 import os
@@ -13,6 +14,9 @@ import threading
 from typing import NoReturn
 
 import typer
+
+# typer (0.29, pinned) raises the exceptions of its own copy of click.
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from vnrec.cli.interrupts import install_interrupts
 from vnrec.errors import VnrecError, first_line
@@ -88,12 +92,29 @@ def run() -> None:
         if sys.stdout is None:  # started with its descriptor closed (`>&-`)
             raise VnrecError("standard output is closed; redirect it (> FILE or > /dev/null)")
         try:
-            app()  # standalone: typer handles usage errors, --help and typer.Exit itself
-        except SystemExit as done:
-            if done.code not in (0, None):
-                raise
-        # Here, so that a failing flush (a full disk, a closed pipe) is reported as below.
-        sys.stdout.flush()
+            # Not standalone: usage errors come here, to be one line and exit 1 as every
+            # other error; --help and typer.Exit return their exit code.
+            code = app(standalone_mode=False, prog_name="vnrec")
+        except NoArgsIsHelpError as bare:  # `vnrec` alone: the help, as typer shows it
+            bare.show()
+            sys.exit(bare.exit_code)
+        except UsageError as usage:
+            raise VnrecError(_usage_line(usage)) from usage
+        except ClickException as failed:
+            raise VnrecError(failed.format_message()) from failed
+        except typer.Abort as aborted:
+            raise KeyboardInterrupt from aborted
+        if isinstance(code, int) and code != 0:
+            raise SystemExit(code)
+        try:
+            # Here, so that a failing flush (a full disk) is reported as below.
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise VnrecError(f"cannot write to standard output: {exc.strerror or exc}") from exc
+    except BrokenPipeError:
+        _exit_pipe_closed()
     except KeyboardInterrupt:
         _exit_interrupted()
     except Exception as exc:
@@ -116,6 +137,20 @@ def run() -> None:
                 file=sys.stderr,
             )
         sys.exit(1)
+
+
+def _usage_line(usage: UsageError) -> str:
+    where = f" (see `{usage.ctx.command_path} --help`)" if usage.ctx is not None else ""
+    return f"{usage.format_message()}{where}"
+
+
+def _exit_pipe_closed() -> NoReturn:
+    """The reader of standard output went away (`| head`): what it took is what it wanted.
+    Output still buffered goes nowhere instead of failing again at exit."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(1)
 
 
 def _interrupted(exc: BaseException) -> bool:

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import orjson
 
 from vnrec.calendar import HCM_TZ
-from vnrec.errors import BadInputError
+from vnrec.errors import BadInputError, VnrecError
 
 
 class OutputFormat(enum.StrEnum):
@@ -135,7 +135,11 @@ def emit(
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.Table.from_pylist([dict(r) for r in rows]), output)
+        from vnrec.storage.files import atomic_file
+
+        table = pa.Table.from_pylist([dict(r) for r in rows])
+        with atomic_file(output) as sink:
+            pq.write_table(table, sink)
         return
     if fmt is OutputFormat.json:
         text = to_json([dict(r) for r in rows]).decode() + "\n"
@@ -144,7 +148,23 @@ def emit(
     else:
         text = render_table(rows, title)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        from vnrec.storage.files import atomic_file
+
+        # The old file stays whole until the new one is: a full disk leaves it as it was.
+        with atomic_file(output) as sink:
+            sink.write(text.encode())
     else:
-        stream.write(text)
-        stream.flush()
+        write_stdout(text, stream)
+
+
+def write_stdout(text: str, stream: TextIO | None = None) -> None:
+    """`text` on standard output, flushed; a failing write (a full disk) says where it
+    failed. A closed pipe (`| head`) is left to the caller of the command."""
+    target = sys.stdout if stream is None else stream
+    try:
+        target.write(text)
+        target.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise VnrecError(f"cannot write to standard output: {exc.strerror or exc}") from exc

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -19,8 +19,9 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vnrec.errors import VnrecError
+from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
+from vnrec.storage.files import atomic_file
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -108,11 +109,10 @@ def write_rows(path: Path, rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -
 
 
 def write_table(path: Path, table: pa.Table) -> None:
-    """Write a table as one Parquet file, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(TMP_PREFIX + path.name)
-    pq.write_table(table, temporary, **PARQUET_OPTIONS)
-    os.replace(temporary, path)
+    """Write a table as one Parquet file, atomically (a failing disk is an error naming the
+    file, and leaves the file that was there as it was)."""
+    with atomic_file(path) as sink:
+        pq.write_table(table, sink, **PARQUET_OPTIONS)
 
 
 class TradeWriter:
@@ -123,23 +123,45 @@ class TradeWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._temporary = path.with_name(TMP_PREFIX + path.name)
-        self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
+        try:
+            with self._failing("create"):
+                self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
+        except StorageError:
+            self._temporary.unlink(missing_ok=True)
+            raise
 
     def __call__(self, trades: pa.Table) -> None:
-        self._writer.write_table(trades.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA))
+        with self._failing("write"):
+            self._writer.write_table(trades.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA))
 
     def close(self) -> None:
-        """Close and make the file visible under its name."""
-        self._writer.close()
-        os.replace(self._temporary, self.path)
+        """Close and make the file visible under its name (the rows buffered last are
+        written here: a full disk fails here too, and leaves no half-written file)."""
+        try:
+            with self._failing("write"):
+                self._writer.close()
+                os.replace(self._temporary, self.path)
+        except StorageError:
+            self._temporary.unlink(missing_ok=True)
+            raise
 
     def abort(self) -> None:
         """Close and remove the unfinished file (and its directory, when it is empty)."""
-        self._writer.close()
+        # The failure that brought us here is the one to report, not the close's.
+        with contextlib.suppress(OSError, pa.ArrowException):
+            self._writer.close()
         self._temporary.unlink(missing_ok=True)
         # Not empty means other outputs live there: leaving it is the point.
         with contextlib.suppress(OSError):
             self.path.parent.rmdir()
+
+    @contextlib.contextmanager
+    def _failing(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except (OSError, pa.ArrowException) as exc:
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            raise StorageError(f"cannot {what} {self.path}: {detail}") from exc
 
     def __enter__(self) -> TradeWriter:
         return self
