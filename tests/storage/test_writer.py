@@ -13,7 +13,7 @@ from vnrec.errors import IntegrityError, LockedError, NoDataError, OverlapError,
 from vnrec.storage import compact as compact_module
 from vnrec.storage.commits import OP_IMPORT, log_path, read_state
 from vnrec.storage.compact import compact_day
-from vnrec.storage.day import open_day
+from vnrec.storage.day import RecoveryReport, open_day
 from vnrec.storage.importer import Importer, import_envelopes
 from vnrec.storage.layout import Layout, part_name
 from vnrec.storage.locks import DayLock
@@ -87,8 +87,9 @@ def test_a_failed_import_leaves_no_file(layout: Layout) -> None:
     assert _rows(layout, "raw") == [1, 2]
 
 
-def test_recovery_removes_uncommitted_files(layout: Layout) -> None:
-    """Parts no commit names (a crashed batch) and temp files go; committed parts stay."""
+def test_recovery_moves_uncommitted_parts_aside(layout: Layout) -> None:
+    """Temp files go; a part no commit names (a crashed batch) is moved aside, since it
+    could be a committed part whose record was lost; committed parts stay."""
     import_envelopes(layout, _day(2))
     trades = layout.parts("trades", DAY)[0]
     stray = layout.part_path("trades", DAY, 5, 8)
@@ -96,9 +97,30 @@ def test_recovery_removes_uncommitted_files(layout: Layout) -> None:
     temp = layout.day_dir("quotes", DAY) / ".tmp-part-000000000005-000000000008.parquet.123"
     temp.write_bytes(b"partial")
     assert [p.name for p in layout.parts("trades", DAY)] == [trades.name]  # invisible already
-    with open_day(layout, DAY) as writer:
+    report = RecoveryReport(DAY)
+    with open_day(layout, DAY, report=report) as writer:
         assert writer.next_seq == 5
     assert not stray.exists() and not temp.exists() and trades.path.exists()
+    aside = layout.root / "_commits" / "aside" / f"date={DAY.isoformat()}" / "trades" / stray.name
+    assert report.aside == [aside] and aside.read_bytes() == trades.path.read_bytes()
+    assert report.removed == [temp]
+
+
+@pytest.mark.parametrize("damage", ["emptied", "truncated"])
+def test_a_log_that_lost_its_records_loses_no_part(layout: Layout, damage: str) -> None:
+    """A log emptied or cut inside its only record (damage, or a filesystem that lost its
+    tail) hides the day, but no writer deletes its parts: they are moved aside whole."""
+    _import_in_batches(layout, _day(4), 2)
+    compact_day(layout, DAY)
+    parts = {(p.table, p.name): p.path.read_bytes() for p in layout.state(DAY).all_parts()}
+    path = log_path(layout.root, DAY)
+    assert path.read_bytes().count(b"\n") == 1
+    path.write_bytes(b"" if damage == "emptied" else path.read_bytes()[:300])
+    report = RecoveryReport(DAY)
+    with open_day(layout, DAY, report=report):
+        pass
+    aside = {(p.parent.name, p.name): p.read_bytes() for p in report.aside}
+    assert aside == parts and not report.removed
 
 
 def test_an_interrupted_commit_is_invisible_and_cut_off(layout: Layout) -> None:

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 COMMITS_DIR = "_commits"
 TX_DIR = "tx"
 TORN_DIR = "torn"
+ASIDE_DIR = "aside"  # parts no commit names that may hold data (vnrec.storage.day)
 LOG_SUFFIX = ".log"
 FORMAT_VERSION = 1
 

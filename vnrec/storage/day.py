@@ -5,9 +5,10 @@ compaction, `vnrec recover`) starts from the same clean, committed state:
 
 1. an interrupted append at the end of the commit log is kept aside and cut off;
 2. import transactions left pending are finished (their decision file exists) or dropped;
-3. files the log does not name (parts of a crashed write, parts a compaction superseded,
-   temporary files) are deleted: they are invisible to readers and duplicate nothing that
-   is not stored elsewhere (the journal, the import's input, the committed parts);
+3. files the log does not name are invisible to readers: temporary files and parts a
+   committed part covers (superseded by a compaction) are deleted; any other part (a
+   crashed write's, or one whose record a damaged or truncated log lost) is moved to
+   `_commits/aside/`, never deleted, since the log alone cannot tell which it is;
 4. journal segments the recorder left are converted and committed, so that the day's seq
    authority, the commit log, covers every message ever journaled before anyone adds more.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,15 +32,17 @@ import pyarrow.parquet as pq
 from vnrec.errors import OverlapError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.commits import (
+    ASIDE_DIR,
     OP_ADOPT,
     OP_TX_COMMIT,
     DayLog,
     DayState,
     PartFile,
+    commits_dir,
     make_record,
     tx_path,
 )
-from vnrec.storage.files import file_sha256, fsync_dir
+from vnrec.storage.files import file_sha256, fsync_dir, make_dirs_durable
 from vnrec.storage.journal import journal_dir, list_segments
 from vnrec.storage.layout import PART_RE, Layout
 from vnrec.storage.locks import DayLock
@@ -53,6 +57,7 @@ log = logging.getLogger(__name__)
 class RecoveryReport:
     day: dt.date
     removed: list[Path] = field(default_factory=list)
+    aside: list[Path] = field(default_factory=list)  # where unnamed parts were moved
     torn_aside: Path | None = None
     finished_tx: list[str] = field(default_factory=list)
     dropped_tx: list[str] = field(default_factory=list)
@@ -62,6 +67,7 @@ class RecoveryReport:
     def __bool__(self) -> bool:
         return bool(
             self.removed
+            or self.aside
             or self.torn_aside
             or self.finished_tx
             or self.dropped_tx
@@ -82,6 +88,12 @@ class RecoveryReport:
             out.append(f"{day}: dropped import {tx} (interrupted before it committed)")
         if self.removed:
             out.append(f"{day}: removed {len(self.removed)} uncommitted files")
+        if self.aside:
+            out.append(
+                f"{day}: moved {len(self.aside)} part files that no commit names to"
+                f" {self.aside[0].parent.parent} (a crashed writer's, or those of a damaged"
+                " commit log; check the day with `vnrec verify`, then delete them)"
+            )
         stats = self.conversion
         if stats.segments:
             out.append(
@@ -229,17 +241,45 @@ def _settle_transactions(layout: Layout, day_log: DayLog, report: RecoveryReport
 def _remove_uncommitted(
     layout: Layout, day: dt.date, state: DayState, report: RecoveryReport
 ) -> None:
+    """Temporary files go, and so do parts a committed part covers (superseded by a
+    compaction). Any other part no commit names may hold rows stored nowhere else (its
+    record lost to a damaged or truncated log): it is moved aside, never deleted."""
     for path in layout.disk_leftovers(day):
         path.unlink()
         report.removed.append(path)
     for table, paths in layout.disk_parts(day).items():
-        committed = state.committed_names(table)
-        stale = [path for path in paths if path.name not in committed]
+        committed = state.table_parts(table)
+        names = {part.name for part in committed}
+        stale = [path for path in paths if path.name not in names]
         for path in stale:
-            path.unlink()
-            report.removed.append(path)
+            if _covered(path, committed):
+                path.unlink()
+                report.removed.append(path)
+            else:
+                report.aside.append(_move_aside(layout, day, table, path))
         if stale:
             fsync_dir(layout.day_dir(table, day))
+
+
+def _covered(path: Path, committed: list[PartFile]) -> bool:
+    match = PART_RE.match(path.name)
+    if match is None:
+        return False
+    first, last = int(match.group(1)), int(match.group(2))
+    return any(part.first_seq <= first and last <= part.last_seq for part in committed)
+
+
+def _move_aside(layout: Layout, day: dt.date, table: str, path: Path) -> Path:
+    directory = commits_dir(layout.root) / ASIDE_DIR / f"date={day.isoformat()}" / table
+    make_dirs_durable(directory)
+    target = directory / path.name
+    copies = 0
+    while target.exists():  # the same seq range moved aside before
+        copies += 1
+        target = directory / f"{path.name}.{copies}"
+    os.rename(path, target)
+    fsync_dir(directory)
+    return target
 
 
 # -- adopting vnrec 0.1 days --------------------------------------------------------------
