@@ -114,3 +114,19 @@ def test_verify_catches_a_cache_that_disagrees_with_the_sql(tmp_path: Path) -> N
     done = vnrec("verify", "--date", DAYS[0].isoformat(), "--data", str(tmp_path))
     assert done.returncode == 1
     assert f"{path} differs from the SQL" in done.stdout + done.stderr
+
+
+def test_a_number_changed_in_the_cache_is_never_an_answer(tmp_path: Path) -> None:
+    """A bit flipped inside a page: the file still reads, its page checksum tells."""
+    layout = _history(tmp_path)
+    expected = _answer(tmp_path)
+    for day in DAYS:
+        _compact(tmp_path, day)
+    path = basis_cache_path(layout.root, DAYS[0])
+    data = bytearray(path.read_bytes())
+    data[100] ^= 0x01  # in the first data page, past the magic and the page header
+    path.write_bytes(bytes(data))
+    done = _basis(tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == expected
+    assert "ignoring the basis cache" in done.stderr

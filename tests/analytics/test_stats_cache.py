@@ -5,6 +5,7 @@ the SQL, without loading DuckDB; anything else is computed on the fly."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -93,12 +94,29 @@ def test_a_damaged_cache_is_never_an_answer(tmp_path: Path) -> None:
     assert "ignoring the stats cache" in done.stderr
 
 
+def test_a_number_changed_in_the_cache_is_never_an_answer(tmp_path: Path) -> None:
+    """Still JSON, still of the current parts: only its checksum tells the change."""
+    layout = _day(tmp_path)
+    expected = _stats(tmp_path)
+    assert vnrec("compact", "--date", DAY.isoformat(), "--data", str(tmp_path)).returncode == 0
+    cache = stats_cache_path(layout.root, DAY)
+    payload = orjson.loads(cache.read_bytes())
+    payload["rows"][0]["volume"] += 1
+    cache.write_bytes(orjson.dumps(payload))
+    done = vnrec("stats", "--date", DAY.isoformat(), "--data", str(tmp_path), "-f", "json")
+    assert done.returncode == 0
+    assert done.stdout.encode() == expected
+    assert "ignoring the stats cache" in done.stderr and "damaged" in done.stderr
+
+
 def test_verify_catches_a_cache_that_disagrees_with_the_sql(tmp_path: Path) -> None:
     layout = _day(tmp_path)
     assert vnrec("compact", "--date", DAY.isoformat(), "--data", str(tmp_path)).returncode == 0
     cache = stats_cache_path(layout.root, DAY)
     payload = orjson.loads(cache.read_bytes())
     payload["rows"][0]["volume"] += 1
+    # as a vnrec whose SQL went wrong would store it: checksummed
+    payload["rows_sha256"] = hashlib.sha256(orjson.dumps(payload["rows"])).hexdigest()
     cache.write_bytes(orjson.dumps(payload))
     done = vnrec("verify", "--date", DAY.isoformat(), "--data", str(tmp_path))
     assert done.returncode == 1

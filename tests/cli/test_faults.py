@@ -210,20 +210,26 @@ CORRUPTIBLE = [
 ]
 
 
-@pytest.mark.parametrize("damage", ["truncated", "garbage"])
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "one bit"])
 @pytest.mark.parametrize(
     ("args", "table"), CORRUPTIBLE, ids=lambda a: a[0] if isinstance(a, tuple) else a
 )
 def test_a_corrupt_part_is_named_in_one_line(
     template: Path, tmp_path: Path, damage: str, args: tuple[str, ...], table: str
 ) -> None:
-    """A committed part cut short or overwritten with garbage of the same size: every
-    command that reads it says which file, in one line; verify fails naming it."""
+    """A committed part cut short, overwritten with garbage of the same size, or with one
+    bit flipped (which DuckDB would decode into other numbers): every command that reads it
+    says which file, in one line; verify fails naming it."""
     root = tmp_path / "data"
     shutil.copytree(template / "data", root)
     part = Layout(root).parts(table, DAY)[-1].path
     data = part.read_bytes()
-    part.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x17" * len(data))
+    if damage == "one bit":
+        flipped = bytearray(data)
+        flipped[len(data) // 2] ^= 0x01
+        part.write_bytes(bytes(flipped))
+    else:
+        part.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"\x17" * len(data))
     result = subprocess.run(
         [sys.executable, "-m", "vnrec.cli.main", *args, "--data", str(root)],
         capture_output=True,

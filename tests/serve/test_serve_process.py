@@ -167,7 +167,7 @@ def test_a_damaged_part_stops_the_server_with_one_line(
     assert result.returncode == 1
     lines = result.stderr.decode().strip().splitlines()
     assert lines[0].startswith("vnrec serve: http://127.0.0.1:")  # it was serving
-    assert len(lines) == 2 and lines[1].startswith("vnrec: error: cannot read "), lines
+    assert len(lines) == 2 and lines[1].startswith("vnrec: error: committed part "), lines
     assert str(part) in lines[1]
 
 

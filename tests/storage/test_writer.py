@@ -263,9 +263,13 @@ def test_compaction_refuses_an_altered_part(layout: Layout) -> None:
     data = bytearray(part.path.read_bytes())
     data[len(data) // 2] ^= 0x01
     part.path.write_bytes(bytes(data))
-    with pytest.raises(IntegrityError, match="checksum"):
+    with pytest.raises(IntegrityError, match=rf"{part.path} is not the file .* SHA-256 differs"):
         compact_day(layout, DAY)
     assert len(layout.parts("raw", DAY)) == 2
+    # nothing was written: no merged file waits for the next writer
+    assert sorted(p.name for p in (layout.root / "raw").rglob("part-*")) == [
+        p.name for p in layout.parts("raw", DAY)
+    ]
 
 
 def test_compacting_an_empty_day_is_an_error(layout: Layout) -> None:

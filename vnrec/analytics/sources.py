@@ -19,8 +19,9 @@ import pyarrow as pa
 
 from vnrec.storage.commits import logged_days
 from vnrec.storage.gaps import recording_gaps
-from vnrec.storage.layout import Layout, check_present
+from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
+from vnrec.storage.verified import check_parts
 
 TableFiles = Mapping[str, list[Path]]
 # The stored tables, `raw` first: the storage schemas name them all.
@@ -56,10 +57,10 @@ def layout_files(layout: Layout, days: Iterable[dt.date] | None = None) -> dict[
     files: dict[str, list[Path]] = {table: [] for table in TABLES}
     for day in wanted:
         state = layout.state(day)
+        # DuckDB checks no page checksum: each part is checked against its record first.
+        check_parts(layout.root, day, state.all_parts())
         for table in TABLES:
-            parts = state.table_parts(table)
-            check_present(parts)
-            files[table] += [part.path for part in parts]
+            files[table] += [part.path for part in state.table_parts(table)]
     return files
 
 

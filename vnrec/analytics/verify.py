@@ -533,7 +533,9 @@ def _check_stats_cache(
     stored = cached_stats(layout, day)
     if stored is None:
         return Check(
-            "stats_cache", "ok", f"{path.name} is of other parts (stale): not used, recomputed"
+            "stats_cache",
+            "ok",
+            f"{path.name} is of other parts (stale) or damaged: not used, recomputed",
         )
     if state_digest(layout.state(day)) != state_digest(state):
         return Check("stats_cache", "skipped", "the day changed while it was verified")

@@ -15,7 +15,8 @@ import pyarrow.parquet as pq
 
 from vnrec.calendar import HCM_TZ
 from vnrec.emulator.market import SyntheticMarket
-from vnrec.storage.layout import Layout, check_present
+from vnrec.storage.layout import Layout
+from vnrec.storage.verified import check_parts
 
 _BATCH_ROWS = 8_192
 
@@ -82,7 +83,7 @@ class RecordedSource:
         self.layout = Layout(root)
         self.day = day
         self.state = self.layout.recorded_state(day)
-        check_present(self.state.table_parts("raw"))
+        check_parts(self.layout.root, day, self.state.table_parts("raw"))
 
     def items(self) -> Iterator[FeedItem]:
         midnight = dt.datetime.combine(self.day, dt.time(0), HCM_TZ).timestamp()

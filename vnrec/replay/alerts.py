@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 from vnrec.trackers.alerts import (
+    BASIS_FLIP,
     CEILING_HIT,
     FLOOR_HIT,
     IMBALANCE,
@@ -216,10 +217,25 @@ class AlertsBook:
         found: list[Alert] = []
         for sym in np.unique(cols["sym"][rows]).tolist():
             mine = rows[cols["sym"][rows] == sym]
-            found += self.basis.flips(
+            found += self._flips(
                 str(names[sym]), cols["seq"][mine], cols["event_ts"][mine], basis[mine]
             )
         return found
+
+    def _flips(self, symbol: str, seqs: I64, stamps: I64, bases: np.ndarray) -> list[Alert]:
+        """basis_flip over one front contract's trades with a non-zero basis, in seq order.
+        Only the flips become objects (a contract trades thousands of times a day and flips
+        a few dozen)."""
+        sign = np.where(bases > 0, 1.0, -1.0)
+        previous = np.empty_like(sign)
+        previous[1:] = sign[:-1]
+        last = self.basis.last_sign(symbol)
+        previous[0] = sign[0] if last is None else last
+        self.basis.set_last_sign(symbol, float(sign[-1]))
+        return [
+            Alert(int(seqs[i]), int(stamps[i]), BASIS_FLIP, symbol, float(bases[i]), 0.0)
+            for i in np.flatnonzero(sign != previous).tolist()
+        ]
 
     def _trade_rules(self, cols: Cols, names: Sequence[str | None], gap_seqs: I64) -> list[Alert]:
         sym = cols["sym"].astype(np.int64)

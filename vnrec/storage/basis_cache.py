@@ -70,12 +70,20 @@ def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | No
     if stamped is None:
         log.warning("ignoring the %s %s: not a vnrec %s", what, path, what)
         return None
-    return path if stamped.decode() == digest() else None
+    if stamped.decode() != digest():
+        return None
+    try:
+        # Small files, read whole once: their pages' checksums tell a changed number.
+        pq.read_table(path, page_checksum_verification=True)
+    except (OSError, pa.ArrowException) as exc:
+        log.warning("ignoring the %s %s: damaged (%s)", what, path, " ".join(str(exc).split()))
+        return None
+    return path
 
 
 def store_stamped(path: Path, rows: pa.Table, digest: str) -> Path:
     """Write `rows` stamped with `digest` to `path`, atomically."""
     stamped = rows.replace_schema_metadata({DIGEST_KEY: digest.encode()})
     with atomic_file(path) as sink:
-        pq.write_table(stamped, sink, compression="zstd")
+        pq.write_table(stamped, sink, compression="zstd", write_page_checksum=True)
     return path

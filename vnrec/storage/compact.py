@@ -21,9 +21,10 @@ from vnrec.errors import IntegrityError, NoDataError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.commits import OP_COMPACT, PartFile
 from vnrec.storage.day import open_day
-from vnrec.storage.files import atomic_file, file_sha256, fsync_dir
+from vnrec.storage.files import atomic_file, fsync_dir
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
+from vnrec.storage.verified import check_parts
 from vnrec.storage.writer import ROW_GROUP_ROWS, parquet_options
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,10 @@ def compact_day(layout: Layout, day: dt.date) -> CompactReport:
         if not raw_parts:
             raise NoDataError(f"no data recorded for {day} in {layout.root}")
         first, last = raw_parts[0].first_seq, raw_parts[-1].last_seq
+        # Every part, hashed now, before anything is written: merging a damaged part would
+        # give the damage a fresh checksum, and a day already in one file per table would
+        # store stats computed from it.
+        check_parts(layout.root, day, state.all_parts(), rehash=True)
         report = CompactReport(day)
         merged: list[PartFile] = []
         replaced: list[PartFile] = []
@@ -58,7 +63,12 @@ def compact_day(layout: Layout, day: dt.date) -> CompactReport:
             if len(parts) == 1 and parts[0].path == target:
                 report.tables[table] = (1, parts[0].rows)
                 continue
-            merged.append(_merge(table, parts, target, first, last))
+            try:
+                merged.append(_merge(table, parts, target, first, last))
+            except BaseException:
+                for part in merged:  # nothing committed: the merged files are no one's
+                    part.path.unlink(missing_ok=True)
+                raise
             replaced += parts
             report.tables[table] = (len(parts), merged[-1].rows)
             log.info("compacted %s %s: %d parts, %d rows", table, day, len(parts), merged[-1].rows)
@@ -111,14 +121,8 @@ def _merge(table: str, sources: list[PartFile], target: Path, first: int, last: 
 
 
 def _batches(part: PartFile) -> Iterator[pa.RecordBatch]:
-    """The part's rows, after checking it is the file its commit record names: merging a
-    damaged part would give the damage a fresh, valid checksum."""
+    """The part's rows (`compact_day` has checked it is the file its record names)."""
     try:
-        if file_sha256(part.path) != part.sha256:
-            raise IntegrityError(
-                f"{part.path} does not match the checksum of its commit record;"
-                " not compacting a damaged day (run `vnrec verify`)"
-            )
         with pq.ParquetFile(part.path, page_checksum_verification=True) as parquet:
             yield from parquet.iter_batches(batch_size=65_536)
     except FileNotFoundError:

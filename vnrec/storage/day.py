@@ -48,6 +48,7 @@ from vnrec.storage.layout import PART_RE, Layout
 from vnrec.storage.locks import DayLock
 from vnrec.storage.normalize import BatchTables
 from vnrec.storage.segments import ConversionStats, TablesSink, convert_segment
+from vnrec.storage.verified import remember_parts
 from vnrec.storage.writer import write_batch
 
 log = logging.getLogger(__name__)
@@ -150,7 +151,9 @@ class DayWriter:
                 f" seq 1-{self.state.last_seq}"
             )
         record = make_record(op, add=parts, remove=remove, source=source, seq=seq, tx=tx)
-        return self._log.append(record)
+        state = self._log.append(record)
+        remember_parts(self.layout.root, self.day, parts)
+        return state
 
     def finish_tx(self, tx: str) -> DayState:
         """Make a decided transaction's records of this day visible without the decision."""

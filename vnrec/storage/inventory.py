@@ -14,7 +14,8 @@ import pyarrow.parquet as pq
 from vnrec.errors import StorageError
 from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.commits import PartFile, logged_days
-from vnrec.storage.layout import Layout, check_present
+from vnrec.storage.layout import Layout
+from vnrec.storage.verified import check_parts
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,6 @@ def describe(table: str, day: dt.date, parts: list[PartFile]) -> TableDay:
     last_ts: dt.datetime | None = None
     symbol_sets: list[pa.Array] = []
     has_symbol = False
-    check_present(parts)
     for part in parts:
         rows += part.rows
         size += part.bytes
@@ -105,6 +105,7 @@ def inventory(layout: Layout, days: list[dt.date] | None = None) -> list[TableDa
         for table in ALL_TABLES:
             parts = state.table_parts(table)
             if parts:
+                check_parts(layout.root, day, parts)
                 out.append(describe(table, day, parts))
     return out
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from vnrec.errors import IntegrityError, NoDataError, StorageError
+from vnrec.errors import NoDataError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.commits import DayState, PartFile, logged_days, read_state
 from vnrec.storage.files import TMP_PREFIX
@@ -113,22 +113,3 @@ class Layout:
             for entry in sorted(self.day_dir(table, day).iterdir())
             if entry.name.startswith(TMP_PREFIX)
         ]
-
-
-def check_present(parts: list[PartFile]) -> None:
-    """Every committed part is there with the size its commit record says (a cheap check
-    that readers make; `vnrec verify` compares checksums)."""
-    for part in parts:
-        try:
-            size = part.path.stat().st_size
-        except FileNotFoundError:
-            raise IntegrityError(
-                f"committed part {part.path} is missing; run `vnrec verify`"
-            ) from None
-        except OSError as exc:
-            raise StorageError(f"cannot read {part.path}: {exc.strerror}") from exc
-        if size != part.bytes:
-            raise IntegrityError(
-                f"committed part {part.path} has {size:,} bytes, its commit record says"
-                f" {part.bytes:,}: it was altered; run `vnrec verify`"
-            )

@@ -33,8 +33,9 @@ from vnrec.storage.layout import Layout
 
 log = logging.getLogger(__name__)
 
-# Bump when the session stats rules (or their SQL) change: every cache becomes stale.
-STATS_RULES_VERSION = 3
+# Bump when the session stats rules (or their SQL) change: every cache becomes stale (the
+# basis and alerts caches too: their digests include this one). 4: caches carry checksums.
+STATS_RULES_VERSION = 4
 Row = dict[str, Any]
 
 
@@ -74,14 +75,15 @@ def cached_stats(layout: Layout, day: dt.date) -> list[Row] | None:
         return None
     try:
         cache = orjson.loads(data)
-        digest, rows = cache["digest"], cache["rows"]
+        digest, rows, checksum = cache["digest"], cache["rows"], cache["rows_sha256"]
     except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
         log.warning("ignoring the stats cache %s: not a vnrec stats cache (%s)", path, exc)
         return None
     if digest != stats_digest(layout.state(day)):
         return None
-    if not isinstance(rows, list):
-        log.warning("ignoring the stats cache %s: not a vnrec stats cache", path)
+    if not isinstance(rows, list) or _rows_sha256(rows) != checksum:
+        # A number changed in place would still be JSON: only the checksum tells.
+        log.warning("ignoring the stats cache %s: damaged (its checksum differs)", path)
         return None
     return rows
 
@@ -89,7 +91,18 @@ def cached_stats(layout: Layout, day: dt.date) -> list[Row] | None:
 def store_stats(layout: Layout, day: dt.date, state: DayState, rows: list[Row]) -> Path:
     """Write the rows computed from `state` as the day's stats cache, atomically."""
     path = stats_cache_path(layout.root, day)
-    payload = {"date": day.isoformat(), "digest": stats_digest(state), "rows": rows}
+    payload = {
+        "date": day.isoformat(),
+        "digest": stats_digest(state),
+        "rows_sha256": _rows_sha256(rows),
+        "rows": rows,
+    }
     with atomic_file(path) as sink:
         sink.write(orjson.dumps(payload))
     return path
+
+
+def _rows_sha256(rows: list[Row]) -> str:
+    # orjson writes the same bytes for rows read back from its own output (floats are
+    # written shortest-exact and read back bit for bit; key order is kept).
+    return hashlib.sha256(orjson.dumps(rows)).hexdigest()

@@ -28,9 +28,6 @@ import datetime as dt
 import math
 from typing import NamedTuple
 
-import numpy as np
-import numpy.typing as npt
-
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, listed_contract_months
 from vnrec.calendar import parse_futures_symbol as _parse_future
 from vnrec.events import Gap
@@ -168,28 +165,13 @@ class BasisFlip:
             return Alert(seq, event_ts, BASIS_FLIP, symbol, basis, 0.0)
         return None
 
-    def flips(
-        self,
-        symbol: str,
-        seqs: npt.NDArray[np.int64],
-        stamps: npt.NDArray[np.int64],
-        bases: npt.NDArray[np.float64],
-    ) -> list[Alert]:
-        """`on_basis` over many trades of one front contract at once: their non-zero bases,
-        in seq order. Only the flips become Python objects (a contract trades thousands of
-        times a day and flips a few dozen)."""
-        if not len(bases):
-            return []
-        sign = np.where(bases > 0, 1.0, -1.0)
-        previous = np.empty_like(sign)
-        previous[1:] = sign[:-1]
-        last = self._sign.get(symbol)
-        previous[0] = sign[0] if last is None else last
-        self._sign[symbol] = float(sign[-1])
-        return [
-            Alert(int(seqs[i]), int(stamps[i]), BASIS_FLIP, symbol, float(bases[i]), 0.0)
-            for i in np.flatnonzero(sign != previous).tolist()
-        ]
+    def last_sign(self, symbol: str) -> float | None:
+        """The sign of `symbol`'s last non-zero basis (None before the first)."""
+        return self._sign.get(symbol)
+
+    def set_last_sign(self, symbol: str, sign: float) -> None:
+        """After trades the columnar engine applied the rule to (vnrec.replay.alerts)."""
+        self._sign[symbol] = sign
 
 
 def _known(value: float | None) -> bool:
