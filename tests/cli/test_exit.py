@@ -157,3 +157,27 @@ def test_usage_errors_and_a_full_standard_output_are_one_line_and_exit_1() -> No
         )
     assert done.returncode == 1
     assert done.stderr == "vnrec: error: cannot write to standard output: No space left on device\n"
+
+
+def test_credentials_in_an_endpoint_url_appear_in_no_message() -> None:
+    """A library names the URL it could not reach, with the user and password an S3
+    endpoint may carry: the error line and the debug log show neither."""
+    env = {
+        **os.environ,
+        "AWS_ENDPOINT_URL": "http://admin:Hunter2Pass@127.0.0.1:9",  # nothing listens
+        "AWS_ACCESS_KEY_ID": "vnrec-test",
+        "AWS_SECRET_ACCESS_KEY": "vnrec-test-secret",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "-v", "ls", "--data", "s3://bucket/x"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("vnrec: error: s3://bucket/x")
+    assert "http://***@127.0.0.1:9" in done.stderr
+    assert "Hunter2Pass" not in done.stdout + done.stderr
+    assert "vnrec-test-secret" not in done.stdout + done.stderr

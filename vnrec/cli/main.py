@@ -9,6 +9,7 @@ import contextlib
 import importlib
 import logging
 import os
+import re
 import sys
 import threading
 from typing import NoReturn
@@ -52,11 +53,10 @@ def build_app() -> typer.Typer:
     def _root(
         verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logging on stderr."),
     ) -> None:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logging.basicConfig(
-            level=logging.DEBUG if verbose else logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-            force=True,
+            level=logging.DEBUG if verbose else logging.INFO, handlers=[handler], force=True
         )
         # Not verbose: the AWS SDK narrates every credential lookup at INFO, Dask every
         # connection.
@@ -80,7 +80,28 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
 
 def one_line(text: str) -> str:
     """A message as one line: a library's may hold newlines (pyarrow's do)."""
-    return " ".join(text.split())
+    return redact(" ".join(text.split()))
+
+
+# Credentials a library may put in its messages: the user and password of a URL
+# (`http://user:pass@host`, as an S3 endpoint may be given) and secret query parameters.
+_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_SECRET_PARAMETERS = re.compile(
+    r"(?i)\b(token|secret|password|signature|x-amz-signature|x-amz-credential"
+    r"|x-amz-security-token)=[^&\s\"']+"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with the credentials it may carry replaced by `***`."""
+    return _SECRET_PARAMETERS.sub(r"\1=***", _URL_CREDENTIALS.sub("***@", text))
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines, and the tracebacks of `-v`, without credentials (vnrec.cli.main.redact)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
 
 
 def run() -> None:
@@ -132,7 +153,7 @@ def run() -> None:
             # gets one line naming it.
             log.debug("internal error", exc_info=True)
             print(
-                f"vnrec: internal error: {type(exc).__name__}: {first_line(exc)}"
+                f"vnrec: internal error: {type(exc).__name__}: {redact(first_line(exc))}"
                 " (a bug; run again with -v for the traceback and report it)",
                 file=sys.stderr,
             )
