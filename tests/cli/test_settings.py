@@ -52,3 +52,13 @@ def test_a_url_without_its_trailing_slash_gets_one(
     clean_environment.setenv("SSI_CONSUMER_SECRET", "secret")
     clean_environment.setenv("SSI_URL", "http://127.0.0.1:8765")
     assert ssi_settings(dotenv=tmp_path / "absent.env").url == "http://127.0.0.1:8765/"
+
+
+def test_a_dotenv_that_is_not_utf8_is_named_without_its_text(
+    tmp_path: Path, clean_environment: pytest.MonkeyPatch
+) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_bytes(b"SSI_CONSUMER_ID=id\nSSI_CONSUMER_SECRET=s3cret-\xff\n")
+    with pytest.raises(BadInputError, match=rf"cannot read {dotenv}: not UTF-8 text") as raised:
+        ssi_settings(dotenv=dotenv)
+    assert "s3cret" not in str(raised.value)

@@ -5,6 +5,8 @@ crash and never skips a record the day holds from another source."""
 from __future__ import annotations
 
 import datetime as dt
+import zlib
+from array import array
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,6 +14,7 @@ import pytest
 
 from vnrec import testing as f
 from vnrec.errors import StorageError
+from vnrec.storage import journal as journal_module
 from vnrec.storage import segments
 from vnrec.storage.day import RecoveryReport, open_day
 from vnrec.storage.importer import import_envelopes
@@ -178,3 +181,39 @@ def test_a_segment_whose_seqs_are_taken_is_kept_and_refused(tmp_path: Path) -> N
     with pytest.raises(StorageError, match=r"segment-000000000001.journal holds seq 1-1"):
         _recover(layout)
     assert list_segments(directory) == closed and layout.last_seq(DAY) == 2
+
+
+def test_a_damaged_block_with_sound_blocks_after_it_is_an_error(tmp_path: Path) -> None:
+    """A crash leaves at most one bad block, the last; one in the middle is damage, and
+    cutting there would drop the sound blocks after it."""
+    journal, closed = _journal(tmp_path)
+    for i in range(3):
+        journal.append("R", f'{{"i":{i}}}', i)
+        journal.commit()
+    journal.close()
+    whole = closed[0].read_bytes()
+    first = scan_segment(closed[0])
+    assert len(first.records) == 3
+    block = len(whole) // 3  # three blocks of the same size
+    data = bytearray(whole)
+    data[block + block // 2] ^= 0x01  # inside the second block's body
+    closed[0].write_bytes(bytes(data))
+    with pytest.raises(StorageError, match=rf"{closed[0]}: the journal block at byte {block:,}"):
+        scan_segment(closed[0])
+
+
+def test_a_block_of_text_that_is_not_utf8_is_named(tmp_path: Path) -> None:
+    """A sound block (its checksum matches) whose Content is not UTF-8: named, not a bug."""
+    parts = [
+        array("q", [1]).tobytes(),
+        array("q", [0]).tobytes(),
+        array("H", [1]).tobytes(),
+        array("I", [1]).tobytes(),
+        b"R",
+        b"\xff",
+    ]
+    body = b"".join(parts)
+    segment = tmp_path / "segment-000000000001.journal"
+    segment.write_bytes(journal_module._BLOCK_HEADER.pack(1, len(body), zlib.crc32(body)) + body)
+    with pytest.raises(StorageError, match=rf"{segment}: .* not UTF-8"):
+        scan_segment(segment)

@@ -285,3 +285,13 @@ def test_appending_after_compaction_continues_seq(layout: Layout) -> None:
     report = import_envelopes(layout, _day(1, start=2), append=True)
     assert (report.days[DAY].first_seq, report.days[DAY].last_seq) == (5, 6)
     assert _rows(layout, "raw") == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_partition_directory_of_no_date_is_ignored_with_a_warning(
+    layout: Layout, caplog: pytest.LogCaptureFixture
+) -> None:
+    import_envelopes(layout, _day(1))
+    (layout.root / "raw" / "date=2026-13-45").mkdir()
+    with caplog.at_level("WARNING"):
+        assert layout.disk_days() == [DAY]
+    assert "date=2026-13-45: not a day" in caplog.text

@@ -48,6 +48,11 @@ def ssi_settings(
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise BadInputError(f"SSI settings: {problems}") from None
+    except UnicodeDecodeError as exc:
+        # Never the text itself: the file holds the secret.
+        raise BadInputError(
+            f"cannot read {dotenv.resolve()}: not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     if not found.consumer_id or not found.consumer_secret.get_secret_value():
         raise BadInputError(
             "SSI credentials missing: set SSI_CONSUMER_ID and SSI_CONSUMER_SECRET"

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from vnrec.errors import StorageError
 from vnrec.storage.files import fsync_dir, make_dirs_durable
 
 log = logging.getLogger(__name__)
@@ -121,10 +122,34 @@ def scan_segment(path: Path) -> SegmentScan:
             break
         body = data[start : start + length]
         if zlib.crc32(body) != crc or length < 22 * count:
+            if _sound_block_at(data, start + length):
+                # A crash leaves at most one bad block, the last: a sound one after it
+                # means this one was damaged later, and cutting here would drop both.
+                raise StorageError(
+                    f"{path}: the journal block at byte {offset:,} is damaged (its checksum"
+                    " differs) and sound blocks follow it; the segment cannot be converted"
+                )
             break
-        records.extend(_decode_block(body, count))
+        try:
+            records.extend(_decode_block(body, count))
+        except UnicodeDecodeError as exc:
+            raise StorageError(
+                f"{path}: the journal block at byte {offset:,} holds text that is not UTF-8"
+                f" ({exc.reason}); the segment cannot be converted"
+            ) from exc
         offset = start + length
     return SegmentScan(records, offset, end)
+
+
+def _sound_block_at(data: bytes, offset: int) -> bool:
+    """A whole block with a matching checksum starts at `offset`."""
+    if offset + _BLOCK_HEADER.size > len(data):
+        return False
+    count, length, crc = _BLOCK_HEADER.unpack_from(data, offset)
+    start = offset + _BLOCK_HEADER.size
+    if count == 0 or start + length > len(data):
+        return False
+    return bool(zlib.crc32(data[start : start + length]) == crc)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ own readers never list the directories: they follow the commit log (`Layout.stat
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from vnrec.errors import NoDataError, StorageError
 from vnrec.ssi.channels import ALL_TABLES
 from vnrec.storage.commits import DayState, PartFile, logged_days, read_state
 from vnrec.storage.files import TMP_PREFIX
+
+log = logging.getLogger(__name__)
 
 PART_RE = re.compile(r"^part-(\d+)-(\d+)\.parquet$")
 DAY_RE = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
@@ -89,7 +92,10 @@ class Layout:
             for entry in directory.iterdir():
                 match = DAY_RE.match(entry.name)
                 if match and entry.is_dir():
-                    found.add(dt.date.fromisoformat(match.group(1)))
+                    try:
+                        found.add(dt.date.fromisoformat(match.group(1)))
+                    except ValueError:
+                        log.warning("ignoring %s: not a day (no such date)", entry)
         return sorted(found)
 
     def disk_parts(self, day: dt.date) -> dict[str, list[Path]]:

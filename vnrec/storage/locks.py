@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +17,8 @@ from types import TracebackType
 from vnrec.errors import LockedError, StorageError
 
 LOCKS_DIR = ".locks"
+
+log = logging.getLogger(__name__)
 
 
 class FileLock:
@@ -41,8 +44,11 @@ class FileLock:
             os.close(fd)
             raise LockedError(self._refusal + (f" (pid {holder})" if holder else "")) from None
         # Who holds it, for the message a second process prints.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+        except OSError as exc:  # a full disk: the lock is held, it just names no one
+            log.warning("cannot write the pid into %s: %s", self.path, exc.strerror or exc)
         self._fd = fd
 
     def release(self) -> None:
