@@ -14,6 +14,7 @@ from vnrec.analytics.reports import (
     basis_contracts,
     basis_series,
     fetch_rows,
+    parse_interval,
 )
 from vnrec.calendar import front_contract, parse_futures_symbol
 from vnrec.errors import BadInputError
@@ -183,3 +184,10 @@ def test_bad_interval_and_range() -> None:
         basis_series(None, DAY, DAY, interval="1 minute")  # type: ignore[arg-type]
     with pytest.raises(BadInputError, match="before"):
         basis_series(None, DAY, DAY - dt.timedelta(days=1))  # type: ignore[arg-type]
+
+
+def test_intervals_are_more_than_nothing_and_at_most_a_trading_day() -> None:
+    assert parse_interval("30s") == "30 seconds" and parse_interval("8h") == "8 hours"
+    for wrong in ("0m", "-1m", "1.5m", "1ms", "25h", "481m", "100000h"):
+        with pytest.raises(BadInputError):
+            parse_interval(wrong)

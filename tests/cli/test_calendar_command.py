@@ -72,3 +72,10 @@ def test_a_closure_in_the_data_root_moves_the_expiry_for_replay_and_sql(tmp_path
     bad = vnrec("calendar", "--close", "19/11/2026", "--data", str(root))
     assert bad.returncode == 1
     assert bad.stderr == "vnrec: error: not a date (expected YYYY-MM-DD): '19/11/2026'\n"
+
+
+def test_a_year_outside_the_exchange_s_is_refused() -> None:
+    for year in ("0", "-5", "1999", "99999"):
+        done = vnrec("calendar", "--year", year)
+        assert done.returncode == 1
+        assert done.stderr == f"vnrec: error: --year {year}: give a year from 2000 to 2100\n"

@@ -246,3 +246,25 @@ def test_inputs_as_users_have_them(tmp_path: Path) -> None:
     assert folder.returncode == 1
     assert folder.stderr == f"vnrec: error: {tmp_path} is a directory, not a JSON Lines file\n"
     assert Layout(Path(data)).last_seq(DAY) == 8
+
+
+def test_a_mistyped_data_root_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    """Reading a path that is not there would print nothing and succeed; compacting or
+    recovering it would create it."""
+    missing = tmp_path / "no-such-root"
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a root\n")
+    for args in (
+        ("ls",),
+        ("query", "SELECT 1"),
+        ("stats", "--date", "2026-11-05"),
+        ("recover",),
+        ("compact", "--date", "2026-11-05"),
+    ):
+        done = vnrec(*args, "--data", str(missing))
+        assert done.returncode == 1, args
+        assert done.stderr.startswith(f"vnrec: error: no data root at {missing} "), done.stderr
+        assert len(done.stderr.splitlines()) == 1
+        done = vnrec(*args, "--data", str(a_file))
+        assert done.stderr == f"vnrec: error: the data root {a_file} is not a directory\n"
+    assert not missing.exists()

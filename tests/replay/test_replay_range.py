@@ -238,15 +238,19 @@ def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path)
          "two trackers are named 'counts'"),
         (("--tracker", "{file}:Setty"), "a result JSON cannot hold: "),
         (("--out", "{file}"), "--out "),
+        (("--tracker", "{exits}:X"), "importing {exits} failed: SystemExit: 3"),
     ],
 )  # fmt: skip
 def test_mistakes_are_one_line(
     root: Path, tracker_file: Path, args: tuple[str, ...], message: str
 ) -> None:
-    given = [a.format(file=tracker_file) for a in args]
+    exits = tracker_file.parent / "exits.py"
+    exits.write_text("raise SystemExit(3)\n")  # a script's habit, in a tracker file
+    given = [a.format(file=tracker_file, exits=exits) for a in args]
     result = vnrec(*_range(root, *given, "--jobs", "2"))
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
+    message = message.format(exits=exits)
     assert last.startswith("vnrec: error: ") and message in last, result.stderr
     assert "Traceback" not in result.stderr
     if "Boom" in message:

@@ -36,6 +36,8 @@ Row = dict[str, Any]
 
 _INTERVAL_RE = re.compile(r"^(\d+)(s|m|h)$")
 _INTERVAL_UNITS = {"s": "seconds", "m": "minutes", "h": "hours"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+MAX_INTERVAL_SECONDS = 8 * 3600
 
 
 def fetch_rows(
@@ -194,11 +196,15 @@ def _candle_interval(interval: str) -> str:
 
 
 def parse_interval(text: str) -> str:
-    """`30s`, `1m`, `5m`, `1h` as a DuckDB interval literal."""
+    """`30s`, `1m`, `5m`, `1h` as a DuckDB interval literal: more than zero, and at most a
+    trading session (buckets longer than that would start on another day)."""
     match = _INTERVAL_RE.match(text.strip())
     if match is None or int(match.group(1)) == 0:
         raise BadInputError(f"not an interval (expected e.g. 30s, 1m, 15m, 1h): {text!r}")
-    return f"{int(match.group(1))} {_INTERVAL_UNITS[match.group(2)]}"
+    count, unit = int(match.group(1)), match.group(2)
+    if count * _UNIT_SECONDS[unit] > MAX_INTERVAL_SECONDS:
+        raise BadInputError(f"interval {text.strip()} is longer than 8h, a trading day's span")
+    return f"{count} {_INTERVAL_UNITS[unit]}"
 
 
 BASIS_RANGE_TABLE = "_basis_range"  # the range's basis rows, computed once per call

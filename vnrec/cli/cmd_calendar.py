@@ -13,6 +13,9 @@ from vnrec.cli.options import DataOption, parse_day, resolve_data_root
 from vnrec.cli.output import OutputFormat, default_format, emit
 from vnrec.errors import BadInputError
 
+# The HOSE opened in July 2000; a century on is as far as a weekday calendar means anything.
+MIN_YEAR, MAX_YEAR = 2000, 2100
+
 if TYPE_CHECKING:  # imported where used: `vnrec --help` stays fast
     pass
 
@@ -48,6 +51,8 @@ def calendar_command(
     for day in sorted(remove_closures(root, removed)) if removed else ():
         print(f"{day}: closure removed from {closures_path(root)}", file=sys.stderr)
     wanted = year if year is not None else dt.date.today().year
+    if not MIN_YEAR <= wanted <= MAX_YEAR:
+        raise BadInputError(f"--year {wanted}: give a year from {MIN_YEAR} to {MAX_YEAR}")
     calendar = calendar_for(root)
     warn_if_unlisted(wanted)
     rows = [

@@ -10,7 +10,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from vnrec.cli.options import DataOption, parse_day, reading_root, resolve_data_root
+from vnrec.cli.options import (
+    DataOption,
+    existing_root,
+    parse_day,
+    reading_root,
+    resolve_data_root,
+)
 from vnrec.cli.output import OutputFormat, default_format, emit
 from vnrec.defaults import IMPORT_BATCH_LINES
 from vnrec.errors import BadInputError
@@ -124,7 +130,7 @@ def compact_command(
     from vnrec.storage.layout import Layout
     from vnrec.storage.stats_cache import cached_stats
 
-    layout = Layout(resolve_data_root(data))
+    layout = Layout(existing_root(resolve_data_root(data)))
     report = compact_day(layout, parse_day(date))
     for table, (parts, rows) in report.tables.items():
         state = f"{parts} parts merged" if parts > 1 else "already one file"
@@ -149,12 +155,10 @@ def recover_command(
     from vnrec.storage.layout import Layout
     from vnrec.storage.recover import recover_root
 
-    layout = Layout(resolve_data_root(data))
+    layout = Layout(existing_root(resolve_data_root(data)))
     reports = recover_root(layout, [parse_day(date)] if date else None)
-    lines = [line for report in reports for line in report.lines()]
-    for line in lines:
-        print(line, file=sys.stderr)
-    if not lines:
+    # What was done is on stderr already: every writer logs its recovery.
+    if not any(report.lines() for report in reports):
         checked = f"{len(reports)} day{'' if len(reports) == 1 else 's'} checked"
         print(f"{layout.root}: nothing to recover ({checked})", file=sys.stderr)
 

@@ -84,8 +84,21 @@ def reading_root(
     local mirror of the remote days that `wanted` keeps (all when None)."""
     remote = remote_root(flag, environ)
     if remote is None:
-        return resolve_data_root(flag, environ)
+        return existing_root(resolve_data_root(flag, environ))
     return remote.fetch(wanted)
+
+
+def existing_root(root: Path) -> Path:
+    """`root`, when it is a directory: reading a mistyped path would print nothing and
+    succeed, and a writer other than import or record would create it."""
+    if not root.exists():
+        raise BadInputError(
+            f"no data root at {root} (--data or $VNREC_DATA; `vnrec import`, `vnrec record`"
+            " or `vnrec demo` make one)"
+        )
+    if not root.is_dir():
+        raise BadInputError(f"the data root {root} is not a directory")
+    return root
 
 
 def parse_day(text: str) -> dt.date:

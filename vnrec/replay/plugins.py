@@ -152,7 +152,7 @@ def _module_of(spec: str, where: str) -> Any:
         sys.modules[module_name] = module
         try:
             loader_spec.loader.exec_module(module)
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             del sys.modules[module_name]
             raise BadInputError(
                 f"--tracker {spec}: importing {where} failed: {type(exc).__name__}: {exc}"
@@ -163,7 +163,7 @@ def _module_of(spec: str, where: str) -> Any:
         sys.path.append(str(Path.cwd()))
     try:
         return importlib.import_module(where)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise BadInputError(
             f"--tracker {spec}: importing {where} failed: {type(exc).__name__}: {exc}"
         ) from exc
