@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
 
+import orjson
+import pyarrow.parquet as pq
 import pytest
 
 from vnrec import testing
@@ -202,3 +207,35 @@ def test_foreign_market_totals_and_top_buyers_and_sellers(
         {"index_id": "VN30", "symbol": "BBB"},
         {"index_id": "VN30", "symbol": "CCC"},
     ]
+
+
+def test_a_large_result_streams_through_bounded_memory(tmp_path: Path) -> None:
+    """2M rows as JSON, CSV and Parquet: written batch by batch, peak memory far below
+    what the rows as Python objects would take; a table of so many rows is refused."""
+    root = tmp_path / "data"
+    root.mkdir()
+    sql = "SELECT range AS n, range * 0.5 AS half FROM range(2000000)"
+    for fmt, name in (("json", "r.json"), ("csv", "r.csv"), ("parquet", "r.parquet")):
+        target = tmp_path / name
+        done = subprocess.run(
+            [
+                sys.executable, "-c",
+                "import resource, sys\nfrom vnrec.cli.main import run\ntry:\n    run()\n"
+                "finally:\n    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,"
+                " file=sys.stderr)",
+                "query", sql, "--data", str(root), "-f", fmt, "-o", str(target),
+            ],
+            capture_output=True, text=True, check=False, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        peak_mb = int(done.stderr.strip().splitlines()[-1]) // 1024
+        assert peak_mb < 600, (fmt, peak_mb)  # the rows as Python objects: over 1.5 GB
+    assert orjson.loads((tmp_path / "r.json").read_bytes())[-1] == {"n": 1999999, "half": 999999.5}
+    assert (tmp_path / "r.csv").read_text().splitlines()[-1] == "1999999,999999.5"
+    assert pq.read_metadata(tmp_path / "r.parquet").num_rows == 2_000_000
+    table = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "query", sql, "--data", str(root), "-f", "table"],
+        capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert table.returncode == 1 and table.stdout == ""
+    assert "more than 100,000 rows, too many for a table" in table.stderr

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import decimal
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import duckdb
@@ -17,6 +18,8 @@ import pyarrow as pa
 
 from vnrec.analytics.connection import VIEW_NAMES
 from vnrec.errors import QueryError, StorageError, VnrecError
+
+QUERY_BATCH_ROWS = 10_000  # rows rendered at a time: bounds memory whatever the result
 
 
 def _interval_text(value: pa.MonthDayNano) -> str:
@@ -94,6 +97,57 @@ def query_table(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
     except duckdb.Error as exc:
         raise _query_error(exc) from exc
     return table
+
+
+def query_batches(
+    con: duckdb.DuckDBPyConnection, sql: str, batch_rows: int = QUERY_BATCH_ROWS
+) -> Iterator[pa.RecordBatch]:
+    """The result of the read-only `sql`, batch by batch as DuckDB produces it, so that a
+    result of any size streams through bounded memory. A failure before the first batch is
+    a QueryError or StorageError (read_views runs such a read again after a concurrent
+    commit); one after it is not run again, part of the result being written already."""
+    check_read_only(con, sql)
+    started = False
+    try:
+        relation = con.sql(sql)
+        if relation is None:
+            return
+        for batch in relation.to_arrow_reader(batch_rows):
+            started = True
+            yield batch
+    except duckdb.Error as exc:
+        if started:
+            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StorageError(
+                f"the query failed after part of its result was written: {line}"
+            ) from exc
+        raise _query_error(exc) from exc
+
+
+def plain_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
+    """A batch as rows of plain Python values (what the renderers print)."""
+    return [{key: _plain(value) for key, value in row.items()} for row in batch.to_pylist()]
+
+
+def parquet_batch(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """A batch Parquet can store, with the values the other formats print: intervals as
+    their text, whole decimals (a SUM's HUGEINT) as integers when they fit, other decimals
+    as floats."""
+    return pa.RecordBatch.from_arrays(
+        [_storable(column) for column in batch.columns], names=batch.schema.names
+    )
+
+
+def _storable(column: pa.Array) -> pa.Array:
+    kind = column.type
+    if pa.types.is_interval(kind):
+        return pa.array([None if v is None else _interval_text(v) for v in column.to_pylist()])
+    if pa.types.is_decimal(kind):
+        try:
+            return column.cast(pa.int64() if kind.scale == 0 else pa.float64())
+        except pa.ArrowInvalid:  # beyond int64: the nearest float, as JSON would print it
+            return column.cast(pa.float64(), safe=False)
+    return column
 
 
 def query_rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

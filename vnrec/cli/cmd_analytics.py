@@ -23,12 +23,21 @@ from vnrec.cli.days import (
     plan_days,
 )
 from vnrec.cli.options import DataOption, between, on_day, parse_day, reading_root
-from vnrec.cli.output import OutputFormat, default_format, emit, to_json, write_stdout
+from vnrec.cli.output import (
+    OutputFormat,
+    default_format,
+    emit,
+    emit_batches,
+    to_json,
+    write_stdout,
+)
 from vnrec.defaults import DUCKDB_THREADS
 from vnrec.errors import BadInputError, NoDataError
 from vnrec.words import counted
 
 if TYPE_CHECKING:
+    import duckdb
+
     from vnrec.work import DayWork
 
 FormatOption = Annotated[
@@ -298,12 +307,16 @@ def query_command(
 ) -> None:
     """Run any SQL over the recorded history (views: raw, trades, quotes, session_stats, ...)."""
     from vnrec.analytics.connection import read_views
-    from vnrec.analytics.query import query_rows
+    from vnrec.analytics.query import parquet_batch, plain_rows, query_batches
 
     root = reading_root(data)
     chosen = _format(fmt, output)
-    rows = read_views(root, lambda con: query_rows(con, sql), threads=threads)
-    emit(rows, chosen, output=output)
+
+    def write(con: duckdb.DuckDBPyConnection) -> None:
+        batches = query_batches(con, sql)
+        emit_batches(batches, chosen, rows_of=plain_rows, parquet_of=parquet_batch, output=output)
+
+    read_views(root, write, threads=threads)
 
 
 def verify_command(

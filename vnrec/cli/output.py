@@ -9,14 +9,17 @@ import enum
 import io
 import math
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import orjson
 
 from vnrec.calendar import HCM_TZ
 from vnrec.errors import BadInputError, VnrecError
+
+if TYPE_CHECKING:  # the renderers load no data library until asked to write Parquet
+    import pyarrow as pa
 
 
 class OutputFormat(enum.StrEnum):
@@ -155,6 +158,88 @@ def emit(
             sink.write(text.encode())
     else:
         write_stdout(text, stream)
+
+
+MAX_TABLE_ROWS = 100_000  # a terminal table of more is read by no one
+
+
+def emit_batches(
+    batches: Iterable[pa.RecordBatch],
+    fmt: OutputFormat,
+    *,
+    rows_of: Callable[[pa.RecordBatch], list[dict[str, Any]]],
+    parquet_of: Callable[[pa.RecordBatch], pa.RecordBatch],
+    output: Path | None = None,
+) -> None:
+    """`emit` for a result of any size: JSON, CSV and Parquet are written batch by batch
+    (the same bytes as `emit` gives for the rows); a table needs every row for its widths
+    and is refused beyond MAX_TABLE_ROWS."""
+    if fmt is OutputFormat.parquet or output is not None:
+        from vnrec.storage.files import atomic_file
+
+        if output is None:
+            raise ValueError("--format parquet needs --output FILE")
+        with atomic_file(output) as sink:
+            _write_batches(batches, fmt, rows_of, parquet_of, sink)
+        return
+    _write_batches(batches, fmt, rows_of, parquet_of, None)
+
+
+def _write_batches(
+    batches: Iterable[pa.RecordBatch],
+    fmt: OutputFormat,
+    rows_of: Callable[[pa.RecordBatch], list[dict[str, Any]]],
+    parquet_of: Callable[[pa.RecordBatch], pa.RecordBatch],
+    sink: Any,
+) -> None:
+    def out(text: str) -> None:
+        if sink is None:
+            write_stdout(text)
+        else:
+            sink.write(text.encode())
+
+    if fmt is OutputFormat.parquet:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        writer = None
+        try:
+            for batch in batches:
+                ready = parquet_of(batch)
+                if writer is None:
+                    writer = pq.ParquetWriter(sink, ready.schema)
+                writer.write_batch(ready.cast(writer.schema))
+            if writer is None:
+                writer = pq.ParquetWriter(sink, pa.schema([]))
+        finally:
+            if writer is not None:
+                writer.close()
+        return
+    if fmt is OutputFormat.table:
+        rows: list[dict[str, Any]] = []
+        for batch in batches:
+            rows += rows_of(batch)
+            if len(rows) > MAX_TABLE_ROWS:
+                raise BadInputError(
+                    f"the result has more than {MAX_TABLE_ROWS:,} rows, too many for a table:"
+                    " use -f csv or json, or -f parquet -o FILE"
+                )
+        out(render_table(rows))
+        return
+    written = 0
+    for batch in batches:
+        rows = rows_of(batch)
+        if not rows:
+            continue
+        if fmt is OutputFormat.json:
+            items = ("  " + to_json(row).decode().replace("\n", "\n  ") for row in rows)
+            out(("[\n" if not written else ",\n") + ",\n".join(items))
+        else:
+            text = render_csv(rows)
+            out(text if not written else text.split("\n", 1)[1])
+        written += len(rows)
+    if fmt is OutputFormat.json:
+        out("\n]\n" if written else "[]\n")
 
 
 def write_stdout(text: str, stream: TextIO | None = None) -> None:
