@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import shutil
 import subprocess
@@ -234,7 +235,18 @@ def test_inputs_as_users_have_them(tmp_path: Path) -> None:
     )
     binary = vnrec("import", str(tmp_path / "binary.jsonl"), "--data", data, "--append")
     assert binary.returncode == 1 and "Traceback" not in binary.stderr
-    assert f"{tmp_path / 'binary.jsonl'}:1: rejected: not valid JSON" in binary.stderr
+    assert f"{tmp_path / 'binary.jsonl'}:1: rejected: not UTF-8 (byte 0xFF at offset 0)" in (
+        binary.stderr
+    )
+    # the rejects keep such a line byte for byte
+    kept = [
+        orjson.loads(line)
+        for path in (tmp_path / "data" / "rejects").rglob("*.jsonl")
+        for line in path.read_bytes().splitlines()
+    ]
+    (first,) = [r for r in kept if r["source"].endswith("binary.jsonl") and r["line"] == 1]
+    exact = (tmp_path / "binary.jsonl").read_bytes().split(b"\n")[0].rstrip(b"\r")
+    assert base64.b64decode(first["bytes_base64"]) == exact
     cut = vnrec(
         "import", str(tmp_path / "cut.jsonl"), "--data", data, "--append", "--again",
         "--batch-lines", "3",

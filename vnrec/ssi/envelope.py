@@ -73,6 +73,12 @@ def parse_envelope_line(line: bytes) -> Envelope:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError as exc:
+        try:
+            line.decode()
+        except UnicodeDecodeError as bad:
+            raise EnvelopeError(
+                f"not UTF-8 (byte 0x{line[bad.start]:02X} at offset {bad.start})"
+            ) from None
         raise EnvelopeError(f"not valid JSON ({exc})") from None
     if isinstance(obj, dict):
         obj = json.loads(line, object_pairs_hook=_first_value_wins)

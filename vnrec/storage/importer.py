@@ -19,6 +19,7 @@ runs), so the same content is not imported twice by mistake.
 
 from __future__ import annotations
 
+import base64
 import collections
 import contextlib
 import dataclasses
@@ -79,7 +80,18 @@ class Reject:
     source: str
     line: int
     reason: str
-    text: str
+    text: str  # the line as text (invalid UTF-8 shown as U+FFFD)
+    # The line's exact bytes (newline excluded), when `text` cannot hold them: not UTF-8.
+    bytes_base64: str | None = None
+
+    @staticmethod
+    def of(source: str, line_number: int, reason: str, line: bytes) -> Reject:
+        raw = line.rstrip(b"\r\n")
+        try:
+            return Reject(source, line_number, reason, raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            exact = base64.b64encode(raw).decode("ascii")
+            return Reject(source, line_number, reason, raw.decode("utf-8", "replace"), exact)
 
 
 @dataclass
@@ -305,7 +317,7 @@ class Importer:
         for row, reason in sorted(bad.items()):
             index = int(lines.index[row])
             line = block.line(index)
-            rejects.append(Reject(source, block.first_line + index, reason, _text(line)))
+            rejects.append(Reject.of(source, block.first_line + index, reason, line))
         keep = np.ones(decoded.rows, dtype=bool)
         keep[list(bad)] = False
         keep_series = pl.Series(keep)
@@ -462,7 +474,7 @@ def read_envelopes(con: duckdb.DuckDBPyConnection, block: LineBlock, source: str
         try:
             envelope = parse_envelope_line(line.rstrip(b"\r\n"))
         except EnvelopeError as exc:
-            rejects.append(Reject(source, block.first_line + index, str(exc), _text(line)))
+            rejects.append(Reject.of(source, block.first_line + index, str(exc), line))
             continue
         exact.append((index, envelope.data_type, envelope.content, envelope.recv_ns))
     if exact:
@@ -471,10 +483,6 @@ def read_envelopes(con: duckdb.DuckDBPyConnection, block: LineBlock, source: str
         return BlockEnvelopes(block, source, None, None, rejects, block.lines - blank)
     marks = row_marks(lines.contents)
     return BlockEnvelopes(block, source, lines, marks, rejects, block.lines - blank)
-
-
-def _text(line: bytes) -> str:
-    return line.rstrip(b"\r\n").decode("utf-8", errors="replace")
 
 
 def describe_sources(paths: Iterable[Path]) -> list[tuple[str, int]]:
