@@ -174,6 +174,9 @@ class AlertsBook:
         foreign = [
             row for _, table in pending if table is not None for row in self._read_foreign(table)
         ]
+        # The windows go now, before the rules run: the task holds `pending` until it ends.
+        pending.clear()
+        del parts
         self._compute(trades, names, gap_seqs, foreign)
 
     def _compute(
