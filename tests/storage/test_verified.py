@@ -8,6 +8,7 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
+import orjson
 import pytest
 
 from vnrec import testing as f
@@ -15,6 +16,7 @@ from vnrec.analytics.connection import read_views
 from vnrec.errors import IntegrityError
 from vnrec.replay import replay
 from vnrec.storage import verified
+from vnrec.storage.compact import compact_day
 from vnrec.storage.importer import Importer
 from vnrec.storage.layout import Layout
 from vnrec.storage.verified import check_parts, verified_path
@@ -99,3 +101,24 @@ def test_a_copied_root_is_hashed_once_then_remembered(
     verified_path(copy.root, DAY).write_bytes(b"{not json")  # damaged: rebuilt, not trusted
     check_parts(copy.root, DAY, parts)
     assert len(hashed) == 2 * len(parts)
+
+
+def test_commits_append_lines_and_compaction_keeps_its_parts_only(layout: Layout) -> None:
+    """A recorder commits thousands of times a day: each commit appends its parts' lines
+    (never rewrites the record); compaction leaves the record with the merged parts."""
+    envelopes = [
+        f.trade("A", 10_000.0, 100.0, 100.0 * (i + 1), time="09:30:01", date="05/11/2026")
+        for i in range(6)
+    ]
+    with Importer(layout, batch_lines=2) as importer:
+        importer.import_lines((f.to_jsonl([e]) for e in envelopes), "mem")
+        importer.commit()
+    parts = layout.state(DAY).all_parts()
+    record = verified_path(layout.root, DAY)
+    assert len(record.read_bytes().splitlines()) == len(parts) > 3
+    compact_day(layout, DAY)
+    merged = layout.state(DAY).all_parts()
+    lines = record.read_bytes().splitlines()
+    assert sorted(orjson.loads(line)[0] for line in lines) == sorted(
+        f"{p.table}/{p.name}" for p in merged
+    )

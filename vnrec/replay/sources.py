@@ -8,9 +8,7 @@ missing while the log did not change is damage, and an error."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,7 +28,7 @@ from vnrec.replay.filters import EventFilter
 from vnrec.storage.commits import DayState, PartFile
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
-from vnrec.storage.verified import check_parts
+from vnrec.storage.verified import PartChecks
 
 DEFAULT_BATCH_ROWS = 16_384  # bigger batches are no faster and cost memory
 NO_FILTER = EventFilter()
@@ -67,8 +65,7 @@ def _has_unknown(path: object, batch_rows: int) -> bool:
 
 
 def _part_batches(
-    root: Path,
-    day: dt.date,
+    checks: PartChecks,
     part: PartFile,
     table: str,
     columns: list[str],
@@ -78,7 +75,7 @@ def _part_batches(
     try:
         # Page checksums are verified as pages are read, but a sound part of another day
         # put in this one's place passes them: the part must be the file its record names.
-        check_parts(root, day, [part])
+        checks.check([part])
         if table == "raw" and not _has_unknown(part.path, batch_rows):
             return
         yield from _read_part(part.path, columns, batch_rows, text)
@@ -104,12 +101,11 @@ def parquet_batches(
         columns = columns_needed(table, book_levels)
     text = text_columns(table)
     next_seq = from_seq
+    checks = PartChecks(layout.root, state.day)
     while True:
         for part in [p for p in state.table_parts(table) if p.last_seq >= next_seq]:
             try:
-                batches = _part_batches(
-                    layout.root, state.day, part, table, columns, text, batch_rows
-                )
+                batches = _part_batches(checks, part, table, columns, text, batch_rows)
                 for batch in batches:
                     if part.first_seq < next_seq:  # a merged file over rows already emitted
                         yield batch.filter(pc.greater_equal(batch.column("seq"), next_seq))

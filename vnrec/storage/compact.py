@@ -24,7 +24,7 @@ from vnrec.storage.day import open_day
 from vnrec.storage.files import atomic_file, fsync_dir
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
-from vnrec.storage.verified import check_parts
+from vnrec.storage.verified import check_parts, forget_all_but
 from vnrec.storage.writer import ROW_GROUP_ROWS, parquet_options
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ def compact_day(layout: Layout, day: dt.date) -> CompactReport:
             for directory in sorted({part.path.parent for part in replaced}):
                 fsync_dir(directory)
             writer.checkpoint()
+            forget_all_but(layout.root, day, writer.state.all_parts())
         return report
 
 
