@@ -83,11 +83,18 @@ def test_a_day_changed_after_compaction_is_computed_again(tmp_path: Path) -> Non
     assert after == _answer(fresh.root)
 
 
-def test_a_damaged_or_foreign_cache_is_never_an_answer(tmp_path: Path) -> None:
-    layout = _history(tmp_path)
-    expected = _answer(tmp_path)
+def _compacted_history(root: Path) -> tuple[Layout, str]:
+    """The history with every day compacted, and the answer computed before (the one a
+    damaged cache must never change)."""
+    layout = _history(root)
+    expected = _answer(root)
     for day in DAYS:
-        _compact(tmp_path, day)
+        _compact(root, day)
+    return layout, expected
+
+
+def test_a_damaged_or_foreign_cache_is_never_an_answer(tmp_path: Path) -> None:
+    layout, expected = _compacted_history(tmp_path)
     cut = basis_cache_path(layout.root, DAYS[0])
     cut.write_bytes(cut.read_bytes()[:-20])
     unstamped = basis_cache_path(layout.root, DAYS[1])
@@ -118,10 +125,7 @@ def test_verify_catches_a_cache_that_disagrees_with_the_sql(tmp_path: Path) -> N
 
 def test_a_number_changed_in_the_cache_is_never_an_answer(tmp_path: Path) -> None:
     """A bit flipped inside a page: the file still reads, its page checksum tells."""
-    layout = _history(tmp_path)
-    expected = _answer(tmp_path)
-    for day in DAYS:
-        _compact(tmp_path, day)
+    layout, expected = _compacted_history(tmp_path)
     path = basis_cache_path(layout.root, DAYS[0])
     data = bytearray(path.read_bytes())
     data[100] ^= 0x01  # in the first data page, past the magic and the page header

@@ -74,20 +74,20 @@ def test_a_thread_still_working_is_waited_for(tmp_path: Path) -> None:
     assert marks.splitlines() == ["thread finished", "exit handler ran"]
 
 
+def _to_full_disk(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """`argv` with its standard output on a full disk."""
+    with Path("/dev/full").open("w") as full:
+        return subprocess.run(
+            argv, stdout=full, stderr=subprocess.PIPE, text=True, check=False, timeout=60
+        )
+
+
 def test_output_that_cannot_be_written_is_one_line_and_exit_1(tmp_path: Path) -> None:
     marks = tmp_path / "marks"
     marks.write_text("")
     program = tmp_path / "program.py"
     program.write_text(PROGRAM)
-    with Path("/dev/full").open("w") as full:
-        done = subprocess.run(
-            [sys.executable, str(program), str(marks), "talk", "--lines", "3"],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+    done = _to_full_disk([sys.executable, str(program), str(marks), "talk", "--lines", "3"])
     assert done.returncode == 1
     assert done.stderr == "vnrec: error: No space left on device\n"
 
@@ -146,15 +146,9 @@ def test_usage_errors_and_a_full_standard_output_are_one_line_and_exit_1() -> No
         )
         assert done.returncode == 1 and done.stdout == "", done
         assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith(expected), done.stderr
-    with open("/dev/full", "w") as full:
-        done = subprocess.run(
-            [sys.executable, "-m", "vnrec.cli.main", "calendar", "--year", "2026", "-f", "json"],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            text=True,
-            check=False,
-            timeout=60,
-        )
+    done = _to_full_disk(
+        [sys.executable, "-m", "vnrec.cli.main", "calendar", "--year", "2026", "-f", "json"]
+    )
     assert done.returncode == 1
     assert done.stderr == "vnrec: error: cannot write to standard output: No space left on device\n"
 

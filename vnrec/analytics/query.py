@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from vnrec.analytics.connection import VIEW_NAMES
-from vnrec.errors import QueryError, StorageError, VnrecError
+from vnrec.errors import QueryError, StorageError, VnrecError, first_line
 
 QUERY_BATCH_ROWS = 10_000  # rows rendered at a time: bounds memory whatever the result
 
@@ -56,10 +56,10 @@ def _plain(value: Any) -> Any:
 def _query_error(exc: duckdb.Error) -> VnrecError:
     """DuckDB's message in one line; for a mistake in the SQL (a name, the syntax), with
     the views that can be queried. A file DuckDB cannot read is a StorageError."""
-    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    line = first_line(exc) or type(exc).__name__
     if isinstance(exc, duckdb.IOException | duckdb.InvalidInputException):
-        return StorageError(first_line)
-    return QueryError(f"{first_line} (views: {', '.join(VIEW_NAMES)})")
+        return StorageError(line)
+    return QueryError(f"{line} (views: {', '.join(VIEW_NAMES)})")
 
 
 _EXPLAIN_RE = re.compile(r"^\s*EXPLAIN\s+(?:ANALYZE\s+)?", re.IGNORECASE)
@@ -117,7 +117,7 @@ def query_batches(
             yield batch
     except duckdb.Error as exc:
         if started:
-            line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            line = first_line(exc) or type(exc).__name__
             raise StorageError(
                 f"the query failed after part of its result was written: {line}"
             ) from exc

@@ -23,10 +23,6 @@ import numpy as np
 import numpy.typing as npt
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
 from vnrec.trackers.alerts import (
     BASIS_FLIP,
     CEILING_HIT,
@@ -44,6 +40,9 @@ from vnrec.trackers.alerts import (
     Deduper,
     ForeignAcceleration,
 )
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 I64 = npt.NDArray[np.int64]
 BLOCK_SHIFT = 40  # a window's clocks, in µs from its earliest, fit in 40 bits (12.7 days)

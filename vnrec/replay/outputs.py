@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
-from vnrec.storage.files import atomic_file
+from vnrec.storage.files import TMP_PREFIX, atomic_file
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -78,7 +78,6 @@ INDEX_SCHEMA = pa.schema(
 )
 PARQUET_OPTIONS: dict[str, Any] = {"compression": "zstd"}
 FLUSH_ROWS = 65_536
-TMP_PREFIX = ".tmp-"
 
 
 def out_dir(root: Path, day: dt.date) -> Path:

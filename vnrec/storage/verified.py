@@ -18,7 +18,6 @@ in full at every read; a damaged line is skipped (its part is hashed again).
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
@@ -30,7 +29,7 @@ import orjson
 
 from vnrec.errors import IntegrityError, StorageError
 from vnrec.storage.commits import PartFile
-from vnrec.storage.files import file_sha256
+from vnrec.storage.files import atomic_file, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -115,15 +114,11 @@ def forget_all_but(root: Path, day: dt.date, parts: Sequence[PartFile]) -> None:
     path = verified_path(root, day)
     known = _load(path)
     kept = {key: known[key] for key in map(_key, parts) if key in known}
-    temporary = path.with_name(f".tmp-{path.name}.{os.getpid()}")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary.write_bytes(_lines(kept))
-        os.replace(temporary, path)
-    except OSError as exc:
+        with atomic_file(path) as sink:
+            sink.write(_lines(kept))
+    except StorageError as exc:  # a read-only root: the record only stays longer
         log.debug("not rewriting %s: %s", path, exc)
-        with contextlib.suppress(OSError):
-            temporary.unlink(missing_ok=True)
 
 
 def _key(part: PartFile) -> str:
