@@ -106,6 +106,20 @@ def test_recovery_moves_uncommitted_parts_aside(layout: Layout) -> None:
     assert report.removed == [temp]
 
 
+def test_the_merged_files_of_a_killed_compaction_are_deleted(layout: Layout) -> None:
+    """A compaction killed before its commit leaves merged files whose seqs the committed
+    parts all hold: deleted, not moved aside (that would keep a copy of the day)."""
+    _import_in_batches(layout, _day(3), 2)
+    parts = layout.parts("raw", DAY)
+    assert len(parts) == 3
+    merged = layout.part_path("raw", DAY, parts[0].first_seq, parts[-1].last_seq)
+    merged.write_bytes(parts[0].path.read_bytes())
+    report = RecoveryReport(DAY)
+    with open_day(layout, DAY, report=report):
+        pass
+    assert report.removed == [merged] and not report.aside
+
+
 @pytest.mark.parametrize("damage", ["emptied", "truncated"])
 def test_a_log_that_lost_its_records_loses_no_part(layout: Layout, damage: str) -> None:
     """A log emptied or cut inside its only record (damage, or a filesystem that lost its

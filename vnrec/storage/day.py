@@ -5,8 +5,8 @@ compaction, `vnrec recover`) starts from the same clean, committed state:
 
 1. an interrupted append at the end of the commit log is kept aside and cut off;
 2. import transactions left pending are finished (their decision file exists) or dropped;
-3. files the log does not name are invisible to readers: temporary files and parts a
-   committed part covers (superseded by a compaction) are deleted; any other part (a
+3. files the log does not name are invisible to readers: temporary files and parts whose
+   seqs committed parts all hold (a compaction's, old or merged) are deleted; any other part (a
    crashed write's, or one whose record a damaged or truncated log lost) is moved to
    `_commits/aside/`, never deleted, since the log alone cannot tell which it is;
 4. journal segments the recorder left are converted and committed, so that the day's seq
@@ -244,9 +244,10 @@ def _settle_transactions(layout: Layout, day_log: DayLog, report: RecoveryReport
 def _remove_uncommitted(
     layout: Layout, day: dt.date, state: DayState, report: RecoveryReport
 ) -> None:
-    """Temporary files go, and so do parts a committed part covers (superseded by a
-    compaction). Any other part no commit names may hold rows stored nowhere else (its
-    record lost to a damaged or truncated log): it is moved aside, never deleted."""
+    """Temporary files go, and so do parts whose seqs the committed parts of their table
+    all hold (a compaction's old parts, or its merged file when it was killed before its
+    commit). Any other part no commit names may hold rows stored nowhere else (its record
+    lost to a damaged or truncated log): it is moved aside, never deleted."""
     for path in layout.disk_leftovers(day):
         path.unlink()
         report.removed.append(path)
@@ -265,11 +266,18 @@ def _remove_uncommitted(
 
 
 def _covered(path: Path, committed: list[PartFile]) -> bool:
+    """Every seq of the part's range is in the range of some committed part."""
     match = PART_RE.match(path.name)
     if match is None:
         return False
-    first, last = int(match.group(1)), int(match.group(2))
-    return any(part.first_seq <= first and last <= part.last_seq for part in committed)
+    needed, last = int(match.group(1)), int(match.group(2))
+    for part in sorted(committed, key=lambda p: p.first_seq):
+        if part.first_seq > needed:
+            break
+        needed = max(needed, part.last_seq + 1)
+        if needed > last:
+            return True
+    return False
 
 
 def _move_aside(layout: Layout, day: dt.date, table: str, path: Path) -> Path:
