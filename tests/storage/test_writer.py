@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -18,7 +20,7 @@ from vnrec.storage.importer import Importer, import_envelopes
 from vnrec.storage.layout import Layout, part_name
 from vnrec.storage.locks import DayLock
 from vnrec.storage.normalize import BatchTables
-from vnrec.storage.writer import write_parquet_atomic
+from vnrec.storage.writer import sampled_encodings, write_parquet_atomic
 
 DAY = dt.date(2026, 11, 5)
 
@@ -254,6 +256,50 @@ def test_compaction_writes_whole_row_groups_but_the_last(
     groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
     assert groups == [7, 7, 6]
     assert _rows(layout, "quotes") == list(range(1, 41, 2))
+
+
+def test_each_column_is_encoded_by_what_its_first_rows_hold() -> None:
+    """Dictionaries where values repeat; without one where most values are new: delta when
+    they never decrease, byte-stream split for floats, plain for other integers."""
+    rows = 1_000
+    rng = np.random.default_rng(7)
+    sample = pa.table(
+        {
+            "seq": pa.array(np.arange(1, rows + 1)),
+            "price": pa.array(rng.choice([10_000.0, 10_100.0, 10_200.0], rows)),
+            "total_val": pa.array(rng.random(rows) * 1e12),
+            "cumulative": pa.array(np.cumsum(rng.integers(0, 1_000, rows))),
+            "volume": pa.array(rng.permutation(rows) * 100),
+            "few_volumes": pa.array(rng.integers(1, 5, rows) * 100),
+            "symbol": pa.array([f"S{i % 7}" for i in range(rows)]),
+            "empty": pa.nulls(rows, pa.float64()),
+        }
+    )
+    assert sampled_encodings(sample) == {
+        "seq": "DELTA_BINARY_PACKED",
+        "total_val": "BYTE_STREAM_SPLIT",
+        "cumulative": "DELTA_BINARY_PACKED",
+        "volume": "PLAIN",
+    }
+
+
+def test_compaction_encodes_columns_by_the_days_first_rows(
+    layout: Layout, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sample spans parts; every row is written, whatever the encodings."""
+    _import_in_batches(layout, _day(20), 6)
+    monkeypatch.setattr(compact_module, "ENCODING_SAMPLE_ROWS", 9)
+    compact_day(layout, DAY)
+    (merged,) = layout.parts("trades", DAY)
+    meta = pq.ParquetFile(merged.path).metadata.row_group(0)
+    encodings = {
+        meta.column(i).path_in_schema: meta.column(i).encodings for i in range(meta.num_columns)
+    }
+    assert "DELTA_BINARY_PACKED" in encodings["total_vol"]  # grows: 100, 200, ...
+    assert "RLE_DICTIONARY" in encodings["last_price"]  # one price
+    trades = pq.read_table(merged.path, columns=["seq", "total_vol"])
+    assert trades.column("total_vol").to_pylist() == [100 * (i + 1) for i in range(20)]
+    assert trades.column("seq").to_pylist() == list(range(2, 41, 2))
 
 
 def test_an_uncommitted_merge_is_invisible_and_removed(layout: Layout) -> None:

@@ -9,6 +9,7 @@ one checkpoint record, so a compacted day's log is short."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from vnrec.storage.files import atomic_file, fsync_dir
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
 from vnrec.storage.verified import check_parts, forget_all_but
-from vnrec.storage.writer import ROW_GROUP_ROWS, parquet_options
+from vnrec.storage.writer import ENCODING_SAMPLE_ROWS, ROW_GROUP_ROWS, parquet_options
 
 log = logging.getLogger(__name__)
 
@@ -85,40 +86,64 @@ def compact_day(layout: Layout, day: dt.date) -> CompactReport:
 
 def _merge(table: str, sources: list[PartFile], target: Path, first: int, last: int) -> PartFile:
     """Stream the sources, in seq order, into one file with large row groups; memory stays
-    bounded by one row group whatever the size of the day."""
+    bounded by one row group whatever the size of the day. Each column's encoding is chosen
+    from the day's first rows (vnrec.storage.writer.sampled_encodings)."""
     schema = SCHEMAS[table]
     rows = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
     if target.exists():
         raise StorageError(f"{target} already exists; refusing to replace a stored part")
+    sample, batches = _peeked(_rows_of(sources, schema), ENCODING_SAMPLE_ROWS)
     with (
         atomic_file(target) as sink,
-        pq.ParquetWriter(sink, schema, **parquet_options(schema)) as out,
+        pq.ParquetWriter(sink, schema, **parquet_options(schema, sample=sample)) as out,
     ):
-        for source in sources:
-            expected = source.rows
-            for batch in _batches(source):
-                pending.append(batch.cast(schema))
-                pending_rows += batch.num_rows
-                expected -= batch.num_rows
-                # Whole groups only; the rest starts the next one: a stray small group
-                # would store every column's dictionary once more.
-                while pending_rows >= ROW_GROUP_ROWS:
-                    held = pa.Table.from_batches(pending, schema)
-                    out.write_table(held.slice(0, ROW_GROUP_ROWS), ROW_GROUP_ROWS)
-                    rows += ROW_GROUP_ROWS
-                    pending = held.slice(ROW_GROUP_ROWS).to_batches()
-                    pending_rows -= ROW_GROUP_ROWS
-            if expected:
-                raise StorageError(
-                    f"{source.path} holds {source.rows - expected:,} rows, its commit record"
-                    f" says {source.rows:,}; not compacting a damaged day"
-                )
+        for batch in batches:
+            pending.append(batch)
+            pending_rows += batch.num_rows
+            # Whole groups only; the rest starts the next one: a stray small group
+            # would store every column's dictionary once more.
+            while pending_rows >= ROW_GROUP_ROWS:
+                held = pa.Table.from_batches(pending, schema)
+                out.write_table(held.slice(0, ROW_GROUP_ROWS), ROW_GROUP_ROWS)
+                rows += ROW_GROUP_ROWS
+                pending = held.slice(ROW_GROUP_ROWS).to_batches()
+                pending_rows -= ROW_GROUP_ROWS
         if pending:
             out.write_table(pa.Table.from_batches(pending, schema), ROW_GROUP_ROWS)
             rows += pending_rows
     return PartFile(first, last, target, table, rows, sink.size, sink.sha256)
+
+
+def _rows_of(sources: list[PartFile], schema: pa.Schema) -> Iterator[pa.RecordBatch]:
+    """The rows of the parts in order, as `schema`; a part holding another number of rows
+    than its commit record says is an error."""
+    for source in sources:
+        expected = source.rows
+        for batch in _batches(source):
+            expected -= batch.num_rows
+            yield batch.cast(schema)
+        if expected:
+            raise StorageError(
+                f"{source.path} holds {source.rows - expected:,} rows, its commit record"
+                f" says {source.rows:,}; not compacting a damaged day"
+            )
+
+
+def _peeked(
+    batches: Iterator[pa.RecordBatch], rows: int
+) -> tuple[pa.Table | None, Iterator[pa.RecordBatch]]:
+    """The first `rows` rows (None when there are none) and every batch, those included."""
+    taken: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        taken.append(batch)
+        count += batch.num_rows
+        if count >= rows:
+            break
+    sample = pa.Table.from_batches(taken).slice(0, rows) if count else None
+    return sample, itertools.chain(taken, batches)
 
 
 def _batches(part: PartFile) -> Iterator[pa.RecordBatch]:
