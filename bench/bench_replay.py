@@ -213,12 +213,14 @@ def _batch(
 
 
 # One measurement per subprocess (so peak RSS is that of one replay), with the Arrow
-# allocator the CLI sets. `replay`: the built-in trackers only (the columnar path);
+# allocator settings of `vnrec replay`. `replay`: the built-in trackers only (the columnar path);
 # `tracker`: plus a user tracker receiving every event (the per-event path).
 _STAGE = textwrap.dedent(
     """
     import os
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
+    from vnrec.cli.memory import return_freed_arrow_pages
+    return_freed_arrow_pages()
     import json, sys, time
     from pathlib import Path
     import datetime as dt
@@ -262,16 +264,36 @@ def _run_stage(stage: str, root: Path) -> dict[str, float]:
     return result
 
 
-def _command(*args: str) -> float:
-    """Wall-clock seconds of one `vnrec` command, start to exit."""
+# The CLI as its entry point runs it, printing the process's peak RSS (VmHWM) at exit.
+_CLI = textwrap.dedent(
+    """
+    import atexit, sys
+    from pathlib import Path
+    def peak():
+        status = Path("/proc/self/status").read_text().splitlines()
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        print(f"peak-kb {kb}", file=sys.stderr)
+    atexit.register(peak)
+    sys.argv[0] = "vnrec"
+    from vnrec.cli.main import run
+    run()
+    """
+)
+
+
+def _command(*args: str) -> tuple[float, float]:
+    """Wall-clock seconds of one `vnrec` command, start to exit, and its peak RSS in MB."""
     started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
+    done = subprocess.run(
+        [sys.executable, "-c", _CLI, *args],
         check=True,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
-    return time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    peak_kb = int(done.stderr.strip().splitlines()[-1].removeprefix("peak-kb "))
+    return seconds, peak_kb / 1024
 
 
 def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
@@ -296,12 +318,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
             for _ in range(runs)
         ]
         uncached = [
-            _command("stats", "--date", day, "--data", str(root), "--format", "json")
+            _command("stats", "--date", day, "--data", str(root), "--format", "json")[0]
             for _ in range(runs)
         ]
         _command("compact", "--date", day, "--data", str(root))
         cached = [
-            _command("stats", "--date", day, "--data", str(root), "--format", "json")
+            _command("stats", "--date", day, "--data", str(root), "--format", "json")[0]
             for _ in range(runs)
         ]
     described = (
@@ -310,7 +332,8 @@ def run(quick: bool) -> list[dict[str, Any]]:
     )
     rates = [messages / r["seconds"] for r in replays]
     per_event = [messages / r["seconds"] for r in trackers]
-    command_rates = [messages / s for s in command]
+    command_rates = [messages / seconds for seconds, _ in command]
+    command_peaks = [peak for _, peak in command]
     peaks = [r["peak_rss_mb"] for r in replays]
     return [
         _row(
@@ -337,6 +360,12 @@ def run(quick: bool) -> list[dict[str, Any]]:
             statistics.median(command_rates),
             "msg/s",
             "the whole command, start (imports) and exit included; " + _spread(command_rates),
+        ),
+        _row(
+            "`vnrec replay --format json` peak RSS",
+            statistics.median(command_peaks),
+            "MB",
+            f"VmHWM of the whole command; goal <= {RSS_GOAL_MB}; {_spread(command_peaks)}",
         ),
         _row(
             "events/s with a user tracker of every event",

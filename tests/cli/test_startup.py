@@ -4,13 +4,15 @@ that runs."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer
 
-from vnrec.cli import main
+from vnrec.cli import main, memory
 
 HEAVY = (
     "polars", "pyarrow", "duckdb", "numpy", "aiohttp", "ssi_fc_data", "pydantic", "fastapi",
@@ -63,3 +65,34 @@ def test_an_unexpected_error_is_one_line(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("vnrec: internal error: RuntimeError: no such thing (a bug;")
+
+
+def test_replay_sets_arrows_allocator_before_pyarrow_loads(tmp_path: Path) -> None:
+    """jemalloc reads its settings once, when pyarrow first allocates: the replay command
+    must set them before anything imports pyarrow (vnrec.cli.memory)."""
+    code = (
+        "import atexit, os, sys\n"
+        "from vnrec.cli import memory\n"
+        "seen = []\n"
+        "setting = memory.return_freed_arrow_pages\n"
+        "def spy():\n"
+        "    seen.append('pyarrow' in sys.modules)\n"
+        "    setting()\n"
+        "memory.return_freed_arrow_pages = spy\n"
+        "atexit.register(lambda: print(seen, os.environ.get(memory.ARROW_FREED_PAGES[0])))\n"
+        f"sys.argv = ['vnrec', 'replay', '--date', '2026-11-05', '--data', {str(tmp_path)!r}]\n"
+        "from vnrec.cli.main import run\n"
+        "run()\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"}
+    # The day is not there (exit 1): the setting comes first, whatever follows.
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, capture_output=True, text=True, env=env
+    )
+    assert done.stdout.strip() == f"[False] {memory.ARROW_FREED_PAGES[1]}"
+
+
+def test_a_users_allocator_setting_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JE_ARROW_MALLOC_CONF", "narenas:1")
+    memory.return_freed_arrow_pages()
+    assert os.environ["JE_ARROW_MALLOC_CONF"] == "narenas:1"

@@ -170,6 +170,9 @@ def replay_command(
 ) -> None:
     """Replay recorded days through the trackers (session stats, foreign, index, basis, and
     your own with --tracker)."""
+    from vnrec.cli.memory import return_freed_arrow_pages
+
+    return_freed_arrow_pages()
     from vnrec.replay.days import DayJob, run_day
     from vnrec.replay.plugins import tracker_specs
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import sys
 
 log = logging.getLogger(__name__)
@@ -32,3 +33,17 @@ def keep_freed_heap() -> None:
         return
     mallopt(_M_MMAP_THRESHOLD, _MMAP_ABOVE)
     mallopt(_M_TRIM_THRESHOLD, _HEAP_KEPT)
+
+
+# Arrow's jemalloc keeps freed pages for seconds before returning them, longer than a whole
+# replay of a day lasts, so its peak holds every batch it ever freed. Returned 100 ms after
+# being freed instead: a 3M-event replay peaks at 239 instead of 255 MB for 3% more CPU
+# (median of 5 interleaved runs each; at 0 ms, 223 MB for 13% more CPU).
+ARROW_FREED_PAGES = ("JE_ARROW_MALLOC_CONF", "dirty_decay_ms:100,muzzy_decay_ms:100")
+
+
+def return_freed_arrow_pages() -> None:
+    """Have Arrow's allocator hand freed pages back to the system soon (see above), in this
+    process and the worker processes it starts. jemalloc reads this once, so it must run
+    before pyarrow is first imported; a user's own setting wins."""
+    os.environ.setdefault(*ARROW_FREED_PAGES)
