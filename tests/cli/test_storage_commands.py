@@ -229,9 +229,9 @@ def test_inputs_as_users_have_them(tmp_path: Path) -> None:
     )
     assert piped.returncode == 0 and b"imported 1 envelopes as seq 5-5" in piped.stderr
     empty = vnrec("import", str(tmp_path / "empty.jsonl"), "--data", data, "--append")
-    assert (empty.returncode, empty.stderr.splitlines()[-1]) == (
+    assert (empty.returncode, empty.stderr.splitlines()) == (
         1,
-        f"vnrec: error: nothing to import: {tmp_path / 'empty.jsonl'} has no line",
+        [f"vnrec: error: nothing to import: {tmp_path / 'empty.jsonl'} has no line"],
     )
     binary = vnrec("import", str(tmp_path / "binary.jsonl"), "--data", data, "--append")
     assert binary.returncode == 1 and "Traceback" not in binary.stderr

@@ -71,10 +71,13 @@ def import_command(
     report = import_files(
         layout, files, append=append, again=again, on_reject=on_reject, batch_lines=batch_lines
     )
+    if not report.lines:  # one line says it all: no per-file "empty" before it
+        names = ", ".join(str(f) for f in files)
+        raise BadInputError(
+            f"nothing to import: {names} {'has' if len(files) == 1 else 'have'} no line"
+        )
     for path in report.empty:
         print(f"{path}: empty, nothing to import", file=sys.stderr)
-    if not report.lines:
-        raise BadInputError(f"nothing to import: {', '.join(str(f) for f in files)} has no line")
     for day in sorted(report.days):
         done = report.days[day]
         print(
