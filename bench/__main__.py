@@ -37,6 +37,7 @@ HEADLINE = (
     ("replay", "events/s (wall clock)"),
     ("replay", "peak RSS"),
     ("replay", "`vnrec replay --format json` events/s"),
+    ("replay", "`vnrec replay --format json` peak RSS"),
     ("replay", "events/s with a user tracker of every event"),
     ("replay", "one-day `vnrec stats`, compacted day"),
     ("scaling", "replay 10M events/s"),
