@@ -287,3 +287,56 @@ exit $status
         assert (after / name).read_bytes() == old, name
     leftovers = [p for p in after.rglob("*") if p.is_file() and p.name != ".filler"]
     assert len(leftovers) == 3, leftovers
+
+
+REPLAY_FILES = (
+    "trades.parquet", "basis.parquet", "foreign_flow.parquet", "index.parquet",
+    "candles_1m.parquet", "index_candles_1m.parquet", "alerts.parquet",
+)  # fmt: skip
+
+
+def test_replay_out_on_a_disk_that_fills_midway_keeps_every_old_file(
+    template: Path, tmp_path: Path
+) -> None:
+    """Room for the first files of `--out` but not for all (as many free pages as the
+    trades file takes, written first): one line, and the directory holds the previous
+    run's files, every one of them, not the first new ones beside older ones (the day's
+    files are renamed into place together; renamed one by one, the trades and basis files
+    would be new and the rest old)."""
+    data = template / "data"
+    clean = tmp_path / "clean"
+    replayed = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "replay", "--date", str(DAY), "--data",
+         str(data), "-f", "json", "--out", str(clean)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    assert replayed.returncode == 0
+    trades_pages = -(-(clean / f"date={DAY}" / "trades.parquet").stat().st_size // 4096)
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    day_dir = f"{mount}/replayed/date={DAY.isoformat()}"
+    script = f"""
+set -e
+mount -t tmpfs -o size=1m tmpfs {mount}
+mkdir -p {day_dir}
+for name in {" ".join(REPLAY_FILES)}; do printf 'old %s' "$name" > {day_dir}/$name; done
+free=$(df --output=avail -B4096 {mount} | tail -1)
+dd if=/dev/zero of={mount}/.filler bs=4096 count=$((free - {trades_pages})) 2>/dev/null
+set +e
+{sys.executable} -m vnrec.cli.main replay --date {DAY} --data {data} -f json --out {mount}/replayed
+status=$?
+mkdir -p {tmp_path / "after"} && cp -a {mount}/. {tmp_path / "after"}/
+exit $status
+"""
+    result = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    _one_line_error(result, "No space left on device", str(mount))
+    after = tmp_path / "after" / "replayed" / f"date={DAY.isoformat()}"
+    assert {p.name: p.read_bytes() for p in after.iterdir()} == {
+        name: f"old {name}".encode() for name in REPLAY_FILES
+    }

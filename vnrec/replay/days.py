@@ -9,6 +9,7 @@ process builds its own from the same files.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import datetime as dt
 import logging
 import multiprocessing
@@ -75,6 +76,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         write_tracker_rows,
     )
     from vnrec.replay.plugins import load_trackers
+    from vnrec.storage.files import FileGroup
 
     started = time.perf_counter()
     trackers = load_trackers(job.trackers)
@@ -94,14 +96,24 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
     if directory is None:
         result = replay(job.day, **options)
     else:
-        with TradeWriter(directory / "trades.parquet") as writer:
-            result = replay(job.day, trade_sinks=[writer], **options)
-        written += write_series(directory, result.trackers)
-        assert isinstance(result.trackers, ColumnarDay)
-        written += write_candles(directory, result.trackers)
-        written.append(directory / "trades.parquet")
-        written.append(write_alerts(directory, result.alerts))
-        written += write_tracker_rows(directory, result.tracker_results or {})
+        # Every file of the day, or none: the directory never mixes two runs' files.
+        group = FileGroup()
+        try:
+            with TradeWriter(directory / "trades.parquet", group) as writer:
+                result = replay(job.day, trade_sinks=[writer], **options)
+            written += write_series(directory, result.trackers, group)
+            assert isinstance(result.trackers, ColumnarDay)
+            written += write_candles(directory, result.trackers, group)
+            written.append(directory / "trades.parquet")
+            written.append(write_alerts(directory, result.alerts, group))
+            written += write_tracker_rows(directory, result.tracker_results or {}, group)
+            group.publish()
+        except BaseException:
+            group.discard()
+            for made in (directory / "trackers", directory):  # when this run made them
+                with contextlib.suppress(OSError):
+                    made.rmdir()
+            raise
     unmatched = []
     if job.symbols:
         seen = {row["symbol"] for part in (result.stats, result.foreign) for row in part}

@@ -2,15 +2,16 @@
 
 `trades.parquet` (classified trades) is streamed while the replay runs, so memory does not
 grow with the day; `basis.parquet`, `foreign_flow.parquet` and `index.parquet` come from
-the trackers' series at the end. Each file is written under a temporary name and renamed,
-so a reader never sees half a file.
+the trackers' series at the end. The files of a day are one `FileGroup`: each is written
+under a temporary name and all are renamed into place once every one is written, so a
+reader never sees half a file, and a failure (a full disk) leaves the files of an earlier
+run as they were, never some new ones beside older ones.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -21,7 +22,7 @@ import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
-from vnrec.storage.files import TMP_PREFIX, atomic_file
+from vnrec.storage.files import TMP_PREFIX, FileGroup
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -102,15 +103,17 @@ def _record_batch(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.Reco
     return pa.RecordBatch.from_arrays(arrays, schema=schema)
 
 
-def write_rows(path: Path, rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> None:
-    """Write tuples (in the schema's field order) as one Parquet file, atomically."""
-    write_table(path, pa.Table.from_batches([_record_batch(rows, schema)], schema=schema))
+def write_rows(
+    path: Path, rows: Sequence[tuple[Any, ...]], schema: pa.Schema, group: FileGroup
+) -> None:
+    """Write tuples (in the schema's field order) as one Parquet file of `group`."""
+    write_table(path, pa.Table.from_batches([_record_batch(rows, schema)], schema=schema), group)
 
 
-def write_table(path: Path, table: pa.Table) -> None:
-    """Write a table as one Parquet file, atomically (a failing disk is an error naming the
-    file, and leaves the file that was there as it was)."""
-    with atomic_file(path) as sink:
+def write_table(path: Path, table: pa.Table, group: FileGroup) -> None:
+    """Write a table as one Parquet file of `group` (a failing disk is an error naming the
+    file)."""
+    with group.file(path) as sink:
         pq.write_table(table, sink, **PARQUET_OPTIONS)
 
 
@@ -118,9 +121,10 @@ class TradeWriter:
     """A trade sink writing the classified trades of each replay window (an Arrow table
     with the columns of TRADES_SCHEMA) to one Parquet file."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, group: FileGroup) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._group = group
         self._temporary = path.with_name(TMP_PREFIX + path.name)
         try:
             with self._failing("create"):
@@ -134,12 +138,12 @@ class TradeWriter:
             self._writer.write_table(trades.select(TRADES_SCHEMA.names).cast(TRADES_SCHEMA))
 
     def close(self) -> None:
-        """Close and make the file visible under its name (the rows buffered last are
-        written here: a full disk fails here too, and leaves no half-written file)."""
+        """Close and hand the file to its group (the rows buffered last are written here:
+        a full disk fails here too, and leaves no half-written file)."""
         try:
             with self._failing("write"):
                 self._writer.close()
-                os.replace(self._temporary, self.path)
+            self._group.add(self._temporary, self.path)
         except StorageError:
             self._temporary.unlink(missing_ok=True)
             raise
@@ -205,7 +209,7 @@ INDEX_CANDLES_SCHEMA = pa.schema(
 )
 
 
-def write_candles(directory: Path, trackers: CandleSource) -> list[Path]:
+def write_candles(directory: Path, trackers: CandleSource, group: FileGroup) -> list[Path]:
     """The day's one-minute candles of symbols and indices (longer intervals are sums of
     them: `vnrec candles` and the `candles_*` views have those)."""
     paths = []
@@ -214,15 +218,15 @@ def write_candles(directory: Path, trackers: CandleSource) -> list[Path]:
         ("index_candles_1m.parquet", trackers.index_candles("1m"), INDEX_CANDLES_SCHEMA),
     ):
         path = directory / name
-        write_table(path, pa.Table.from_pylist(rows, schema=schema))
+        write_table(path, pa.Table.from_pylist(rows, schema=schema), group)
         paths.append(path)
     return paths
 
 
-def write_alerts(directory: Path, alerts: list[dict[str, Any]]) -> Path:
+def write_alerts(directory: Path, alerts: list[dict[str, Any]], group: FileGroup) -> Path:
     """The day's alerts (SPEC.md 7.5) as `alerts.parquet`."""
     path = directory / "alerts.parquet"
-    write_table(path, pa.Table.from_pylist(alerts, schema=ALERTS_SCHEMA))
+    write_table(path, pa.Table.from_pylist(alerts, schema=ALERTS_SCHEMA), group)
     return path
 
 
@@ -237,7 +241,7 @@ def flat_rows(result: Any) -> list[dict[str, Any]] | None:
     return result
 
 
-def write_tracker_rows(directory: Path, results: dict[str, Any]) -> list[Path]:
+def write_tracker_rows(directory: Path, results: dict[str, Any], group: FileGroup) -> list[Path]:
     """Each tracker result that is a list of flat dicts, as `trackers/<name>.parquet`
     (columns in the order they first appear; a name is made safe as a file name)."""
     paths = []
@@ -251,7 +255,7 @@ def write_tracker_rows(directory: Path, results: dict[str, Any]) -> list[Path]:
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise VnrecError(f"tracker {name}: its result rows are not one table: {exc}") from exc
         path = directory / "trackers" / f"{_file_name(name)}.parquet"
-        write_table(path, table)
+        write_table(path, table, group)
         paths.append(path)
     return paths
 
@@ -270,7 +274,7 @@ class CandleSource(Protocol):
     def index_candles(self, interval: str = "1m") -> list[dict[str, Any]]: ...
 
 
-def write_series(directory: Path, trackers: SeriesSource) -> list[Path]:
+def write_series(directory: Path, trackers: SeriesSource, group: FileGroup) -> list[Path]:
     """The basis, foreign flow and index series of a finished day (of its report window);
     returns the paths. A series is rows (tuples in schema order) or an Arrow table."""
     series = trackers.series()
@@ -283,8 +287,8 @@ def write_series(directory: Path, trackers: SeriesSource) -> list[Path]:
     for name, rows, schema in files:
         path = directory / name
         if isinstance(rows, pa.Table):
-            write_table(path, rows.select(schema.names).cast(schema))
+            write_table(path, rows.select(schema.names).cast(schema), group)
         else:
-            write_rows(path, rows, schema)
+            write_rows(path, rows, schema, group)
         paths.append(path)
     return paths
