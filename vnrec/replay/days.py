@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import multiprocessing
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -174,8 +175,15 @@ def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     then the executor's own table of them)."""
     table: dict[int, BaseProcess] = getattr(pool, "_processes", None) or {}
     processes = list(table.values())  # taken first: shutdown() forgets them
+    manager: threading.Thread | None = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         process.terminate()
     for process in processes:
         process.join(STOP_TIMEOUT_S)
+    # The executor's thread closes its wake-up pipe when it sees the workers gone; at exit,
+    # Python 3.11 writes to that pipe unless it is closed, and a close at the same moment
+    # printed "OSError: [Errno 9] Bad file descriptor" after the error line (seen once in
+    # CI). shutdown(wait=False) forgets the thread, so it is waited for here.
+    if manager is not None:
+        manager.join(STOP_TIMEOUT_S)
