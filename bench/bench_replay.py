@@ -264,7 +264,8 @@ def _run_stage(stage: str, root: Path) -> dict[str, float]:
     return result
 
 
-# The CLI as its entry point runs it, printing the process's peak RSS (VmHWM) at exit.
+# The CLI as its entry point runs it (`main()`, which skips the interpreter's teardown and
+# runs the exit handlers), printing the process's peak RSS (VmHWM) from an exit handler.
 _CLI = textwrap.dedent(
     """
     import atexit, sys
@@ -275,8 +276,8 @@ _CLI = textwrap.dedent(
         print(f"peak-kb {kb}", file=sys.stderr)
     atexit.register(peak)
     sys.argv[0] = "vnrec"
-    from vnrec.cli.main import run
-    run()
+    from vnrec.cli.main import main
+    main()
     """
 )
 

@@ -97,8 +97,11 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
     if directory is None:
         result = replay(job.day, **options)
     else:
-        # Every file of the day, or none: the directory never mixes two runs' files.
+        # This run's files of the day, all or none: never some of them beside the previous
+        # run's versions of the others (a file only an earlier run wrote, the rows of a
+        # tracker not given this time, stays as it was).
         group = FileGroup()
+        made = [d for d in (directory / "trackers", directory) if not d.exists()]
         try:
             with TradeWriter(directory / "trades.parquet", group) as writer:
                 result = replay(job.day, trade_sinks=[writer], **options)
@@ -111,9 +114,9 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
             group.publish()
         except BaseException:
             group.discard()
-            for made in (directory / "trackers", directory):  # when this run made them
+            for empty in made:  # the directories this run made, when left empty
                 with contextlib.suppress(OSError):
-                    made.rmdir()
+                    empty.rmdir()
             raise
     unmatched = []
     if job.symbols:

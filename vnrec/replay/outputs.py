@@ -3,9 +3,10 @@
 `trades.parquet` (classified trades) is streamed while the replay runs, so memory does not
 grow with the day; `basis.parquet`, `foreign_flow.parquet` and `index.parquet` come from
 the trackers' series at the end. The files of a day are one `FileGroup`: each is written
-under a temporary name and all are renamed into place once every one is written, so a
-reader never sees half a file, and a failure (a full disk) leaves the files of an earlier
-run as they were, never some new ones beside older ones.
+under a temporary name (with the writer's pid: replays may share a directory) and all are
+renamed into place once every one is written, so a reader never sees half a file, and a
+failure (a full disk, a rename refused) leaves the files of an earlier run as they were,
+never some of this run's beside older versions of the others.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
-from vnrec.storage.files import TMP_PREFIX, FileGroup
+from vnrec.storage.files import TMP_PREFIX, FileGroup, owner_gone, temporary_name
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -86,10 +87,12 @@ def out_dir(root: Path, day: dt.date) -> Path:
 
 
 def remove_unfinished(directory: Path) -> None:
-    """Remove the files a stopped writer left half-written in a day's directory."""
+    """Remove the files stopped writers left half-written in a day's directory (and its
+    `trackers/`), not those of a replay still writing there."""
     if directory.is_dir():
-        for leftover in directory.glob(TMP_PREFIX + "*"):
-            leftover.unlink(missing_ok=True)
+        for leftover in directory.rglob(TMP_PREFIX + "*"):
+            if owner_gone(leftover):
+                leftover.unlink(missing_ok=True)
 
 
 def _record_batch(rows: Sequence[tuple[Any, ...]], schema: pa.Schema) -> pa.RecordBatch:
@@ -125,7 +128,7 @@ class TradeWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._group = group
-        self._temporary = path.with_name(TMP_PREFIX + path.name)
+        self._temporary = temporary_name(path)  # this process's: replays may share `--out`
         try:
             with self._failing("create"):
                 self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)

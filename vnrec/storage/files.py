@@ -131,15 +131,41 @@ class FileGroup:
         self._staged.append((written, path))
 
     def publish(self) -> None:
-        """Every file of the group at its name (then their directories fsynced)."""
+        """Every file of the group at its name (then their directories fsynced); or, when
+        a rename fails or is interrupted, none: the files renamed already are put back as
+        they were (the previous version of each is kept as a hard link until the end), and
+        what was not published is removed."""
         staged, self._staged = self._staged, []
-        for index, (tmp, path) in enumerate(staged):
-            try:
-                os.replace(tmp, path)
-            except OSError as exc:
-                self._staged = staged[index:]
-                self.discard()
-                raise StorageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        keep_previous = len(staged) > 1  # one file needs nothing put back
+        done: list[tuple[Path, Path | None]] = []  # (final, previous version)
+        try:
+            for tmp, path in staged:
+                previous = _linked_previous(path) if keep_previous else None
+                try:
+                    os.replace(tmp, path)
+                except BaseException:
+                    if previous is not None:  # still at `path`: the rename did not happen
+                        previous.unlink(missing_ok=True)
+                    raise
+                done.append((path, previous))
+        except BaseException as exc:
+            for path, previous in reversed(done):
+                with contextlib.suppress(OSError):
+                    if previous is None:
+                        path.unlink()
+                    else:
+                        os.replace(previous, path)
+            for tmp, _ in staged[len(done) :]:
+                with contextlib.suppress(OSError):
+                    tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                failed = staged[len(done)][1] if len(done) < len(staged) else staged[-1][1]
+                raise StorageError(f"cannot write {failed}: {exc.strerror or exc}") from exc
+            raise
+        for _, previous in done:
+            if previous is not None:
+                with contextlib.suppress(OSError):  # a leftover link is a temporary file
+                    previous.unlink()
         for directory in sorted({path.parent for _, path in staged}):
             try:
                 fsync_dir(directory)
@@ -152,6 +178,36 @@ class FileGroup:
         for tmp, _ in staged:
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
+
+
+def _linked_previous(path: Path) -> Path | None:
+    """A hard link to what is at `path` now, to put it back with; None when there is
+    nothing there, or nothing a link can keep (a directory, a filesystem without links):
+    putting back then removes the new file."""
+    previous = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.previous")
+    with contextlib.suppress(FileNotFoundError):
+        previous.unlink()  # a killed run's
+    try:
+        os.link(path, previous, follow_symlinks=False)
+    except OSError:
+        return None
+    return previous
+
+
+def owner_gone(temporary: Path) -> bool:
+    """Whether the process whose pid a temporary name ends with (`temporary_name`, maybe
+    `.previous` after it) no longer runs: only then is the file a leftover, not the work
+    of another process writing beside this one."""
+    parts = temporary.name.removesuffix(".previous").rsplit(".", 1)
+    if len(parts) != 2 or not parts[1].isdigit():
+        return True  # not named by a running writer: no one's
+    try:
+        os.kill(int(parts[1]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # another user's process
+        return False
+    return False
 
 
 def file_sha256(path: Path) -> str:
