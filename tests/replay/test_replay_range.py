@@ -205,6 +205,7 @@ def test_an_interrupt_stops_the_days_running_in_workers(
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "vnrec: interrupted", stderr
     assert "Traceback" not in stderr
     assert all(_gone(pid) for pid in workers)
     assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == []

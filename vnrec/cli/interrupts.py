@@ -31,12 +31,18 @@ class _ThenRestoreInterrupts(importlib.abc.Loader):
         return self._inner.create_module(spec)
 
     def exec_module(self, module: ModuleType) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            self._inner.exec_module(module)
+            return
+        # A Ctrl-C while the import runs would reach the importer's handler, not Python's,
+        # and be lost: it waits, blocked, until Python's handler is back.
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
             self._inner.exec_module(module)
         finally:
-            if threading.current_thread() is threading.main_thread():
-                # The same Python-level handler, registered with the OS again.
-                signal.signal(signal.SIGINT, signal.getsignal(signal.SIGINT))
+            # The same Python-level handler, registered with the OS again.
+            signal.signal(signal.SIGINT, signal.getsignal(signal.SIGINT))
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
 class _WatchImport(importlib.abc.MetaPathFinder):

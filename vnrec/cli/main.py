@@ -76,6 +76,7 @@ ARROW_POOL = ("ARROW_DEFAULT_MEMORY_POOL", "jemalloc")
 # numpy's OpenBLAS threads spin between calls (measured: 1.3% of an import's CPU); vnrec
 # does no linear algebra.
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "1")
+INTERRUPTED = 130  # the exit status of Ctrl-C (and SIGTERM), as shells report a SIGINT
 
 
 def one_line(text: str) -> str:
@@ -125,6 +126,8 @@ def run() -> None:
             raise VnrecError(failed.format_message()) from failed
         except typer.Abort as aborted:
             raise KeyboardInterrupt from aborted
+        if code == INTERRUPTED:  # typer's answer to a KeyboardInterrupt in a command
+            raise KeyboardInterrupt
         if isinstance(code, int) and code != 0:
             raise SystemExit(code)
         try:
@@ -220,7 +223,7 @@ def _exit_done() -> NoReturn:
 
 def _exit_interrupted() -> NoReturn:
     print("vnrec: interrupted", file=sys.stderr)
-    sys.exit(130)
+    sys.exit(INTERRUPTED)
 
 
 if __name__ == "__main__":
