@@ -386,3 +386,24 @@ def _connection_events(root: Path, day: dt.date) -> list[str]:
     events: list[str] = pq.read_table(run).column("event").to_pylist()
     assert not list((root / "connections" / "pending").iterdir())
     return events
+
+
+def test_volumes_past_int64_are_an_error_never_a_wrapped_sum(tmp_path: Path) -> None:
+    """Three trades of 9e18 shares each (each one fits in int64, their sum does not):
+    every command that sums them says so in one line instead of printing a number that
+    wrapped around (the replay printed 8,553,255,926,290,448,384 with exit 0)."""
+    trades = [
+        f.trade("AAA", 10_000.0, 9e18, 9e18 * (i + 1), time=f"09:30:0{i}", date=WIRE_DAY)
+        for i in range(3)
+    ]
+    (tmp_path / "big.jsonl").write_bytes(f.to_jsonl(trades))
+    data = str(tmp_path / "data")
+    assert vnrec("import", str(tmp_path / "big.jsonl"), "--data", data).returncode == 0
+    day = DAY.isoformat()
+    for command in (("replay", "-f", "json"), ("stats", "-f", "json"), ("verify",)):
+        result = vnrec(*command, "--date", day, "--data", data)
+        lines = result.stderr.strip().splitlines()
+        assert result.returncode == 1 and len(lines) == 1, (command, result.stderr)
+        assert lines[0].startswith("vnrec: error: "), lines
+        assert "int64" in lines[0] or "INT64" in lines[0], lines
+        assert "8553255926290448384" not in result.stdout

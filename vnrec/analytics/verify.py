@@ -30,7 +30,7 @@ from vnrec.analytics.contracts import symbol_prefixes
 from vnrec.analytics.derived import register_derived
 from vnrec.analytics.reports import basis_rows, fetch_rows, session_stats
 from vnrec.analytics.sources import GAPS_SCHEMA, NORMALIZED, TABLES, register_gaps
-from vnrec.errors import StorageError
+from vnrec.errors import StorageError, first_line
 from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_cache
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import DayState, PartFile, log_path
@@ -615,6 +615,8 @@ def verify_day(root: Path, day: dt.date, *, threads: int = DEFAULT_THREADS) -> V
         checks.append(_check_coverage(con, root, day))
         checks.append(_check_stats_cache(con, layout, state, parts))
         checks.append(_check_basis_cache(con, layout, state, parts))
+    except duckdb.Error as exc:  # e.g. volumes whose sum int64 cannot hold
+        raise StorageError(f"verifying {day} in {layout.root}: {first_line(exc)}") from exc
     finally:
         con.close()
     return VerifyReport(day, events, checks)

@@ -125,6 +125,15 @@ _VALUE_SUMS = ("value", "buy_value", "sell_value", "neutral_value")
 TradesSink = Callable[[pa.Table], None]
 
 
+# A day's counted volume per symbol must stay below int64's limit; the float sum that
+# watches it is within ~1e-13 of the exact one, far inside this margin.
+VOLUME_SUM_LIMIT = float(2**63 - 2**20)
+
+
+class VolumeOverflowError(VnrecError):
+    """A symbol's counted volume for the day is more than int64 can sum."""
+
+
 class WindowOrderError(VnrecError):
     """A window holds a seq not above every seq of the windows fed before it."""
 
@@ -249,6 +258,8 @@ class ColumnarDay:
         self._totals: list[pl.DataFrame] = []
         self._duplicates = np.zeros(0, np.int64)
         self._unpriced = np.zeros(0, np.int64)
+        # Per id, the day's counted volume as a float: int64 sums of it must not wrap.
+        self._volume_sums = np.zeros(0, np.float64)
         self._futures: list[pl.DataFrame] = []  # reported counted trades of VN30 futures
         self._contracts: set[int] = set()
         self._foreign: list[pa.Table] = []
@@ -399,6 +410,7 @@ class ColumnarDay:
         counted = volume > 0
         if not counted.any():
             return
+        self._check_volume_sums(ids, volume, int(trades.column("seq")[trades.num_rows - 1].as_py()))
         session = _mapped(
             _missing_column(trades, "trading_session", pa.string()),
             lambda values: np.array([*(SESSION_CODES.get(v, 0) for v in values), 0], np.int8),
@@ -444,6 +456,21 @@ class ColumnarDay:
             table = self._counted_table(classified, trades)
             for sink in self._trade_sinks:
                 sink(table)
+
+    def _check_volume_sums(self, ids: Ids, volume: npt.NDArray[np.int64], seq: int) -> None:
+        """Refuse a day on which a symbol's counted volume passes what int64 holds: its
+        sums (stats, candles, alerts) would wrap into wrong numbers."""
+        size, known = len(self._names), len(self._volume_sums)
+        if known < size:
+            self._volume_sums = np.resize(self._volume_sums, size)
+            self._volume_sums[known:] = 0.0
+        self._volume_sums += np.bincount(ids, weights=volume, minlength=size)[:size]
+        largest = int(np.argmax(self._volume_sums))
+        if self._volume_sums[largest] >= VOLUME_SUM_LIMIT:
+            raise VolumeOverflowError(
+                f"{self.day}: the counted volume of {self._names[largest]} passes"
+                f" {np.iinfo(np.int64).max:,} (int64) by seq {seq}; its sums would be wrong"
+            )
 
     def _with_basis(
         self,
