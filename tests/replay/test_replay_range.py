@@ -238,7 +238,7 @@ def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path)
         (("--tracker", "{file}:Counter", "--tracker", "{file}:Counter"),
          "two trackers are named 'counts'"),
         (("--tracker", "{file}:Setty"), "a result JSON cannot hold: "),
-        (("--out", "{file}"), "--out "),
+        (("--out", "{file}"), "my_trackers.py: not a directory"),
         (("--tracker", "{exits}:X"), "importing {exits} failed: SystemExit: 3"),
     ],
 )  # fmt: skip

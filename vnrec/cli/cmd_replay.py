@@ -186,6 +186,8 @@ def replay_command(
     # Absolute: a worker process or a cluster's worker writes from another directory.
     out_dir = out.absolute() if out is not None else None
     if out_dir is not None:
+        if out_dir.exists() and not out_dir.is_dir():
+            raise BadInputError(f"--out {out}: not a directory")
         try:  # before any day runs, not as each day's failure
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

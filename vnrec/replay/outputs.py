@@ -125,12 +125,12 @@ class TradeWriter:
     with the columns of TRADES_SCHEMA) to one Parquet file."""
 
     def __init__(self, path: Path, group: FileGroup) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._group = group
         self._temporary = temporary_name(path)  # this process's: replays may share `--out`
         try:
             with self._failing("create"):
+                path.parent.mkdir(parents=True, exist_ok=True)
                 self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
         except StorageError:
             self._temporary.unlink(missing_ok=True)
