@@ -407,3 +407,28 @@ def test_volumes_past_int64_are_an_error_never_a_wrapped_sum(tmp_path: Path) -> 
         assert lines[0].startswith("vnrec: error: "), lines
         assert "int64" in lines[0] or "INT64" in lines[0], lines
         assert "8553255926290448384" not in result.stdout
+
+
+@pytest.mark.parametrize("case", ["exactly_the_limit", "small_volumes_after_a_huge_one"])
+def test_the_int64_volume_limit_is_exact(tmp_path: Path, case: str) -> None:
+    """A sum of exactly 2**63 - 1 is a number (63 trades of 2**k); a huge trade followed by
+    many small ones that a float sum would lose past the limit is an error."""
+    if case == "exactly_the_limit":
+        volumes = [float(2**k) for k in range(63)]
+    else:
+        volumes = [float(2**63 - 2**21)] + [511.0] * 5000
+    clock = [f"09:{30 + i // 3600 % 30:02d}:{i // 60 % 60:02d}" for i in range(len(volumes))]
+    trades = [
+        f.trade("AAA", 10_000.0, volume, 0.0, time=clock[i], date=WIRE_DAY)
+        for i, volume in enumerate(volumes)
+    ]
+    (tmp_path / "big.jsonl").write_bytes(f.to_jsonl(trades))
+    data = str(tmp_path / "data")
+    assert vnrec("import", str(tmp_path / "big.jsonl"), "--data", data).returncode == 0
+    result = vnrec("replay", "-f", "json", "--date", DAY.isoformat(), "--data", data)
+    if case == "exactly_the_limit":
+        assert result.returncode == 0, result.stderr
+        assert orjson.loads(result.stdout)["stats"][0]["volume"] == 2**63 - 1
+    else:
+        assert result.returncode == 1
+        assert "passes 9,223,372,036,854,775,807 (int64)" in result.stderr.splitlines()[-1]

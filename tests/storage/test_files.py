@@ -113,3 +113,56 @@ def test_leftovers_of_stopped_writers_go_and_a_running_writers_stay(tmp_path: Pa
     running.write_text("being written")
     remove_unfinished(tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [running.name]
+
+
+def test_an_interrupt_right_after_a_rename_puts_that_file_back_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A signal arriving while `rename` runs is raised once it returned: that rename is
+    done, and undone with the others."""
+    old = _old_files(tmp_path)
+    group = FileGroup()
+    for name in ("a", "b", "c"):
+        _write(group, tmp_path / name, f"new {name}")
+    real_replace = os.replace
+    renames = 0
+
+    def interrupted_after(source: object, target: object) -> None:
+        nonlocal renames
+        renames += 1
+        real_replace(source, target)  # type: ignore[arg-type]
+        if renames == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted_after)
+    with pytest.raises(KeyboardInterrupt):
+        group.publish()
+    monkeypatch.undo()
+    assert _contents(tmp_path) == old
+
+
+def test_without_hard_links_a_failed_publish_still_puts_back_the_old_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where links cannot be made, the previous versions are moved aside instead."""
+    old = _old_files(tmp_path)
+    (tmp_path / "d").mkdir()  # the fourth file's place is taken: its rename fails
+    group = FileGroup()
+    for name in ("a", "b", "c", "d"):
+        _write(group, tmp_path / name, f"new {name}")
+
+    def no_links(*args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    with pytest.raises(StorageError, match="cannot write"):
+        group.publish()
+    monkeypatch.undo()
+    assert _contents(tmp_path) == old
+    group = FileGroup()
+    for name in ("a", "b"):
+        _write(group, tmp_path / name, f"new {name}")
+    monkeypatch.setattr(os, "link", no_links)
+    group.publish()
+    monkeypatch.undo()
+    assert _contents(tmp_path) == {"a": b"new a", "b": b"new b", "c": b"old c"}

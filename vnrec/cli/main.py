@@ -109,8 +109,8 @@ def run() -> None:
     os.environ.setdefault(*ARROW_POOL)
     os.environ.setdefault(*BLAS_THREADS)
     install_interrupts()
-    app = build_app()
     try:
+        app = build_app()  # imports: an interrupt here is one line too
         if sys.stdout is None:  # started with its descriptor closed (`>&-`)
             raise VnrecError("standard output is closed; redirect it (> FILE or > /dev/null)")
         try:

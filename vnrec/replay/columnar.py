@@ -125,9 +125,10 @@ _VALUE_SUMS = ("value", "buy_value", "sell_value", "neutral_value")
 TradesSink = Callable[[pa.Table], None]
 
 
-# A day's counted volume per symbol must stay below int64's limit; the float sum that
-# watches it is within ~1e-13 of the exact one, far inside this margin.
-VOLUME_SUM_LIMIT = float(2**63 - 2**20)
+INT64_MAX = 2**63 - 1
+# Below this, a float sum of a window's volumes cannot hide an int64 overflow (its error is
+# far under a factor of two); at or above it, the symbol's sum is checked exactly.
+_VOLUME_EXACT_FROM = 2.0**62
 
 
 class VolumeOverflowError(VnrecError):
@@ -258,8 +259,8 @@ class ColumnarDay:
         self._totals: list[pl.DataFrame] = []
         self._duplicates = np.zeros(0, np.int64)
         self._unpriced = np.zeros(0, np.int64)
-        # Per id, the day's counted volume as a float: int64 sums of it must not wrap.
-        self._volume_sums = np.zeros(0, np.float64)
+        # Per id, the day's counted volume (exact): int64 sums of it must not wrap.
+        self._volume_sums = np.zeros(0, np.int64)
         self._futures: list[pl.DataFrame] = []  # reported counted trades of VN30 futures
         self._contracts: set[int] = set()
         self._foreign: list[pa.Table] = []
@@ -459,18 +460,20 @@ class ColumnarDay:
 
     def _check_volume_sums(self, ids: Ids, volume: npt.NDArray[np.int64], seq: int) -> None:
         """Refuse a day on which a symbol's counted volume passes what int64 holds: its
-        sums (stats, candles, alerts) would wrap into wrong numbers."""
+        sums (stats, candles, alerts) would wrap into wrong numbers. Volumes are >= 0."""
         size, known = len(self._names), len(self._volume_sums)
         if known < size:
             self._volume_sums = np.resize(self._volume_sums, size)
-            self._volume_sums[known:] = 0.0
-        self._volume_sums += np.bincount(ids, weights=volume, minlength=size)[:size]
-        largest = int(np.argmax(self._volume_sums))
-        if self._volume_sums[largest] >= VOLUME_SUM_LIMIT:
-            raise VolumeOverflowError(
-                f"{self.day}: the counted volume of {self._names[largest]} passes"
-                f" {np.iinfo(np.int64).max:,} (int64) by seq {seq}; its sums would be wrong"
-            )
+            self._volume_sums[known:] = 0
+        estimate = self._volume_sums + np.bincount(ids, weights=volume, minlength=size)[:size]
+        for sym in np.flatnonzero(estimate >= _VOLUME_EXACT_FROM).tolist():
+            exact = int(self._volume_sums[sym]) + sum(volume[ids == sym].tolist())
+            if exact > INT64_MAX:
+                raise VolumeOverflowError(
+                    f"{self.day}: the counted volume of {self._names[sym]} passes"
+                    f" {INT64_MAX:,} (int64) by seq {seq}; its sums would be wrong"
+                )
+        np.add.at(self._volume_sums, ids, volume)  # every sum fits: checked above
 
     def _with_basis(
         self,

@@ -71,6 +71,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
     from vnrec.replay.outputs import (
         TradeWriter,
         out_dir,
+        remove_unfinished,
         write_alerts,
         write_candles,
         write_series,
@@ -102,6 +103,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         # tracker not given this time, stays as it was).
         group = FileGroup()
         made = [d for d in (directory / "trackers", directory) if not d.exists()]
+        remove_unfinished(directory)  # what killed runs (kill -9, out of memory) left
         try:
             with TradeWriter(directory / "trades.parquet", group) as writer:
                 result = replay(job.day, trade_sinks=[writer], **options)

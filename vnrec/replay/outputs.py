@@ -133,7 +133,8 @@ class TradeWriter:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self._writer = pq.ParquetWriter(self._temporary, TRADES_SCHEMA, **PARQUET_OPTIONS)
         except StorageError:
-            self._temporary.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the cause is the error to report
+                self._temporary.unlink(missing_ok=True)
             raise
 
     def __call__(self, trades: pa.Table) -> None:

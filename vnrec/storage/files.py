@@ -140,12 +140,15 @@ class FileGroup:
         done: list[tuple[Path, Path | None]] = []  # (final, previous version)
         try:
             for tmp, path in staged:
-                previous = _linked_previous(path) if keep_previous else None
+                previous = _kept_previous(path) if keep_previous else None
                 try:
                     os.replace(tmp, path)
                 except BaseException:
-                    if previous is not None:  # still at `path`: the rename did not happen
-                        previous.unlink(missing_ok=True)
+                    # An interrupt can come right after the rename: then it is one to undo.
+                    if not tmp.exists():
+                        done.append((path, previous))
+                    elif previous is not None:
+                        _put_back(previous, path)
                     raise
                 done.append((path, previous))
         except BaseException as exc:
@@ -180,18 +183,35 @@ class FileGroup:
                 tmp.unlink(missing_ok=True)
 
 
-def _linked_previous(path: Path) -> Path | None:
-    """A hard link to what is at `path` now, to put it back with; None when there is
-    nothing there, or nothing a link can keep (a directory, a filesystem without links):
-    putting back then removes the new file."""
+def _kept_previous(path: Path) -> Path | None:
+    """What is at `path` now, kept under a temporary name to put it back with: a hard
+    link, or, where links cannot be made (a filesystem without them, a full directory), the
+    file itself moved there (`path` is then missing until the new file is renamed in).
+    None when there is no file there: putting back then removes the new one."""
     previous = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.previous")
     with contextlib.suppress(FileNotFoundError):
         previous.unlink()  # a killed run's
     try:
         os.link(path, previous, follow_symlinks=False)
-    except OSError:
+    except FileNotFoundError:
         return None
+    except OSError:
+        if path.is_dir() and not path.is_symlink():
+            return None  # not a file of ours: the rename onto it fails and says so
+        try:
+            os.replace(path, previous)
+        except OSError:
+            return None
     return previous
+
+
+def _put_back(previous: Path, path: Path) -> None:
+    """Undo `_kept_previous` for a file whose new version was not renamed in."""
+    with contextlib.suppress(OSError):
+        if path.exists() or path.is_symlink():
+            previous.unlink()  # a link: the file is still at `path`
+        else:
+            os.replace(previous, path)  # moved: move it back
 
 
 def owner_gone(temporary: Path) -> bool:
