@@ -133,8 +133,8 @@ class FileGroup:
     def publish(self) -> None:
         """Every file of the group at its name (then their directories fsynced); or, when
         a rename fails or is interrupted, none: the files renamed already are put back as
-        they were (the previous version of each is kept as a hard link until the end), and
-        what was not published is removed."""
+        they were (the previous version of each is kept until the end, `_kept_previous`),
+        and what was not published is removed."""
         staged, self._staged = self._staged, []
         keep_previous = len(staged) > 1  # one file needs nothing put back
         done: list[tuple[Path, Path | None]] = []  # (final, previous version)
