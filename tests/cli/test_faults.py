@@ -107,16 +107,20 @@ rm -f {mount}/.filler 2>/dev/null
 mkdir -p {after} && cp -a {mount}/. {after}/
 exit $status
 """
-    result = subprocess.run(
+    return _in_mount_namespace(script, cwd=template), after
+
+
+def _in_mount_namespace(script: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`sh -c script` in a mount namespace of its own (its mounts vanish with it)."""
+    return subprocess.run(
         ["unshare", "-m", "sh", "-c", script],
         capture_output=True,
         text=True,
-        cwd=template,
+        cwd=cwd,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
         timeout=300,
         check=False,
     )
-    return result, after
 
 
 def _one_line_error(result: subprocess.CompletedProcess[str], *expected: str) -> str:
@@ -274,13 +278,7 @@ status=$?
 mkdir -p {tmp_path / "after"} && cp -a {mount}/. {tmp_path / "after"}/
 exit $status
 """
-    result = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _in_mount_namespace(script)
     _one_line_error(result, "No space left on device", str(mount))
     after = tmp_path / "after"
     for name in ("stats.json", "quotes.parquet", f"replayed/date={DAY.isoformat()}/trades.parquet"):
@@ -328,13 +326,7 @@ status=$?
 mkdir -p {tmp_path / "after"} && cp -a {mount}/. {tmp_path / "after"}/
 exit $status
 """
-    result = subprocess.run(
-        ["unshare", "-m", "sh", "-c", script],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = _in_mount_namespace(script)
     _one_line_error(result, "No space left on device", str(mount))
     after = tmp_path / "after" / "replayed" / f"date={DAY.isoformat()}"
     assert {p.name: p.read_bytes() for p in after.iterdir()} == {

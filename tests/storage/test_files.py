@@ -27,15 +27,38 @@ def _old_files(directory: Path) -> dict[str, bytes]:
     return {name: f"old {name}".encode() for name in names}
 
 
+def _new_group(directory: Path, names: tuple[str, ...] = ("a", "b", "c")) -> FileGroup:
+    """A group of files `names` under `directory`, written ("new NAME") and not published."""
+    group = FileGroup()
+    for name in names:
+        _write(group, directory / name, f"new {name}")
+    return group
+
+
+def _interrupt_rename(monkeypatch: pytest.MonkeyPatch, nth: int, *, after: bool) -> None:
+    """The `nth` rename raises KeyboardInterrupt, before it happens or right after."""
+    real_replace = os.replace
+    renames = 0
+
+    def interrupted(source: object, target: object) -> None:
+        nonlocal renames
+        renames += 1
+        if renames == nth and not after:
+            raise KeyboardInterrupt
+        real_replace(source, target)  # type: ignore[arg-type]
+        if renames == nth:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "replace", interrupted)
+
+
 def _contents(directory: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in directory.iterdir() if p.is_file()}
 
 
 def test_a_group_appears_whole(tmp_path: Path) -> None:
     _old_files(tmp_path)
-    group = FileGroup()
-    for name in ("a", "b", "c"):
-        _write(group, tmp_path / name, f"new {name}")
+    group = _new_group(tmp_path)
     assert _contents(tmp_path)["a"] == b"old a"  # nothing visible before publish
     group.publish()
     assert _contents(tmp_path) == {n: f"new {n}".encode() for n in ("a", "b", "c")}
@@ -48,9 +71,7 @@ def test_a_rename_refused_midway_puts_back_those_done(tmp_path: Path) -> None:
     (tmp_path / "b").unlink()
     (tmp_path / "b").mkdir()
     del old["b"]
-    group = FileGroup()
-    for name in ("a", "b", "c"):
-        _write(group, tmp_path / name, f"new {name}")
+    group = _new_group(tmp_path)
     with pytest.raises(StorageError, match=f"cannot write {tmp_path / 'b'}"):
         group.publish()
     assert _contents(tmp_path) == old
@@ -60,20 +81,8 @@ def test_an_interrupt_during_publish_puts_back_those_done(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     old = _old_files(tmp_path)
-    group = FileGroup()
-    for name in ("a", "b", "c"):
-        _write(group, tmp_path / name, f"new {name}")
-    renames = 0
-    real_replace = os.replace
-
-    def interrupted(source: object, target: object) -> None:
-        nonlocal renames
-        renames += 1
-        if renames == 3:  # a and b are done
-            raise KeyboardInterrupt
-        real_replace(source, target)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(os, "replace", interrupted)
+    group = _new_group(tmp_path)
+    _interrupt_rename(monkeypatch, 3, after=False)  # a and b are done
     with pytest.raises(KeyboardInterrupt):
         group.publish()
     monkeypatch.undo()
@@ -121,20 +130,8 @@ def test_an_interrupt_right_after_a_rename_puts_that_file_back_too(
     """A signal arriving while `rename` runs is raised once it returned: that rename is
     done, and undone with the others."""
     old = _old_files(tmp_path)
-    group = FileGroup()
-    for name in ("a", "b", "c"):
-        _write(group, tmp_path / name, f"new {name}")
-    real_replace = os.replace
-    renames = 0
-
-    def interrupted_after(source: object, target: object) -> None:
-        nonlocal renames
-        renames += 1
-        real_replace(source, target)  # type: ignore[arg-type]
-        if renames == 2:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(os, "replace", interrupted_after)
+    group = _new_group(tmp_path)
+    _interrupt_rename(monkeypatch, 2, after=True)
     with pytest.raises(KeyboardInterrupt):
         group.publish()
     monkeypatch.undo()
@@ -147,9 +144,7 @@ def test_without_hard_links_a_failed_publish_still_puts_back_the_old_files(
     """Where links cannot be made, the previous versions are moved aside instead."""
     old = _old_files(tmp_path)
     (tmp_path / "d").mkdir()  # the fourth file's place is taken: its rename fails
-    group = FileGroup()
-    for name in ("a", "b", "c", "d"):
-        _write(group, tmp_path / name, f"new {name}")
+    group = _new_group(tmp_path, ("a", "b", "c", "d"))
 
     def no_links(*args: object, **kwargs: object) -> None:
         raise PermissionError(1, "Operation not permitted")
@@ -159,9 +154,7 @@ def test_without_hard_links_a_failed_publish_still_puts_back_the_old_files(
         group.publish()
     monkeypatch.undo()
     assert _contents(tmp_path) == old
-    group = FileGroup()
-    for name in ("a", "b"):
-        _write(group, tmp_path / name, f"new {name}")
+    group = _new_group(tmp_path, ("a", "b"))
     monkeypatch.setattr(os, "link", no_links)
     group.publish()
     monkeypatch.undo()

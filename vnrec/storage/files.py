@@ -188,7 +188,8 @@ def _kept_previous(path: Path) -> Path | None:
     link, or, where links cannot be made (a filesystem without them, a full directory), the
     file itself moved there (`path` is then missing until the new file is renamed in).
     None when there is no file there: putting back then removes the new one."""
-    previous = path.with_name(f"{TMP_PREFIX}{path.name}.{os.getpid()}.previous")
+    temporary = temporary_name(path)
+    previous = temporary.with_name(f"{temporary.name}.previous")
     with contextlib.suppress(FileNotFoundError):
         previous.unlink()  # a killed run's
     try:
