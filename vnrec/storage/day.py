@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -119,7 +120,9 @@ class DayWriter:
     def state(self) -> DayState:
         return self._log.state
 
-    def write(self, batch: BatchTables, *, fast: bool = False) -> list[PartFile]:
+    def write(
+        self, batch: BatchTables, *, fast: bool = False, raw_writer: Executor | None = None
+    ) -> list[PartFile]:
         """Write a batch's part files (not yet committed); its seq range must continue the
         day exactly, so a day's seq stays gap-free and unique by construction."""
         if batch.day != self.day:
@@ -129,7 +132,7 @@ class DayWriter:
                 f"seq {batch.first_seq}-{batch.last_seq} of {self.day} does not continue the"
                 f" day's seq 1-{self.next_seq - 1}"
             )
-        parts = write_batch(self.layout, batch, fast=fast)
+        parts = write_batch(self.layout, batch, fast=fast, raw_writer=raw_writer)
         self.next_seq = batch.last_seq + 1
         return parts
 

@@ -53,10 +53,10 @@ from vnrec.errors import AlreadyImportedError, BadInputError
 from vnrec.ssi.envelope import EnvelopeError, parse_envelope_line
 from vnrec.storage.commits import OP_IMPORT, PartFile, decided_transactions, write_tx
 from vnrec.storage.day import DayWriter, open_day
-from vnrec.storage.envelopes import LineBlock, decode_envelopes
+from vnrec.storage.envelopes import LineBlock, decode_envelopes, newline_ends
 from vnrec.storage.files import file_sha256, make_dirs_durable
 from vnrec.storage.layout import Layout
-from vnrec.storage.normalize import BatchTables, Normalizer, build_tables, row_marks
+from vnrec.storage.normalize import BatchTables, Normalizer, build_tables
 
 if TYPE_CHECKING:
     import duckdb
@@ -141,7 +141,8 @@ class _Lines:
         index = np.concatenate([self.index, np.array([e[0] for e in exact], dtype=np.int64)])
         order = pa.array(np.argsort(index, kind="stable"))
         contents = pa.chunked_array(
-            [*self.contents.chunks, pa.array([e[2] for e in exact], pa.string())], pa.string()
+            [*self.contents.chunks, pa.array([e[2] for e in exact], self.contents.type)],
+            self.contents.type,
         )
         return _Lines(
             index[order.to_numpy()],
@@ -181,6 +182,7 @@ class Importer:
         # Content, writing) keep the cores busy, and measured faster than two each.
         self._normalizer = Normalizer(threads=threads or 1)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="vnrec-import-write")
+        self._raw_writer_thread = ThreadPoolExecutor(1, thread_name_prefix="vnrec-import-raw")
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._pending_writes: collections.deque[tuple[dt.date, Future[list[PartFile]]]] = (
             collections.deque()
@@ -224,7 +226,7 @@ class Importer:
         self.report.lines += read.counted
         rejects = list(read.rejects)
         if read.lines is not None:
-            self._import_envelopes(read.block, read.lines, read.marks, read.source, rejects)
+            self._import_envelopes(read.block, read.lines, read.source, rejects)
         for reject in sorted(rejects, key=lambda r: r.line):
             self._reject(reject)
 
@@ -270,6 +272,7 @@ class Importer:
             with contextlib.suppress(Exception):  # the failure that got us here is raised
                 self._wait_for_writes(0)
             self._writer_thread.shutdown(wait=True)
+            self._raw_writer_thread.shutdown(wait=True)
             for cursor in self._cursors:
                 cursor.close()
             self._normalizer.close()
@@ -304,11 +307,10 @@ class Importer:
         self,
         block: LineBlock,
         lines: _Lines,
-        marks: pl.DataFrame | None,
         source: str,
         rejects: list[Reject],
     ) -> None:
-        decoded = self._normalizer.decode(lines.data_types, lines.contents, marks)
+        decoded = self._normalizer.decode(lines.data_types, lines.contents)
         recv_ns = pl.Series(lines.recv_ns, dtype=pl.Int64)
         days = self._days(decoded.trading_dates, recv_ns)
         bad = dict(decoded.bad_rows)
@@ -348,7 +350,9 @@ class Importer:
         pending (bounds memory; a failed write is raised here, or at commit or close)."""
         self._wait_for_writes(_WRITES_AHEAD - 1)
         writer = self._writers[batch.day]
-        future = self._writer_thread.submit(writer.write, batch, fast=True)
+        future = self._writer_thread.submit(
+            writer.write, batch, fast=True, raw_writer=self._raw_writer_thread
+        )
         self._pending_writes.append((batch.day, future))
 
     def _wait_for_writes(self, pending: int) -> None:
@@ -448,7 +452,6 @@ class BlockEnvelopes:
     block: LineBlock
     source: str
     lines: _Lines | None
-    marks: pl.DataFrame | None  # the row_marks of the lines' contents
     rejects: list[Reject]
     counted: int
 
@@ -480,9 +483,8 @@ def read_envelopes(con: duckdb.DuckDBPyConnection, block: LineBlock, source: str
     if exact:
         lines = lines.merged(exact)
     if not len(lines.index):
-        return BlockEnvelopes(block, source, None, None, rejects, block.lines - blank)
-    marks = row_marks(lines.contents)
-    return BlockEnvelopes(block, source, lines, marks, rejects, block.lines - blank)
+        return BlockEnvelopes(block, source, None, rejects, block.lines - blank)
+    return BlockEnvelopes(block, source, lines, rejects, block.lines - blank)
 
 
 def describe_sources(paths: Iterable[Path]) -> list[tuple[str, int]]:
@@ -581,7 +583,7 @@ def _read_blocks(
     while True:
         if not eof and lines < batch_lines and not (lines and size >= BLOCK_BYTES):
             chunk = handle.read(READ_BYTES)
-            found = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 0x0A) + 1
+            found = newline_ends(chunk)
             on_read(chunk, len(found))
             if start:
                 start = False

@@ -1,9 +1,11 @@
 """The one columnar normalizer: a batch of SSI envelopes (data type + Content JSON text)
 becomes typed Arrow tables, one per channel, without a Python object per field.
 
-Content is decoded by DuckDB's JSON reader (yyjson, in C++, on every core), straight into
-typed columns: one `json_transform` per group of data types (an `X` snapshot, which feeds
-both `trades` and `quotes`, is parsed once), numbers as DOUBLE, text as VARCHAR. That
+Content of the usual shape is read by the native reader (`content_scan`, `_scan.c`), which
+reads a row only where it gives exactly what DuckDB gives. The other rows are decoded by
+DuckDB's JSON reader (yyjson, in C++), the reference reading, straight into typed columns:
+one `json_transform` per group of data types (an `X` snapshot, which feeds both `trades`
+and `quotes`, is parsed once), numbers as DOUBLE, text as VARCHAR. That
 reading is lenient where vnrec must not be: a value that is not a number becomes NULL, and
 a NULL cannot tell an absent key from a bad value. So each row is checked without parsing
 it again:
@@ -34,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import polars as pl
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vnrec.calendar import HCM_UTC_OFFSET
 from vnrec.errors import StorageError
@@ -45,11 +47,11 @@ from vnrec.ssi.channels import (
     CHANNELS,
     DATE_KEYS,
     IGNORED_KEYS,
-    KNOWN_DATA_TYPES,
     TIME_KEYS,
     Channel,
     WireField,
 )
+from vnrec.storage.content_scan import Rows, scan_contents
 from vnrec.storage.schema import SCHEMAS
 
 if TYPE_CHECKING:
@@ -152,11 +154,12 @@ class Normalizer:
     """Decodes batches of Content text with one DuckDB connection of `threads` threads.
     Not thread-safe: one per thread that decodes. Close it (or use `with`)."""
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, *, native: bool = True) -> None:
         import duckdb
 
         self._duckdb = duckdb
         self._con = duckdb.connect(config={"threads": threads})
+        self._native = native
 
     def close(self) -> None:
         self._con.close()
@@ -171,15 +174,12 @@ class Normalizer:
     def connection(self) -> duckdb.DuckDBPyConnection:
         return self._con
 
-    def decode(
-        self, data_types: Text, contents: Text, marks: pl.DataFrame | None = None
-    ) -> Decoded:
+    def decode(self, data_types: Text, contents: Text) -> Decoded:
         """Decode the Content of each row by its DataType's channels.
 
         Rows of unknown DataTypes are decoded only for their TradingDate (they are kept in
         `raw`). Rows whose Content is not a JSON object, or holds a value that is not what
-        its field is, are listed in `bad_rows` with the reason. `marks` are the contents'
-        `row_marks`, when another thread computed them already."""
+        its field is, are listed in `bad_rows` with the reason."""
         batch = pa.table(
             {
                 "_row": pa.array(np.arange(len(contents), dtype=np.int64)),
@@ -190,7 +190,7 @@ class Normalizer:
         not_json: dict[int, str] = {}
         while True:
             try:
-                return self._decode(batch, not_json, marks)
+                return self._decode(batch, not_json)
             except self._duckdb.InvalidInputException as exc:
                 # Some Content is not JSON: rare, so it is looked for only when DuckDB says so.
                 found = self._invalid_json(batch, not_json)
@@ -198,39 +198,29 @@ class Normalizer:
                     raise StorageError(f"DuckDB cannot decode a batch of Content: {exc}") from exc
                 not_json.update(found)
 
-    def _decode(
-        self, batch: pa.Table, not_json: dict[int, str], marks: pl.DataFrame | None
-    ) -> Decoded:
+    def _decode(self, batch: pa.Table, not_json: dict[int, str]) -> Decoded:
         bad_rows = dict(not_json)
-        present = set(pc.unique(batch.column("dt")).to_pylist())
-        if marks is None:
-            marks = row_marks(batch.column("c"))
+        group_of = _group_of(pl.Series("dt", batch.column("dt"), dtype=pl.String))
+        group_of[list(not_json)] = -1
         channel_frames: dict[str, list[pl.DataFrame]] = {}
-        date_parts: list[pl.DataFrame] = []
-        with _registered(self._con, "env", _without(batch, not_json)):
-            for group in _groups():
-                where = _where(group, present)
-                if where is None:
-                    continue
-                decoded = self._decode_group(group, where, marks, batch, bad_rows)
-                date_parts.append(decoded.select("_row", "_date"))
-                for channel in group.channels:
-                    channel_frames.setdefault(channel.table, []).append(
-                        decoded.select("_row", "_date", "_time", *_field_exprs(group, channel))
-                    )
-        rows = pl.DataFrame({"_row": pl.int_range(batch.num_rows, eager=True, dtype=pl.Int64)})
-        dates = (
-            pl.concat(date_parts).unique("_row", keep="first")
-            if date_parts
-            else pl.DataFrame(schema={"_row": pl.Int64, "_date": pl.Date})
-        )
-        per_row = rows.join(dates, on="_row", how="left", maintain_order="left")
+        # each row is in one group at most: its date is set by that group's reading
+        dates = pl.repeat(None, batch.num_rows, dtype=pl.Date, eager=True).alias("_date")
+        for index, group in enumerate(_groups()):
+            rows = np.flatnonzero(group_of == index)
+            if not len(rows):
+                continue
+            decoded = self._decode_group(group, rows, batch, bad_rows)
+            dates = dates.scatter(decoded["_row"], decoded["_date"])
+            for channel in group.channels:
+                channel_frames.setdefault(channel.table, []).append(
+                    decoded.select("_row", "_date", "_time", *_field_exprs(group, channel))
+                )
         frames: dict[str, pl.DataFrame] = {}
         bad = pl.Series(sorted(bad_rows), dtype=pl.Int64)
         for table, parts in channel_frames.items():
             joined = pl.concat(parts).sort("_row") if len(parts) > 1 else parts[0]
             frames[table] = joined.filter(~pl.col("_row").is_in(bad)) if len(bad) else joined
-        return Decoded(batch.num_rows, frames, per_row["_date"], bad_rows)
+        return Decoded(batch.num_rows, frames, dates, bad_rows)
 
     def _invalid_json(self, batch: pa.Table, known: dict[int, str]) -> dict[int, str]:
         """Rows DuckDB cannot parse as JSON (and not yet known), with orjson's reason."""
@@ -244,18 +234,31 @@ class Normalizer:
     # -- one group ------------------------------------------------------------------------
 
     def _decode_group(
-        self,
-        group: _Group,
-        where: str,
-        marks: pl.DataFrame,
-        batch: pa.Table,
-        bad_rows: dict[int, str],
+        self, group: _Group, rows: Rows, batch: pa.Table, bad_rows: dict[int, str]
     ) -> pl.DataFrame:
-        """The group's rows as `_row, k0..kN` typed, then parsed dates and times."""
-        typed = self._transform(group, group.layers[0], "env", where)
+        """The group's rows as `_row, k0..kN` typed, then parsed dates and times: read by
+        the native reader where it is certain, by DuckDB where it is not."""
+        if self._native:
+            typed, uncertain = scan_contents(batch.column("c"), rows, group.keys, group.numeric)
+        else:
+            typed, uncertain = None, rows
+        if len(uncertain):
+            read = self._read_by_duckdb(group, uncertain, batch, bad_rows)
+            typed = read if typed is None else pl.concat([typed, read]).sort("_row")
+        assert typed is not None
+        return _with_time(group, typed, bad_rows)
+
+    def _read_by_duckdb(
+        self, group: _Group, rows: Rows, batch: pa.Table, bad_rows: dict[int, str]
+    ) -> pl.DataFrame:
+        """The given rows (ascending) as `_row, k0..kN`, read by DuckDB's JSON reader."""
+        source = _rows_of(batch, pl.Series(rows))
+        with _registered(self._con, "group_rows", source):
+            typed = self._transform(group, group.layers[0], "group_rows", "TRUE")
         for layer in group.layers[1:]:
             typed = self._second_spellings(group, layer, batch, typed)
         typed = typed.select("_row", *(f"k{i}" for i in range(len(group.keys))))
+        marks = row_marks(source.column("c"))[np.searchsorted(rows, typed["_row"].to_numpy())]
         certain = _certain(group, typed, marks)
         doubtful = typed.filter(~certain)
         if doubtful.height:
@@ -264,7 +267,7 @@ class Normalizer:
                 texts = self._as_text(group)
             _check_objects(group, texts, batch, bad_rows)
             typed = pl.concat([typed, _numbers_of(group, texts, bad_rows)]).sort("_row")
-        return _with_time(group, typed, bad_rows)
+        return typed
 
     def _second_spellings(
         self, group: _Group, layer: Sequence[int], batch: pa.Table, typed: pl.DataFrame
@@ -325,17 +328,18 @@ class Normalizer:
         return decoded
 
 
-def _where(group: _Group, present: set[str | None]) -> str | None:
-    """The SQL condition selecting the group's rows of the batch, or None when it has none."""
-    if group.data_types:
-        wanted = [d for d in group.data_types if d in present]
-        if not wanted:
-            return None
-        return "dt IN (" + ", ".join(_sql_text(d) for d in wanted) + ")"
-    if not any(d is None or d not in KNOWN_DATA_TYPES for d in present):
-        return None
-    known = ", ".join(_sql_text(d) for d in sorted(KNOWN_DATA_TYPES))
-    return f"(dt IS NULL OR dt NOT IN ({known}))"
+def _group_of(data_types: pl.Series) -> npt.NDArray[np.int32]:
+    """Per row, the index in `_groups()` of the group of its data type (unknown data types,
+    null included, are the last group's)."""
+    groups = _groups()
+    known = {d: index for index, group in enumerate(groups) for d in group.data_types}
+    unknown = next(index for index, group in enumerate(groups) if not group.data_types)
+    return (
+        data_types.replace_strict(known, default=unknown, return_dtype=pl.Int32)
+        .fill_null(unknown)
+        .to_numpy()
+        .copy()
+    )
 
 
 def _content_error(content: str) -> str:
@@ -434,13 +438,14 @@ def row_marks(text: Text) -> pl.DataFrame:
 def _certain(group: _Group, typed: pl.DataFrame, marks: pl.DataFrame) -> pl.Series:
     """Rows whose typed reading is known to be complete (see the module docstring): every
     colon of the row is a declared key that decoded to a value, one inside a text value, or
-    the colon of a `:null` (not counting those inside text values)."""
+    the colon of a `:null` (not counting those inside text values). `marks` are the
+    `row_marks` of typed's rows, in its order."""
     if typed.height == 0:
         return pl.Series(dtype=pl.Boolean)
     keys = typed.columns[1:]
     numeric = [f"k{i}" for i, is_num in enumerate(group.numeric) if is_num]
     text = [f"k{i}" for i, is_num in enumerate(group.numeric) if not is_num]
-    mark = marks.select("colons", "nulls", "odd").select(pl.all().gather(typed["_row"]))
+    mark = marks.select("colons", "nulls", "odd")
 
     def count(pattern: str) -> pl.Expr:
         # only in the text columns that hold the pattern at all (Time: ":", rarely others)
@@ -480,13 +485,13 @@ def _check_objects(
 
 def _numbers_of(group: _Group, texts: pl.DataFrame, bad_rows: dict[int, str]) -> pl.DataFrame:
     """The typed frame of rows read as text: numbers cast, bad values named."""
-    reasons = []
+    reasons: list[Reason] = []
     columns: list[pl.Expr] = [pl.col("_row")]
     for i, key in enumerate(group.keys):
         if group.numeric[i]:
             text = pl.col(f"k{i}")
             bad = text.is_not_null() & text.str.strip_chars().ne("") & pl.col(f"n{i}").is_null()
-            reasons.append(pl.when(bad).then(pl.format(f"{key} is not a number: {{}}", text)))
+            reasons.append((bad, pl.format(f"{key} is not a number: {{}}", text)))
             columns.append(pl.col(f"n{i}").alias(f"k{i}"))
         else:
             columns.append(pl.col(f"k{i}"))
@@ -494,10 +499,19 @@ def _numbers_of(group: _Group, texts: pl.DataFrame, bad_rows: dict[int, str]) ->
     return texts.select(columns)
 
 
-def _collect(frame: pl.DataFrame, reasons: Sequence[pl.Expr], bad_rows: dict[int, str]) -> None:
+Reason: TypeAlias = tuple[pl.Expr, pl.Expr]  # (when a row is bad, the message saying why)
+
+
+def _collect(frame: pl.DataFrame, reasons: Sequence[Reason], bad_rows: dict[int, str]) -> None:
+    """Names the bad rows of `frame` in `bad_rows` by their first reason. Messages are
+    formatted for the bad rows only (formatting every row's would cost as much as reading)."""
     if not reasons or frame.height == 0:
         return
-    found = frame.select("_row", pl.coalesce(reasons).alias("reason")).drop_nulls("reason")
+    bad = frame.filter(pl.any_horizontal(when for when, _ in reasons).fill_null(False))
+    if bad.height == 0:
+        return
+    messages = [pl.when(when).then(message) for when, message in reasons]
+    found = bad.select("_row", pl.coalesce(messages).alias("reason")).drop_nulls("reason")
     for row, reason in found.iter_rows():
         bad_rows.setdefault(row, reason)
 
@@ -511,15 +525,17 @@ def _with_time(group: _Group, typed: pl.DataFrame, bad_rows: dict[int, str]) -> 
     parsed = typed.with_columns(
         _parse_date_expr(date_text).alias("_date"), _parse_time_expr(time_text).alias("_time")
     )
-    reasons = [
-        pl.when(_given(date_text) & pl.col("_date").is_null()).then(
-            pl.format("TradingDate is not a dd/MM/yyyy date: {}", date_text)
+    reasons: list[Reason] = [
+        (
+            _given(date_text) & pl.col("_date").is_null(),
+            pl.format("TradingDate is not a dd/MM/yyyy date: {}", date_text),
         )
     ]
     if time_keys:
         reasons.append(
-            pl.when(_given(time_text) & pl.col("_time").is_null()).then(
-                pl.format("Time is not a HH:mm:ss time: {}", time_text)
+            (
+                _given(time_text) & pl.col("_time").is_null(),
+                pl.format("Time is not a HH:mm:ss time: {}", time_text),
             )
         )
     _collect(parsed, reasons, bad_rows)

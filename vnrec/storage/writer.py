@@ -7,6 +7,7 @@ parts of a batch, or of a whole import, in one record of the day's commit log.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -118,17 +119,34 @@ def write_part(
     return PartFile(first_seq, last_seq, path, table, rows.num_rows, sink.size, sink.sha256)
 
 
-def write_batch(layout: Layout, batch: BatchTables, *, fast: bool = False) -> list[PartFile]:
-    """One part per table that has rows, all named by the batch's seq range, `raw` last."""
+def write_batch(
+    layout: Layout, batch: BatchTables, *, fast: bool = False, raw_writer: Executor | None = None
+) -> list[PartFile]:
+    """One part per table that has rows, all named by the batch's seq range, `raw` last.
+
+    With `raw_writer`, the raw part (the largest) is written on it while this thread writes
+    the others: an import's writes then use two cores. It is waited for either way."""
     if "raw" not in batch.tables:
         raise StorageError(f"batch {batch.first_seq}-{batch.last_seq} has no raw rows")
-    written = []
-    for table in (*NORMALIZED_TABLES, "raw"):
-        rows = batch.tables.get(table)
-        if rows is None or rows.num_rows == 0:
-            continue
+
+    def write(table: str) -> PartFile:
         path = layout.part_path(table, batch.day, batch.first_seq, batch.last_seq)
-        written.append(write_part(rows, path, table, batch.first_seq, batch.last_seq, fast=fast))
+        return write_part(
+            batch.tables[table], path, table, batch.first_seq, batch.last_seq, fast=fast
+        )
+
+    raw = raw_writer.submit(write, "raw") if raw_writer is not None else None
+    written = []
+    try:
+        for table in NORMALIZED_TABLES:
+            rows = batch.tables.get(table)
+            if rows is not None and rows.num_rows:
+                written.append(write(table))
+    except BaseException as exc:
+        if raw is not None and (raw_failure := raw.exception()) is not None:
+            exc.add_note(f"writing the raw part failed too: {raw_failure}")
+        raise
+    written.append(raw.result() if raw is not None else write("raw"))
     return written
 
 
