@@ -178,3 +178,30 @@ def test_chunks_offsets_nulls_and_row_subsets() -> None:
     view = pa.array(['{"Symbol":"a string longer than twelve bytes"}'], pa.string_view())
     frame, left = scan_contents(view, np.array([0]), ["Symbol"], [False])
     assert frame["k0"].to_list() == ["a string longer than twelve bytes"]
+
+
+def _mutated(text: str, rng: random.Random) -> str:
+    """`text` with a few JSON-significant characters replaced, inserted or deleted."""
+    chars = list(text)
+    for _ in range(rng.randint(1, 3)):
+        at = rng.randrange(len(chars) + 1)
+        piece = rng.choice(list('{}[]":,.-+0123456789eE \t\\nul/'))
+        roll = rng.random()
+        if roll < 0.4 and at < len(chars):
+            chars[at] = piece
+        elif roll < 0.8:
+            chars.insert(at, piece)
+        elif at < len(chars):
+            del chars[at]
+    return "".join(chars)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_mutated_contents_decode_as_duckdb_decodes_them(seed: int) -> None:
+    """Contents broken at random places: whatever the native reader accepts, it reads as
+    DuckDB reads it; the rest is DuckDB's to read or reject."""
+    rng = random.Random(seed)
+    data_types = [rng.choice(DATA_TYPES) for _ in range(3000)]
+    contents = [_mutated(_content(d, rng), rng) for d in data_types]
+    native, reference = _decode_both(data_types, contents)
+    _assert_same(native, reference)

@@ -134,3 +134,29 @@ def test_newlines_of_short_and_long_lines() -> None:
     block = LineBlock.of(1, data)
     assert block.lines == 1001
     assert block.starts[-1] == len(data) and block.starts[-2] == 1000
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_mutated_envelopes_decode_as_duckdb_decodes_them(seed: int) -> None:
+    """Envelopes broken at random places (ASCII only: UTF-8 is checked before either
+    reader sees a line) read the same by both readers, or are left to the per-line one."""
+    rng = random.Random(seed)
+    lines = []
+    for _ in range(3000):
+        line = bytearray(_line(rng))
+        for _ in range(rng.randint(1, 3)):
+            at = rng.randrange(len(line) + 1)
+            piece = rng.choice(b'{}[]":,.-0123456789 \t\\nulbfrt/')
+            if rng.random() < 0.5 and at < len(line):
+                line[at] = piece
+            else:
+                line.insert(at, piece)
+        lines.append(bytes(line).replace(b"\n", b" "))
+    block = _block(lines)
+    not_utf8 = [i for i in range(block.lines) if not _is_utf8(block.line(i))]
+    with duckdb.connect() as con:
+        got = decode_envelopes(con, block)
+        text = np.setdiff1d(np.arange(block.lines), got.blank + not_utf8)
+        reference = _read_by_duckdb(con, block, text)
+    assert _rows(got) == _rows(reference)
+    assert got.irregular == sorted(reference.irregular + not_utf8)

@@ -220,6 +220,15 @@ def test_every_field_and_quirk_matches_the_per_row_oracle(seed: int) -> None:
         ('{"Symbol":"A","ISIN":"B","LastVol":"1,000"}', "LastVol is not a number: 1,000"),
         ('{"Symbol":"A","LastVol":5,"LastVol":"abc"}', None),  # the first value wins
         ('{"Symbol":"A","LastVol":"abc","LastVol":5}', "LastVol is not a number: abc"),
+        # years Python cannot name: once an "internal error" at import
+        (
+            '{"Symbol":"A","TradingDate":"05/11/-2026"}',
+            "TradingDate is not a dd/MM/yyyy date: 05/11/-2026",
+        ),
+        (
+            '{"Symbol":"A","TradingDate":"05/11/20260"}',
+            "TradingDate is not a dd/MM/yyyy date: 05/11/20260",
+        ),
     ],
 )
 def test_a_bad_value_is_found_however_it_hides(content: str, reason: str | None) -> None:

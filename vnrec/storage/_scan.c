@@ -116,7 +116,8 @@ static inline const unsigned char *plain_string_end(const unsigned char *p,
 static const unsigned char *exact_number(const unsigned char *p, const unsigned char *end,
                                          double *value) {
     const unsigned char *start = p;
-    int negative = 0, digits = 0, fraction = 0;
+    int negative = 0;
+    int64_t digits = 0, fraction = 0; /* a number may be as long as its line */
     uint64_t mantissa = 0;
     if (p < end && *p == '-') {
         negative = 1;

@@ -216,10 +216,12 @@ class Normalizer:
                     decoded.select("_row", "_date", "_time", *_field_exprs(group, channel))
                 )
         frames: dict[str, pl.DataFrame] = {}
-        bad = pl.Series(sorted(bad_rows), dtype=pl.Int64)
+        bad = np.array(sorted(bad_rows), dtype=np.int64)
         for table, parts in channel_frames.items():
             joined = pl.concat(parts).sort("_row") if len(parts) > 1 else parts[0]
-            frames[table] = joined.filter(~pl.col("_row").is_in(bad)) if len(bad) else joined
+            if len(bad):
+                joined = joined.filter(pl.Series(~np.isin(joined["_row"].to_numpy(), bad)))
+            frames[table] = joined
         return Decoded(batch.num_rows, frames, dates, bad_rows)
 
     def _invalid_json(self, batch: pa.Table, known: dict[int, str]) -> dict[int, str]:
@@ -549,10 +551,12 @@ def _given(text: pl.Expr) -> pl.Expr:
 def _parse_date_expr(text: pl.Expr) -> pl.Expr:
     """`dd/MM/yyyy` as SSI sends it (ISO `yyyy-MM-dd` is accepted too); null otherwise."""
     stripped = text.str.strip_chars()
-    return pl.coalesce(
+    date = pl.coalesce(
         stripped.str.strptime(pl.Date, "%d/%m/%Y", strict=False),
         stripped.str.strptime(pl.Date, "%Y-%m-%d", strict=False),
     )
+    # %Y reads any year ("-2026", "20260"); a day must be one Python (and a path) can name
+    return pl.when(date.dt.year().is_between(1, 9999)).then(date)
 
 
 def _parse_time_expr(text: pl.Expr) -> pl.Expr:
