@@ -87,23 +87,17 @@ def _scan_chunk(
     columns: dict[str, pa.Array] = {"_row": pa.array(rows)}
     number_slot = text_slot = 0
     for key in range(keys):
-        present = valid[key * n : (key + 1) * n].view(np.bool_) & is_certain
+        # the validity of uncertain rows does not matter: they are filtered out below
+        validity = pa.py_buffer(np.packbits(valid[key * n : (key + 1) * n], bitorder="little"))
         if numeric[key]:
             values = numbers[number_slot * n : (number_slot + 1) * n]
-            columns[f"k{key}"] = pa.array(values, mask=~present)
+            buffers = [validity, pa.py_buffer(values)]
+            columns[f"k{key}"] = pa.Array.from_buffers(pa.float64(), n, buffers)
             number_slot += 1
         else:
             text_views = views[text_slot * n * 16 : (text_slot + 1) * n * 16]
-            columns[f"k{key}"] = pa.Array.from_buffers(
-                pa.string_view(),
-                n,
-                [
-                    pa.py_buffer(np.packbits(present, bitorder="little")),
-                    pa.py_buffer(text_views),
-                    data_buffer,
-                ],
-                n - int(np.count_nonzero(present)),
-            )
+            buffers = [validity, pa.py_buffer(text_views), data_buffer]
+            columns[f"k{key}"] = pa.Array.from_buffers(pa.string_view(), n, buffers)
             text_slot += 1
     frame = pl.from_arrow(pa.table(columns))
     assert isinstance(frame, pl.DataFrame)
