@@ -393,8 +393,7 @@ def test_volumes_past_int64_are_an_error_never_a_wrapped_sum(tmp_path: Path) -> 
     every command that sums them says so in one line instead of printing a number that
     wrapped around (the replay printed 8,553,255,926,290,448,384 with exit 0)."""
     trades = [
-        f.trade("AAA", 10_000.0, 9e18, 9e18 * (i + 1), time=f"09:30:0{i}", date=WIRE_DAY)
-        for i in range(3)
+        f.trade("AAA", 10_000.0, 9e18, 0.0, time=f"09:30:0{i}", date=WIRE_DAY) for i in range(3)
     ]
     (tmp_path / "big.jsonl").write_bytes(f.to_jsonl(trades))
     data = str(tmp_path / "data")

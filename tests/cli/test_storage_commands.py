@@ -103,6 +103,29 @@ def test_rejected_lines_fail_the_import_but_keep_good_lines(tmp_path: Path) -> N
     assert "Traceback" not in result.stderr
 
 
+def test_a_volume_that_is_no_share_count_is_rejected_not_rounded(tmp_path: Path) -> None:
+    """100.7 shares or 1e30 shares is bad input, named with its line; the line is kept in
+    rejects and the whole-numbered trades around it are imported exactly."""
+    source = tmp_path / "cap.jsonl"
+    trades = [
+        f.trade("AAA", 22_950.0, 100.0, 100.0),
+        f.trade("AAA", 22_950.0, 100.7, 200.7),
+        f.trade("AAA", 22_950.0, "1e30", 300.0),
+        f.trade("AAA", 22_950.0, "200", 300.0),
+    ]
+    source.write_bytes(f.to_jsonl(trades))
+    data = tmp_path / "data"
+    result = vnrec("import", str(source), "--data", str(data))
+    assert result.returncode == 1
+    assert f"{source}:2: rejected: LastVol is not a whole number: 100.7" in result.stderr
+    assert f"{source}:3: rejected: LastVol is outside int64's range: 1e+30" in result.stderr
+    assert "imported 2 envelopes as seq 1-2" in result.stderr
+    stats = orjson.loads(
+        vnrec("stats", "--date", DAY.isoformat(), "--data", str(data), "-f", "json").stdout
+    )
+    assert [row["volume"] for row in stats if row["symbol"] == "AAA"] == [300]
+
+
 def test_reimport_is_refused_with_a_one_line_error(tmp_path: Path) -> None:
     """Importing into a day that holds data needs --append; the same content a second time
     needs --again as well; each refusal is one clear line and changes nothing."""

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from tests.storage.test_normalize import _content
+from vnrec.storage import _scan as native
 from vnrec.storage.content_scan import scan_contents
 from vnrec.storage.normalize import Decoded, Normalizer
 
@@ -205,3 +206,23 @@ def test_mutated_contents_decode_as_duckdb_decodes_them(seed: int) -> None:
     contents = [_mutated(_content(d, rng), rng) for d in data_types]
     native, reference = _decode_both(data_types, contents)
     _assert_same(native, reference)
+
+
+def test_row_numbers_past_the_offsets_are_refused_whatever_their_size() -> None:
+    """The largest int64 row number once overflowed the bounds check and read the bytes
+    before the offsets."""
+    offsets = np.array([0, 7], dtype=np.int64)[1:]  # one offset: no row at all
+    rows = np.array([2**63 - 1], dtype=np.int64)
+    with pytest.raises(IndexError, match="outside the 1 offsets"):
+        native.scan(
+            b'{"a":1}{"a":2}', offsets, 8, rows, (b"a",), b"\x01", np.zeros(1, np.uint8),
+            np.zeros(1), np.zeros(1, np.uint8), np.zeros(0, np.uint8),
+        )  # fmt: skip
+    line = b'{"DataType":"X","Content":"{}"}\n'
+    starts = np.array([0, len(line)], dtype=np.int64)[1:]
+    with pytest.raises(IndexError, match="outside the 1 starts"):
+        native.envelopes(
+            line, starts, rows, np.zeros(1, np.uint8), np.zeros(16, np.uint8),
+            np.zeros(64, np.uint8), np.zeros(2, np.int64), np.zeros(1, np.int64),
+            np.zeros(1, np.uint8),
+        )  # fmt: skip

@@ -150,6 +150,20 @@ def _oracle(data_type: str, content: str) -> tuple[str | None, dict[str, dict[st
                 for key in wire_field.keys:
                     if _as_number(obj.get(key)) is INVALID:
                         return f"{key} is not a number", {}
+    for key in dict.fromkeys(
+        key
+        for channel in channels
+        for wire_field in channel.fields
+        if wire_field.kind in ("volume", "count")
+        for key in wire_field.keys
+    ):
+        number = _as_number(obj.get(key))
+        if number is None or math.isnan(number):
+            continue
+        if abs(number) >= 2**63:
+            return f"{key} is outside int64's range", {}
+        if number != round(number):
+            return f"{key} is not a whole number", {}
     if _parse(obj.get(DATE_KEYS[0]), "%d/%m/%Y|%Y-%m-%d") is INVALID:
         return "TradingDate is not a dd/MM/yyyy date", {}
     time_text = next((obj[k] for k in TIME_KEYS if obj.get(k) is not None), None)
@@ -163,7 +177,7 @@ def _oracle(data_type: str, content: str) -> tuple[str | None, dict[str, dict[st
             values = [convert(obj.get(key)) for key in wire_field.keys]
             value = next((v for v in values if v is not None), None)
             if wire_field.kind in ("volume", "count") and value is not None:
-                value = round(value) if math.isfinite(value) and abs(value) < 2**63 else None
+                value = None if math.isnan(value) else int(value)
             row[wire_field.column] = value
         tables[channel.table] = row
     return None, tables
@@ -220,6 +234,11 @@ def test_every_field_and_quirk_matches_the_per_row_oracle(seed: int) -> None:
         ('{"Symbol":"A","ISIN":"B","LastVol":"1,000"}', "LastVol is not a number: 1,000"),
         ('{"Symbol":"A","LastVol":5,"LastVol":"abc"}', None),  # the first value wins
         ('{"Symbol":"A","LastVol":"abc","LastVol":5}', "LastVol is not a number: abc"),
+        # volumes a share count cannot be: once rounded (101) or dropped (null) in silence
+        ('{"Symbol":"A","LastVol":100.7}', "LastVol is not a whole number: 100.7"),
+        ('{"Symbol":"A","TotalVol":"1e30"}', "TotalVol is outside int64's range: 1e+30"),
+        ('{"Symbol":"A","LastVol":"-inf"}', "LastVol is outside int64's range: -inf"),
+        ('{"Symbol":"A","LastVol":"NaN","TotalVol":100.0}', None),
         # years Python cannot name: once an "internal error" at import
         (
             '{"Symbol":"A","TradingDate":"05/11/-2026"}',

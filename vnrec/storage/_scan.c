@@ -1,16 +1,19 @@
-/* The native reader of SSI Content objects: the shape nearly every Content has, read into
- * typed columns in one pass over the bytes.
+/* The native reader of SSI envelopes and Content objects: the shape nearly every line has,
+ * read into typed columns in one pass over the bytes.
  *
- * It reads only what it can read exactly as DuckDB's json_transform would (the reference
- * reader in vnrec.storage.normalize), and calls every other row uncertain, for DuckDB to
- * read. A row is certain when it is one JSON object whose
+ * It reads only what it can read exactly as the reference readers do (DuckDB's
+ * json_transform: vnrec.storage.normalize and vnrec.storage.envelopes), and calls every
+ * other row uncertain, for DuckDB to read. A Content row is certain when it is one JSON
+ * object whose
  *   - keys hold no escape, none twice among the known keys, at least one known key non-null;
- *   - values are null, strings without escapes or control characters, or numbers written
- *     without exponent in at most 15 digits (exact by one IEEE division: the correctly
- *     rounded double, as yyjson gives), never a negative zero (DuckDB reads -0 as 0);
- *   - known numeric keys hold numbers or null, known text keys strings or null.
+ *   - values are null, strings without escapes or control characters, or numbers without
+ *     exponent: up to 15 digits by one IEEE division (exact: the correctly rounded double,
+ *     as yyjson gives), longer ones up to 40 characters by strtod_l in the C locale (also
+ *     correctly rounded), never a negative zero (DuckDB reads -0 as 0);
+ *   - known numeric keys hold numbers, null, numeric strings of the same form, or "NaN";
+ *     known text keys hold strings or null.
  * Keys match exactly (DuckDB's are case-sensitive); unknown keys are skipped, as DuckDB does.
- * Everything is bounds-checked: the input is untrusted.
+ * Envelopes: see read_envelope. Everything is bounds-checked: the input is untrusted.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -376,7 +379,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     }
     const int64_t *row_index = rows.buf;
     for (Py_ssize_t i = 0; i < n; i++) {
-        if (row_index[i] < 0 || row_index[i] + 1 >= count) {
+        if (row_index[i] < 0 || row_index[i] >= (int64_t)count - 1) { /* no overflow */
             PyErr_Format(PyExc_IndexError, "row %lld is outside the %zd offsets",
                          (long long)row_index[i], count);
             goto done;
@@ -583,7 +586,7 @@ static PyObject *envelopes(PyObject *self, PyObject *args) {
     int64_t wanted = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         int64_t r = row_index[i];
-        if (r < 0 || r + 1 >= count) {
+        if (r < 0 || r >= (int64_t)count - 1) { /* no overflow */
             PyErr_Format(PyExc_IndexError, "row %lld is outside the %zd starts", (long long)r,
                          count);
             goto done;

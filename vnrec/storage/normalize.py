@@ -248,6 +248,7 @@ class Normalizer:
             read = self._read_by_duckdb(group, uncertain, batch, bad_rows)
             typed = read if typed is None else pl.concat([typed, read]).sort("_row")
         assert typed is not None
+        _check_whole_numbers(group, typed, bad_rows)
         return _with_time(group, typed, bad_rows)
 
     def _read_by_duckdb(
@@ -516,6 +517,26 @@ def _collect(frame: pl.DataFrame, reasons: Sequence[Reason], bad_rows: dict[int,
     found = bad.select("_row", pl.coalesce(messages).alias("reason")).drop_nulls("reason")
     for row, reason in found.iter_rows():
         bad_rows.setdefault(row, reason)
+
+
+def _check_whole_numbers(group: _Group, typed: pl.DataFrame, bad_rows: dict[int, str]) -> None:
+    """A volume or count must be a whole number an int64 holds: `100.7` or `1e30` names the
+    row as bad rather than be rounded or dropped (`"NaN"` is unknown, as SSI sends it)."""
+    keys = dict.fromkeys(
+        key
+        for channel in group.channels
+        for wire_field in channel.fields
+        if wire_field.kind in ("volume", "count")
+        for key in wire_field.keys
+    )
+    reasons: list[Reason] = []
+    for key in keys:
+        value = pl.col(group.column(key))
+        outside = value.is_not_nan() & (value.abs() >= _INT64_LIMIT)  # infinities included
+        fraction = value.is_finite() & (value != value.round(0))
+        reasons.append((outside, pl.format(f"{key} is outside int64's range: {{}}", value)))
+        reasons.append((fraction, pl.format(f"{key} is not a whole number: {{}}", value)))
+    _collect(typed, reasons, bad_rows)
 
 
 def _with_time(group: _Group, typed: pl.DataFrame, bad_rows: dict[int, str]) -> pl.DataFrame:
