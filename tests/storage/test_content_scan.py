@@ -106,7 +106,7 @@ def test_numbers_read_to_the_same_double(seed: int) -> None:
 
 
 def _scan(
-    contents: list[str], keys: list[str], numeric: list[bool]
+    contents: list[str], keys: list[str], numeric: list[int]
 ) -> tuple[pl.DataFrame, list[int]]:
     frame, left = scan_contents(
         pa.array(contents), np.arange(len(contents), dtype=np.int64), keys, numeric
@@ -226,3 +226,19 @@ def test_row_numbers_past_the_offsets_are_refused_whatever_their_size() -> None:
             np.zeros(64, np.uint8), np.zeros(2, np.int64), np.zeros(1, np.int64),
             np.zeros(1, np.uint8),
         )  # fmt: skip
+
+
+def test_volumes_that_are_no_whole_int64_are_left_for_duckdb() -> None:
+    """A whole-number key reads whole numbers and NaN; 100.7 or 2**64 is DuckDB's to read
+    (and vnrec's to reject)."""
+    contents = [
+        '{"LastVol":100.7}',
+        '{"LastVol":100.0}',
+        '{"LastVol":"NaN"}',
+        '{"LastVol":"18446744073709551616"}',
+        '{"LastVol":9223372036854774784}',
+    ]
+    frame, left = _scan(contents, ["LastVol"], [2])
+    assert left == [0, 3]
+    assert frame["_row"].to_list() == [1, 2, 4]
+    assert frame["k0"].to_list()[0] == 100.0 and frame["k0"].to_list()[2] == 2.0**63 - 1024

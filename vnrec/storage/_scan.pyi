@@ -15,10 +15,10 @@ def scan(
     """Reads Content `rows[i]` (int64) of an Arrow string array's `offsets` (int32 when
     `offset_width` is 4, else int64) and `data` (buffers: any object with the buffer
     protocol). Per row i, `certain[i]` becomes 1 when the row was read exactly. Per key k
-    (`numeric[k]`: 1 number, 0 text), `valid[k * n + i]` becomes 1 when it held a value,
-    which is `numbers[s * n + i]` for the s-th numeric key and the Arrow string view
-    `views[(s * n + i) * 16:][:16]` (into `data`) for the s-th text key. Returns how many
-    rows are certain."""
+    (`numeric[k]`: 0 text, 1 number, 2 whole number an int64 holds, or NaN),
+    `valid[k * n + i]` becomes 1 when it held a value, which is `numbers[s * n + i]` for
+    the s-th numeric key and the Arrow string view `views[(s * n + i) * 16:][:16]` (into
+    `data`) for the s-th text key. Returns how many rows are certain."""
 
 def envelopes(
     data: object,

@@ -27,21 +27,24 @@ def scan_contents(
     contents: pa.Array | pa.ChunkedArray,
     rows: Rows,
     keys: Sequence[str],
-    numeric: Sequence[bool],
+    kinds: Sequence[int],
 ) -> tuple[pl.DataFrame, Rows]:
-    """Reads the Content of the given rows (ascending row numbers of `contents`).
+    """Reads the Content of the given rows (ascending row numbers of `contents`). A key's
+    kind is 0 for text, 1 for a number, 2 for a whole number an int64 holds (a row holding
+    any other number there is left for DuckDB).
 
     Returns the frame `_row, k0..kN` (key i as `k{i}`: Float64 when numeric, else String) of
     the rows read with certainty, and the rows left for DuckDB, both ascending."""
     names = tuple(key.encode() for key in keys)
-    kinds = np.array(numeric, dtype=np.uint8).tobytes()
+    numeric = [kind != 0 for kind in kinds]
+    kind_bytes = np.array(kinds, dtype=np.uint8).tobytes()
     frames: list[pl.DataFrame] = []
     uncertain: list[Rows] = []
     for first, chunk in _chunks(contents):
         lo, hi = np.searchsorted(rows, [first, first + len(chunk)])
         for at in range(int(lo), int(hi), _CHUNK_ROWS):
             wanted = rows[at : min(at + _CHUNK_ROWS, int(hi))]
-            frame, left = _scan_chunk(chunk, wanted - first, names, kinds, numeric)
+            frame, left = _scan_chunk(chunk, wanted - first, names, kind_bytes, numeric)
             frames.append(frame.with_columns(pl.col("_row") + first))
             uncertain.append(left + first)
     frame = pl.concat(frames) if frames else _empty(numeric)

@@ -77,9 +77,17 @@ class _Group:
     keys: tuple[str, ...]
     numeric: tuple[bool, ...]
     layers: tuple[tuple[int, ...], ...]
+    whole: tuple[str, ...]  # the keys of volumes and counts: whole numbers an int64 holds
 
     def column(self, key: str) -> str:
         return f"k{self.keys.index(key)}"
+
+    def kinds(self) -> tuple[int, ...]:
+        """Per key, the native reader's kind: 0 text, 1 number, 2 whole number."""
+        return tuple(
+            2 if key in self.whole else int(numeric)
+            for key, numeric in zip(self.keys, self.numeric, strict=True)
+        )
 
 
 @functools.cache
@@ -122,12 +130,20 @@ def _group(data_types: tuple[str, ...], channels: tuple[Channel, ...]) -> _Group
                 break
         else:
             layers.append([index])
+    whole = dict.fromkeys(
+        key
+        for channel in channels
+        for wire_field in channel.fields
+        if wire_field.kind in ("volume", "count")
+        for key in wire_field.keys
+    )
     return _Group(
         data_types,
         channels,
         keys,
         tuple(kinds[k] for k in keys),
         tuple(tuple(layer) for layer in layers),
+        tuple(whole),
     )
 
 
@@ -152,7 +168,10 @@ class Decoded:
 
 class Normalizer:
     """Decodes batches of Content text with one DuckDB connection of `threads` threads.
-    Not thread-safe: one per thread that decodes. Close it (or use `with`)."""
+    Not thread-safe: one per thread that decodes. Close it (or use `with`).
+
+    `native=False` has DuckDB read every row: the reference reading, which the tests
+    compare the native reader with."""
 
     def __init__(self, threads: int = 1, *, native: bool = True) -> None:
         import duckdb
@@ -241,14 +260,14 @@ class Normalizer:
         """The group's rows as `_row, k0..kN` typed, then parsed dates and times: read by
         the native reader where it is certain, by DuckDB where it is not."""
         if self._native:
-            typed, uncertain = scan_contents(batch.column("c"), rows, group.keys, group.numeric)
+            typed, uncertain = scan_contents(batch.column("c"), rows, group.keys, group.kinds())
         else:
             typed, uncertain = None, rows
         if len(uncertain):
             read = self._read_by_duckdb(group, uncertain, batch, bad_rows)
+            _check_whole_numbers(group, read, bad_rows)  # the native reader reads only those
             typed = read if typed is None else pl.concat([typed, read]).sort("_row")
         assert typed is not None
-        _check_whole_numbers(group, typed, bad_rows)
         return _with_time(group, typed, bad_rows)
 
     def _read_by_duckdb(
@@ -522,15 +541,8 @@ def _collect(frame: pl.DataFrame, reasons: Sequence[Reason], bad_rows: dict[int,
 def _check_whole_numbers(group: _Group, typed: pl.DataFrame, bad_rows: dict[int, str]) -> None:
     """A volume or count must be a whole number an int64 holds: `100.7` or `1e30` names the
     row as bad rather than be rounded or dropped (`"NaN"` is unknown, as SSI sends it)."""
-    keys = dict.fromkeys(
-        key
-        for channel in group.channels
-        for wire_field in channel.fields
-        if wire_field.kind in ("volume", "count")
-        for key in wire_field.keys
-    )
     reasons: list[Reason] = []
-    for key in keys:
+    for key in group.whole:
         value = pl.col(group.column(key))
         outside = value.is_not_nan() & (value.abs() >= _INT64_LIMIT)  # infinities included
         fraction = value.is_finite() & (value != value.round(0))
