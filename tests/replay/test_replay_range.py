@@ -162,6 +162,23 @@ def test_days_at_once_equal_days_one_by_one(root: Path, tracker_file: Path, tmp_
     assert "5 days" in two.stderr and "(2 at once)" in two.stderr
 
 
+def test_out_holds_this_runs_tracker_rows_only(
+    root: Path, tracker_file: Path, tmp_path: Path
+) -> None:
+    """A day replayed again without a tracker no longer shows that tracker's rows from the
+    earlier run, as if they were this run's; a tracker given again writes its rows again."""
+    day = ("replay", "--date", DAYS[0].isoformat(), "--data", str(root), "--format", "json",
+           "--out", str(tmp_path / "out"))  # fmt: skip
+    rows = tmp_path / "out" / f"date={DAYS[0]}" / "trackers" / "BigTrades.parquet"
+    tracker = ("--tracker", f"{tracker_file}:BigTrades", "--param", "threshold=500")
+    assert vnrec(*day, *tracker).returncode == 0 and rows.exists()
+    again = vnrec(*day)
+    assert again.returncode == 0, again.stderr
+    assert not rows.exists()
+    assert (tmp_path / "out" / f"date={DAYS[0]}" / "trades.parquet").exists()
+    assert vnrec(*day, *tracker).returncode == 0 and rows.exists()
+
+
 def _gone(pid: int) -> bool:
     try:
         return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE

@@ -71,6 +71,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
     from vnrec.replay.outputs import (
         TradeWriter,
         out_dir,
+        remove_stale_tracker_rows,
         remove_unfinished,
         write_alerts,
         write_candles,
@@ -99,8 +100,8 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         result = replay(job.day, **options)
     else:
         # This run's files of the day, all or none: never some of them beside the previous
-        # run's versions of the others (a file only an earlier run wrote, the rows of a
-        # tracker not given this time, stays as it was).
+        # run's versions of the others; then the rows of trackers an earlier run had and
+        # this one has not are removed, so the day holds this run's results only.
         group = FileGroup()
         made = [d for d in (directory / "trackers", directory) if not d.exists()]
         remove_unfinished(directory)  # what killed runs (kill -9, out of memory) left
@@ -120,6 +121,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
                 with contextlib.suppress(OSError):
                     empty.rmdir()
             raise
+        remove_stale_tracker_rows(directory, written)
     unmatched = []
     if job.symbols:
         seen = {row["symbol"] for part in (result.stats, result.foreign) for row in part}

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
-from vnrec.storage.files import TMP_PREFIX, FileGroup, owner_gone, temporary_name
+from vnrec.storage.files import TMP_PREFIX, FileGroup, fsync_dir, owner_gone, temporary_name
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -262,6 +262,23 @@ def write_tracker_rows(directory: Path, results: dict[str, Any], group: FileGrou
         write_table(path, table, group)
         paths.append(path)
     return paths
+
+
+def remove_stale_tracker_rows(directory: Path, written: Sequence[Path]) -> None:
+    """Removes the day's `trackers/*.parquet` that this run did not write: the rows of
+    trackers an earlier run was given and this one was not (the directory is vnrec's)."""
+    trackers = directory / "trackers"
+    kept = set(written)
+    try:
+        stale = sorted(path for path in trackers.glob("*.parquet") if path not in kept)
+        for path in stale:
+            path.unlink(missing_ok=True)
+        if stale:
+            fsync_dir(trackers)
+    except OSError as exc:
+        raise StorageError(
+            f"cannot remove a stale file in {trackers}: {exc.strerror or exc}"
+        ) from exc
 
 
 def _file_name(name: str) -> str:
