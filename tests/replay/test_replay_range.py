@@ -228,6 +228,52 @@ def test_an_interrupt_stops_the_days_running_in_workers(
     assert [p.name for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
+def test_a_second_replay_of_the_same_out_day_fails_at_once(
+    root: Path, tracker_file: Path, tmp_path: Path
+) -> None:
+    """Two replays writing one `--out` day: the second says so in one line and exits 1,
+    leaving the first's files alone; once the first is killed (-9), the day is free."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    out = tmp_path / "out"
+    day = ("replay", "--date", DAYS[0].isoformat(), "--data", str(root), "--format", "json",
+           "--out", str(out))  # fmt: skip
+    first = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "vnrec.cli.main",
+            *day,
+            "--tracker",
+            f"{tracker_file}:Stuck",
+            "--param",
+            f"signals={signals}",
+        ],
+        env=ENV,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not any(signals.iterdir()) and first.poll() is None:
+            assert time.monotonic() < deadline, "the first replay never started its day"
+            time.sleep(0.05)
+        assert first.poll() is None
+        second = vnrec(*day)
+        assert second.returncode == 1
+        assert second.stderr == (
+            f"vnrec: error: {out / f'date={DAYS[0]}'} is being written by another vnrec"
+            " replay; run one replay per output directory\n"
+        )
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    third = vnrec(*day)
+    assert third.returncode == 0, third.stderr
+    assert (out / f"date={DAYS[0]}" / "trades.parquet").exists()
+
+
 def test_a_scoped_parameter_and_a_module_tracker(root: Path, tracker_file: Path) -> None:
     """`Class.key=value` reaches that class only; `module:Class` is found from the working
     directory; a single day is one indented object."""

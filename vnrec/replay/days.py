@@ -77,6 +77,7 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         write_candles,
         write_series,
         write_tracker_rows,
+        writing_day,
     )
     from vnrec.replay.plugins import load_trackers
     from vnrec.storage.files import FileGroup
@@ -104,24 +105,25 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
         # this one has not are removed, so the day holds this run's results only.
         group = FileGroup()
         made = [d for d in (directory / "trackers", directory) if not d.exists()]
-        remove_unfinished(directory)  # what killed runs (kill -9, out of memory) left
         try:
-            with TradeWriter(directory / "trades.parquet", group) as writer:
-                result = replay(job.day, trade_sinks=[writer], **options)
-            written += write_series(directory, result.trackers, group)
-            assert isinstance(result.trackers, ColumnarDay)
-            written += write_candles(directory, result.trackers, group)
-            written.append(directory / "trades.parquet")
-            written.append(write_alerts(directory, result.alerts, group))
-            written += write_tracker_rows(directory, result.tracker_results or {}, group)
-            group.publish()
+            with writing_day(directory):
+                remove_unfinished(directory)  # what killed runs (kill -9, out of memory) left
+                with TradeWriter(directory / "trades.parquet", group) as writer:
+                    result = replay(job.day, trade_sinks=[writer], **options)
+                written += write_series(directory, result.trackers, group)
+                assert isinstance(result.trackers, ColumnarDay)
+                written += write_candles(directory, result.trackers, group)
+                written.append(directory / "trades.parquet")
+                written.append(write_alerts(directory, result.alerts, group))
+                written += write_tracker_rows(directory, result.tracker_results or {}, group)
+                group.publish()
+                remove_stale_tracker_rows(directory, written)
         except BaseException:
             group.discard()
             for empty in made:  # the directories this run made, when left empty
                 with contextlib.suppress(OSError):
                     empty.rmdir()
             raise
-        remove_stale_tracker_rows(directory, written)
     unmatched = []
     if job.symbols:
         seen = {row["symbol"] for part in (result.stats, result.foreign) for row in part}
