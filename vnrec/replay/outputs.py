@@ -293,6 +293,8 @@ def writing_day(directory: Path) -> Iterator[None]:
                 f"{directory} is being written by another vnrec replay;"
                 " run one replay per output directory"
             ) from None
+        except OSError as exc:  # a filesystem without locks
+            raise StorageError(f"cannot lock {directory}: {exc.strerror or exc}") from exc
         yield
     finally:
         os.close(fd)
