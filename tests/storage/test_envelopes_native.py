@@ -88,18 +88,25 @@ def _rows(block: EnvelopeBlock) -> list[tuple[object, ...]]:
     )
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_every_envelope_shape_decodes_as_duckdb_decodes_it(seed: int) -> None:
-    rng = random.Random(seed)
-    block = _block([_line(rng) for _ in range(3000)])
+def _both_readers(block: LineBlock) -> tuple[EnvelopeBlock, EnvelopeBlock, list[int]]:
+    """The block as `decode_envelopes` reads it, as DuckDB alone reads the same lines (all
+    but the blank ones and those that are not UTF-8), and the lines that are not UTF-8."""
     not_utf8 = [i for i in range(block.lines) if not _is_utf8(block.line(i))]
     with duckdb.connect() as con:
         got = decode_envelopes(con, block)
         text = np.setdiff1d(np.arange(block.lines), got.blank + not_utf8)
-        reference = _read_by_duckdb(con, block, text)
+        return got, _read_by_duckdb(con, block, text), not_utf8
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_envelope_shape_decodes_as_duckdb_decodes_it(seed: int) -> None:
+    rng = random.Random(seed)
+    block = _block([_line(rng) for _ in range(3000)])
+    got, reference, not_utf8 = _both_readers(block)
     assert _rows(got) == _rows(reference)
     assert all(not block.line(i).strip() for i in got.blank)
     assert got.irregular == sorted(reference.irregular + not_utf8)
+    text = np.setdiff1d(np.arange(block.lines), got.blank + not_utf8)
     native = _read_native(block, text.astype(np.int64))
     assert len(native.index) > 700 and len(native.uncertain) > 700  # both readers had work
     assert len(got.irregular) > 300
@@ -152,11 +159,6 @@ def test_mutated_envelopes_decode_as_duckdb_decodes_them(seed: int) -> None:
             else:
                 line.insert(at, piece)
         lines.append(bytes(line).replace(b"\n", b" "))
-    block = _block(lines)
-    not_utf8 = [i for i in range(block.lines) if not _is_utf8(block.line(i))]
-    with duckdb.connect() as con:
-        got = decode_envelopes(con, block)
-        text = np.setdiff1d(np.arange(block.lines), got.blank + not_utf8)
-        reference = _read_by_duckdb(con, block, text)
+    got, reference, not_utf8 = _both_readers(_block(lines))
     assert _rows(got) == _rows(reference)
     assert got.irregular == sorted(reference.irregular + not_utf8)

@@ -77,12 +77,21 @@ def test_a_rename_refused_midway_puts_back_those_done(tmp_path: Path) -> None:
     assert _contents(tmp_path) == old
 
 
+@pytest.mark.parametrize(
+    ("rename", "after"),
+    [
+        (3, False),  # a and b are done
+        # a signal arriving while `rename` runs is raised once it returned: that rename is
+        # done, and undone with the others
+        (2, True),
+    ],
+)
 def test_an_interrupt_during_publish_puts_back_those_done(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rename: int, after: bool
 ) -> None:
     old = _old_files(tmp_path)
     group = _new_group(tmp_path)
-    _interrupt_rename(monkeypatch, 3, after=False)  # a and b are done
+    _interrupt_rename(monkeypatch, rename, after=after)
     with pytest.raises(KeyboardInterrupt):
         group.publish()
     monkeypatch.undo()
@@ -122,20 +131,6 @@ def test_leftovers_of_stopped_writers_go_and_a_running_writers_stay(tmp_path: Pa
     running.write_text("being written")
     remove_unfinished(tmp_path)
     assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [running.name]
-
-
-def test_an_interrupt_right_after_a_rename_puts_that_file_back_too(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A signal arriving while `rename` runs is raised once it returned: that rename is
-    done, and undone with the others."""
-    old = _old_files(tmp_path)
-    group = _new_group(tmp_path)
-    _interrupt_rename(monkeypatch, 2, after=True)
-    with pytest.raises(KeyboardInterrupt):
-        group.publish()
-    monkeypatch.undo()
-    assert _contents(tmp_path) == old
 
 
 def test_without_hard_links_a_failed_publish_still_puts_back_the_old_files(

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
-import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -23,16 +21,16 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from vnrec.errors import LockedError, StorageError, VnrecError
+from vnrec.errors import StorageError, VnrecError
 from vnrec.storage.alerts_cache import ALERTS_SCHEMA
 from vnrec.storage.files import (
     TMP_PREFIX,
     FileGroup,
     fsync_dir,
-    make_dirs_durable,
     owner_gone,
     temporary_name,
 )
+from vnrec.storage.locks import DirectoryLock
 from vnrec.storage.schema import EVENT_TS_TYPE
 
 TRADES_SCHEMA = pa.schema(
@@ -273,31 +271,16 @@ def write_tracker_rows(directory: Path, results: dict[str, Any], group: FileGrou
     return paths
 
 
-@contextlib.contextmanager
-def writing_day(directory: Path) -> Iterator[None]:
-    """Holds a day's output directory (made when missing) while this run writes it: a
-    second replay of the same day into the same directory fails at once, in one line,
-    instead of publishing over (or undoing) this one's files. An flock on the directory
-    itself: no lock file among the outputs, and the kernel releases it when the holder
+def writing_day(directory: Path) -> DirectoryLock:
+    """The lock a run holds on a day's output directory while it writes it: a second
+    replay of the same day into the same directory fails at once, in one line, instead of
+    publishing over (or undoing) this one's files. The kernel releases it when the holder
     dies."""
-    try:
-        make_dirs_durable(directory)
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
-        raise StorageError(f"cannot write {directory}: {exc.strerror or exc}") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LockedError(
-                f"{directory} is being written by another vnrec replay;"
-                " run one replay per output directory"
-            ) from None
-        except OSError as exc:  # a filesystem without locks
-            raise StorageError(f"cannot lock {directory}: {exc.strerror or exc}") from exc
-        yield
-    finally:
-        os.close(fd)
+    return DirectoryLock(
+        directory,
+        f"{directory} is being written by another vnrec replay;"
+        " run one replay per output directory",
+    )
 
 
 def remove_stale_tracker_rows(directory: Path, written: Sequence[Path]) -> None:

@@ -102,6 +102,24 @@ static inline const unsigned char *skip_ws(const unsigned char *p, const unsigne
     return p;
 }
 
+/* An object's opening brace and the blanks after it: the first key's quote, or NULL. */
+static inline const unsigned char *object_start(const unsigned char *p, const unsigned char *end) {
+    p = skip_ws(p, end);
+    if (p >= end || *p != '{') return NULL;
+    return skip_ws(p + 1, end);
+}
+
+/* After a member's value: 1 with *p at the next key (past the comma), 0 when the object
+ * closes and nothing but blanks follows it, -1 for anything else. */
+static inline int next_member(const unsigned char **p, const unsigned char *end) {
+    const unsigned char *q = skip_ws(*p, end);
+    if (q >= end) return -1;
+    if (*q == '}') return skip_ws(q + 1, end) == end ? 0 : -1;
+    if (*q != ',') return -1;
+    *p = skip_ws(q + 1, end);
+    return 1;
+}
+
 /* A string's body from just after its opening quote: the closing quote's position, or
  * NULL when the string has an escape or a control character or does not end. */
 static inline const unsigned char *plain_string_end(const unsigned char *p,
@@ -219,10 +237,9 @@ static int read_object(const unsigned char *data, int64_t begin, int64_t finish,
     const unsigned char *p = data + begin, *end = data + finish;
     int any = 0, previous = -1, starts_row = 1;
     memset(out->seen, 0, (size_t)out->keys);
-    p = skip_ws(p, end);
-    if (p >= end || *p != '{') return 0;
-    p = skip_ws(p + 1, end);
-    for (;;) {
+    p = object_start(p, end);
+    if (p == NULL) return 0;
+    for (int more = 1; more;) {
         if (p >= end || *p != '"') return 0;
         const unsigned char *key_end;
         int index = find_key(table, p + 1, end, &key_end, previous, starts_row);
@@ -273,14 +290,10 @@ static int read_object(const unsigned char *data, int64_t begin, int64_t finish,
         } else {
             return 0; /* true, false, an object or an array: DuckDB's to read */
         }
-        p = skip_ws(p, end);
-        if (p >= end) return 0;
-        if (*p == '}') break;
-        if (*p != ',') return 0;
-        p = skip_ws(p + 1, end);
+        more = next_member(&p, end);
+        if (more < 0) return 0;
     }
-    p = skip_ws(p + 1, end);
-    return p == end && any;
+    return any;
 }
 
 static int get_buffer(PyObject *obj, Py_buffer *view, const char *what, Py_ssize_t itemsize,
@@ -495,10 +508,9 @@ static int read_envelope_body(const unsigned char *data, int64_t begin, int64_t 
                               EnvelopeOut *out) {
     const unsigned char *p = data + begin, *end = data + finish;
     int seen[ENVELOPE_KEYS] = {0, 0, 0};
-    p = skip_ws(p, end);
-    if (p >= end || *p != '{') return 0;
-    p = skip_ws(p + 1, end);
-    for (;;) {
+    p = object_start(p, end);
+    if (p == NULL) return 0;
+    for (int more = 1; more;) {
         if (p >= end || *p != '"') return 0;
         const unsigned char *key_end = plain_string_end(p + 1, end);
         if (key_end == NULL) return 0;
@@ -541,14 +553,10 @@ static int read_envelope_body(const unsigned char *data, int64_t begin, int64_t 
             *out->recv_ns = (int64_t)value;
             *out->recv_valid = 1;
         }
-        p = skip_ws(p, end);
-        if (p >= end) return 0;
-        if (*p == '}') break;
-        if (*p != ',') return 0;
-        p = skip_ws(p + 1, end);
+        more = next_member(&p, end);
+        if (more < 0) return 0;
     }
-    p = skip_ws(p + 1, end);
-    return p == end && seen[DATA_TYPE] && seen[CONTENT];
+    return seen[DATA_TYPE] && seen[CONTENT];
 }
 
 /* As read_envelope_body; what an uncertain line wrote to the contents is taken back. */

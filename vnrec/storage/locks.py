@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 
 from vnrec.errors import LockedError, StorageError
+from vnrec.storage.files import make_dirs_durable
 
 LOCKS_DIR = ".locks"
 
@@ -32,24 +33,33 @@ class FileLock:
         return self._fd is not None
 
     def acquire(self) -> None:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StorageError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
             raise LockedError(self._refusal + (f" (pid {holder})" if holder else "")) from None
-        # Who holds it, for the message a second process prints.
+        except OSError as exc:  # a filesystem without locks
+            os.close(fd)
+            raise StorageError(f"cannot lock {self.path}: {exc.strerror or exc}") from exc
+        self._fd = fd
+        self._name_holder(fd)
+
+    def _open(self) -> int:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot create the lock file {self.path}: {exc.strerror}") from exc
+
+    def _name_holder(self, fd: int) -> None:
+        """Who holds it, for the message a second process prints."""
         try:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
         except OSError as exc:  # a full disk: the lock is held, it just names no one
             log.warning("cannot write the pid into %s: %s", self.path, exc.strerror or exc)
-        self._fd = fd
 
     def release(self) -> None:
         if self._fd is not None:
@@ -96,6 +106,21 @@ class RecorderLock(FileLock):
             root / LOCKS_DIR / "recorder.lock",
             f"another `vnrec record` is recording into {root}; one recorder per data root",
         )
+
+
+class DirectoryLock(FileLock):
+    """A lock on a directory itself (made when missing): no lock file appears among the
+    files it holds, and none names the holder."""
+
+    def _open(self) -> int:
+        try:
+            make_dirs_durable(self.path)
+            return os.open(self.path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError as exc:
+            raise StorageError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+
+    def _name_holder(self, fd: int) -> None:
+        pass
 
 
 def day_locked(root: Path, day: dt.date) -> bool:
