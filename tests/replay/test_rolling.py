@@ -1,0 +1,143 @@
+"""The C loop of the trade alert rules (vnrec.replay._rolling) against the rules written out
+by brute force, trade by trade from all the trades before it, over random days cut into
+random calls; and its refusals of malformed input."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from vnrec.replay._rolling import Rolling
+
+SPIKE_W, SPIKE_MIN, SPIKE_F = 1_200, 4, 3
+FLOW_W, FLOW_MIN, FLOW_F = 300, 1_000, 3
+BUY, SELL = 1, 2
+INPUTS = ("sym", "epoch", "ts", "volume", "side", "continuous", "price", "ceiling", "floor")
+
+
+def _rolling() -> Rolling:
+    return Rolling(
+        spike_window=SPIKE_W,
+        spike_min_trades=SPIKE_MIN,
+        spike_factor=SPIKE_F,
+        flow_window=FLOW_W,
+        flow_min_volume=FLOW_MIN,
+        flow_factor=FLOW_F,
+        buy_side=BUY,
+        sell_side=SELL,
+    )
+
+
+def _day(rng: random.Random, size: int) -> dict[str, np.ndarray]:
+    """Trades of a few symbols; times mostly forward, now and then back or equal; gaps."""
+    rows: dict[str, list[object]] = {name: [] for name in INPUTS}
+    now, epoch = 10_000, 0
+    for _ in range(size):
+        now += rng.choice((0, 0, 1, 3, 10, 60))
+        if rng.random() < 0.003:
+            epoch += 1
+        limit = rng.choice((107.0, float("nan"), 0.0))
+        rows["sym"].append(rng.randrange(5))
+        rows["epoch"].append(epoch)
+        rows["ts"].append(now - rng.choice((0, 0, 0, 0, 0, 50, 400)))
+        rows["volume"].append(rng.choice((10, 100, 500, 2_000, 9_000)))
+        rows["side"].append(rng.choice((0, BUY, BUY, SELL)))
+        rows["continuous"].append(int(rng.random() < 0.9))
+        rows["price"].append(rng.choice((93.0, 100.0, 107.0, float("nan"))))
+        rows["ceiling"].append(limit)
+        rows["floor"].append(rng.choice((93.0, float("nan"))))
+    kinds = {"side": np.uint8, "continuous": np.uint8, "price": np.float64}
+    kinds |= {"ceiling": np.float64, "floor": np.float64}
+    return {name: np.array(values, kinds.get(name, np.int64)) for name, values in rows.items()}
+
+
+def _brute_force(day: dict[str, np.ndarray]) -> dict[str, list[int]]:
+    """Each rule from its definition (SPEC.md 7.5, docs/design.md "Alerts"), over every
+    earlier trade of the same symbol and epoch."""
+    out: dict[str, list[int]] = {k: [] for k in ("flags", "count", "total", "buy", "sell")}
+    clocks: list[int] = []
+    for i in range(len(day["sym"])):
+        block = [
+            j
+            for j in range(i)
+            if day["sym"][j] == day["sym"][i] and day["epoch"][j] == day["epoch"][i]
+        ]
+        t = max([clocks[j] for j in block] + [int(day["ts"][i])])
+        clocks.append(t)
+        volume = int(day["volume"][i])
+        spike = [j for j in block if t - SPIKE_W < clocks[j] < t]
+        count, total = len(spike), sum(int(day["volume"][j]) for j in spike)
+        flags = int(count >= SPIKE_MIN and volume * count >= SPIKE_F * total)
+
+        def at_limit(j: int) -> tuple[bool, bool]:
+            price, ceiling, floor = day["price"][j], day["ceiling"][j], day["floor"][j]
+            return bool(ceiling > 0 and price >= ceiling), bool(floor > 0 and price <= floor)
+
+        before = at_limit(block[-1]) if block else (False, False)
+        now = at_limit(i)
+        flags |= 2 * int(now[0] and not before[0]) | 4 * int(now[1] and not before[1])
+
+        flow = [j for j in [*block, i] if clocks[j] > t - FLOW_W]
+        buy = sum(int(day["volume"][j]) for j in flow if day["side"][j] == BUY)
+        sell = sum(int(day["volume"][j]) for j in flow if day["side"][j] == SELL)
+
+        def imbalanced(b: int, s: int) -> bool:
+            return b + s >= FLOW_MIN and (b >= FLOW_F * s or s >= FLOW_F * b)
+
+        if day["continuous"][i]:
+            earlier = [j for j in block if day["continuous"][j]]
+            was = bool(earlier) and out["flags"][earlier[-1]] & 16 != 0
+            if imbalanced(buy, sell):
+                flags |= 16 | (8 if not was else 0)  # 16: imbalanced now (the test's own mark)
+        elif block and out["flags"][block[-1]] & 16:
+            flags |= 16  # the state carries through non-continuous trades
+        for name, value in zip(out, (flags, count, total, buy, sell), strict=True):
+            out[name].append(value)
+    out["flags"] = [f & 15 for f in out["flags"]]
+    return out
+
+
+def _run(rolling: Rolling, day: dict[str, np.ndarray], cuts: list[int]) -> dict[str, list[int]]:
+    size = len(day["sym"])
+    flags = np.empty(size, np.uint8)
+    sums = {name: np.empty(size, np.int64) for name in ("count", "total", "buy", "sell")}
+    edges = [0, *sorted(cuts), size]
+    for lo, hi in zip(edges, edges[1:], strict=False):
+        part = [day[name][lo:hi] for name in INPUTS]
+        outputs = [flags[lo:hi], *(values[lo:hi] for values in sums.values())]
+        rolling.run(*part, *outputs)
+    return {"flags": flags.tolist()} | {name: values.tolist() for name, values in sums.items()}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_loop_is_the_rules_in_any_cut(seed: int) -> None:
+    rng = random.Random(seed)
+    day = _day(rng, 1_500)
+    expected = _brute_force(day)
+    assert {f & m for f in expected["flags"] for m in (1, 2, 4, 8)} == {0, 1, 2, 4, 8}
+    size = len(day["sym"])
+    for cuts in ([], list(range(1, size)), rng.sample(range(1, size), 40)):
+        assert _run(_rolling(), day, cuts) == expected
+
+
+def test_malformed_input_is_refused() -> None:
+    day = _day(random.Random(0), 10)
+    outputs = [np.empty(10, np.uint8), *(np.empty(10, np.int64) for _ in range(4))]
+    rolling = _rolling()
+    short = dict(day, price=day["price"][:9])
+    with pytest.raises(ValueError, match="price: 72 bytes, expected 80"):
+        rolling.run(*(short[name] for name in INPUTS), *outputs)
+    negative = dict(day, sym=np.full(10, -1, np.int64))
+    with pytest.raises(ValueError, match="symbol id -1 out of range"):
+        rolling.run(*(negative[name] for name in INPUTS), *outputs)
+    frozen = np.empty(10, np.uint8)
+    frozen.flags.writeable = False
+    with pytest.raises((BufferError, ValueError)):
+        rolling.run(*(day[name] for name in INPUTS), frozen, *outputs[1:])
+    with pytest.raises(ValueError, match="windows"):
+        Rolling(
+            spike_window=10, spike_min_trades=1, spike_factor=1, flow_window=20,
+            flow_min_volume=1, flow_factor=1, buy_side=1, sell_side=2,
+        )  # fmt: skip

@@ -1,0 +1,307 @@
+/* The trade alert rules' rolling windows (SPEC.md 7.5), one counted trade at a time in seq
+ * order, with each symbol's state kept from one call to the next: what
+ * vnrec.trackers.alerts.AlertTracker does per trade, without a Python object per trade.
+ *
+ * Per symbol, in its current gap epoch: the event-time high-water mark (`clock`), the
+ * trades of the last spike window as (clock, volume, buy, sell) in clock order (clocks never
+ * go down), two heads into them (the spike and the imbalance windows' first trade), their
+ * sums, and the transition states. A trade of a later epoch starts the symbol afresh.
+ * Comparisons are made in 128 bits, as the reference's Python integers would make them.
+ * `run` releases the interpreter lock while it works, and refuses a second caller meanwhile.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FLAG_SPIKE 1
+#define FLAG_CEILING 2
+#define FLAG_FLOOR 4
+#define FLAG_IMBALANCE 8
+#define MAX_SYMBOLS (1 << 24)
+
+typedef struct {
+    int64_t clock, volume, buy, sell;
+} Trade;
+
+typedef struct {
+    int64_t epoch; /* -1: no trade yet */
+    int64_t clock;
+    Trade *trades;
+    int64_t capacity, size;
+    int64_t spike_head, flow_head; /* first trade inside each window */
+    int64_t spike_total;           /* volume of trades[spike_head:size] */
+    int64_t same_count, same_total; /* the trades at the last clock: a suffix */
+    int64_t flow_buy, flow_sell;    /* of trades[flow_head:size] */
+    uint8_t at_ceiling, at_floor, imbalanced;
+} Symbol;
+
+typedef struct {
+    PyObject_HEAD
+    int64_t spike_window, spike_min_trades, spike_factor;
+    int64_t flow_window, flow_min_volume, flow_factor;
+    int64_t buy_side, sell_side; /* the codes of `side` */
+    Symbol *symbols;
+    int64_t count;
+    int busy;
+} Rolling;
+
+static void reset(Symbol *s, int64_t epoch) {
+    s->epoch = epoch;
+    s->clock = INT64_MIN;
+    s->size = s->spike_head = s->flow_head = 0;
+    s->spike_total = s->same_count = s->same_total = s->flow_buy = s->flow_sell = 0;
+    s->at_ceiling = s->at_floor = s->imbalanced = 0;
+}
+
+static int64_t minus(int64_t t, int64_t window) {
+    return t < INT64_MIN + window ? INT64_MIN : t - window;
+}
+
+/* Room for one more trade: the trades before the spike head are dropped first. */
+static int make_room(Symbol *s) {
+    if (s->size < s->capacity) return 0;
+    if (s->spike_head > 0 && s->spike_head >= s->size / 2) {
+        int64_t kept = s->size - s->spike_head;
+        memmove(s->trades, s->trades + s->spike_head, (size_t)kept * sizeof(Trade));
+        s->flow_head -= s->spike_head;
+        s->spike_head = 0;
+        s->size = kept;
+        return 0;
+    }
+    int64_t capacity = s->capacity ? 2 * s->capacity : 16;
+    Trade *grown = realloc(s->trades, (size_t)capacity * sizeof(Trade));
+    if (grown == NULL) return -1;
+    s->trades = grown;
+    s->capacity = capacity;
+    return 0;
+}
+
+static int grow_symbols(Rolling *r, int64_t needed) {
+    if (needed <= r->count) return 0;
+    int64_t count = r->count ? r->count : 64;
+    while (count < needed) count *= 2;
+    Symbol *grown = realloc(r->symbols, (size_t)count * sizeof(Symbol));
+    if (grown == NULL) return -1;
+    memset(grown + r->count, 0, (size_t)(count - r->count) * sizeof(Symbol));
+    for (int64_t i = r->count; i < count; i++) grown[i].epoch = -1;
+    r->symbols = grown;
+    r->count = count;
+    return 0;
+}
+
+typedef struct {
+    const int64_t *sym, *epoch, *ts, *volume;
+    const uint8_t *side, *continuous;
+    const double *price, *ceiling, *floor;
+    uint8_t *flags;
+    int64_t *count, *total, *buy, *sell;
+} Columns;
+
+/* One trade; -1 when memory ran out. */
+static int step(Rolling *r, const Columns *c, Py_ssize_t i) {
+    Symbol *s = &r->symbols[c->sym[i]];
+    if (s->epoch != c->epoch[i]) reset(s, c->epoch[i]);
+    if (c->ts[i] > s->clock) s->clock = c->ts[i];
+    int64_t t = s->clock, volume = c->volume[i];
+    uint8_t flags = 0;
+
+    /* volume_spike: the earlier trades with a clock in (t - window, t) */
+    int64_t horizon = minus(t, r->spike_window);
+    while (s->spike_head < s->size && s->trades[s->spike_head].clock <= horizon) {
+        s->spike_total -= s->trades[s->spike_head].volume;
+        s->spike_head++;
+    }
+    int same = s->size > s->spike_head && s->trades[s->size - 1].clock == t;
+    int64_t count = s->size - s->spike_head - (same ? s->same_count : 0);
+    int64_t total = s->spike_total - (same ? s->same_total : 0);
+    if (count >= r->spike_min_trades &&
+        (__int128)volume * count >= (__int128)r->spike_factor * total)
+        flags |= FLAG_SPIKE;
+
+    if (make_room(s) < 0) return -1;
+    int64_t buy = c->side[i] == r->buy_side ? volume : 0;
+    int64_t sell = c->side[i] == r->sell_side ? volume : 0;
+    s->trades[s->size++] = (Trade){t, volume, buy, sell};
+    s->spike_total += volume;
+    s->same_count = same ? s->same_count + 1 : 1;
+    s->same_total = same ? s->same_total + volume : volume;
+
+    /* ceiling_hit / floor_hit: at the limit now, and the symbol's previous trade was not
+       (NaN compares false, as in the reference) */
+    uint8_t at_ceiling = c->ceiling[i] > 0 && c->price[i] >= c->ceiling[i];
+    uint8_t at_floor = c->floor[i] > 0 && c->price[i] <= c->floor[i];
+    if (at_ceiling && !s->at_ceiling) flags |= FLAG_CEILING;
+    if (at_floor && !s->at_floor) flags |= FLAG_FLOOR;
+    s->at_ceiling = at_ceiling;
+    s->at_floor = at_floor;
+
+    /* imbalance: the trades with a clock in (t - window, t], this one included; the state
+       moves on continuous trades only */
+    s->flow_buy += buy;
+    s->flow_sell += sell;
+    horizon = minus(t, r->flow_window);
+    while (s->flow_head < s->size && s->trades[s->flow_head].clock <= horizon) {
+        s->flow_buy -= s->trades[s->flow_head].buy;
+        s->flow_sell -= s->trades[s->flow_head].sell;
+        s->flow_head++;
+    }
+    if (c->continuous[i]) {
+        __int128 fb = s->flow_buy, fs = s->flow_sell;
+        uint8_t now = fb + fs >= r->flow_min_volume &&
+                      (fb >= r->flow_factor * fs || fs >= r->flow_factor * fb);
+        if (now && !s->imbalanced) flags |= FLAG_IMBALANCE;
+        s->imbalanced = now;
+    }
+    c->flags[i] = flags;
+    c->count[i] = count;
+    c->total[i] = total;
+    c->buy[i] = s->flow_buy;
+    c->sell[i] = s->flow_sell;
+    return 0;
+}
+
+static int get_column(PyObject *obj, Py_buffer *view, const char *what, Py_ssize_t itemsize,
+                      Py_ssize_t rows, int writable) {
+    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) return -1;
+    if (view->len != rows * itemsize) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", what, view->len,
+                     rows * itemsize);
+        PyBuffer_Release(view);
+        view->obj = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+#define COLUMNS 14
+static const char *const NAMES[COLUMNS] = {"sym",   "epoch", "ts",      "volume", "side",
+                                           "continuous", "price", "ceiling", "floor", "flags",
+                                           "count", "total", "buy",     "sell"};
+static const Py_ssize_t SIZES[COLUMNS] = {8, 8, 8, 8, 1, 1, 8, 8, 8, 1, 8, 8, 8, 8};
+#define FIRST_OUTPUT 9
+
+static PyObject *Rolling_run(Rolling *self, PyObject *args) {
+    PyObject *objs[COLUMNS];
+    Py_buffer views[COLUMNS];
+    memset(views, 0, sizeof(views));
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
+                          &objs[11], &objs[12], &objs[13]))
+        return NULL;
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "Rolling.run is already running");
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_buffer first;
+    if (PyObject_GetBuffer(objs[0], &first, PyBUF_SIMPLE) < 0) return NULL;
+    Py_ssize_t rows = first.len / 8;
+    PyBuffer_Release(&first);
+    for (int k = 0; k < COLUMNS; k++)
+        if (get_column(objs[k], &views[k], NAMES[k], SIZES[k], rows, k >= FIRST_OUTPUT) < 0)
+            goto done;
+    Columns c = {
+        views[0].buf, views[1].buf, views[2].buf,  views[3].buf,  views[4].buf,
+        views[5].buf, views[6].buf, views[7].buf,  views[8].buf,  views[9].buf,
+        views[10].buf, views[11].buf, views[12].buf, views[13].buf,
+    };
+    int64_t top = -1;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (c.sym[i] < 0 || c.sym[i] >= MAX_SYMBOLS) {
+            PyErr_Format(PyExc_ValueError, "symbol id %lld out of range",
+                         (long long)c.sym[i]);
+            goto done;
+        }
+        if (c.epoch[i] < 0) {
+            PyErr_Format(PyExc_ValueError, "epoch %lld is negative", (long long)c.epoch[i]);
+            goto done;
+        }
+        if (c.sym[i] > top) top = c.sym[i];
+    }
+    if (grow_symbols(self, top + 1) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed = 0;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows && !failed; i++) failed = step(self, &c, i) < 0;
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    for (int k = 0; k < COLUMNS; k++)
+        if (views[k].obj != NULL) PyBuffer_Release(&views[k]);
+    return result;
+}
+
+static int Rolling_init(Rolling *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"spike_window",  "spike_min_trades", "spike_factor",
+                               "flow_window",   "flow_min_volume",  "flow_factor",
+                               "buy_side",      "sell_side",        NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "LLLLLLLL", keywords, &self->spike_window,
+                                     &self->spike_min_trades, &self->spike_factor,
+                                     &self->flow_window, &self->flow_min_volume,
+                                     &self->flow_factor, &self->buy_side, &self->sell_side))
+        return -1;
+    if (self->spike_window <= 0 || self->flow_window <= 0 ||
+        self->flow_window > self->spike_window) {
+        PyErr_SetString(PyExc_ValueError, "windows must be positive, the flow's the shorter");
+        return -1;
+    }
+    return 0;
+}
+
+static void Rolling_dealloc(Rolling *self) {
+    for (int64_t i = 0; i < self->count; i++) free(self->symbols[i].trades);
+    free(self->symbols);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(run_doc,
+             "run(sym, epoch, ts, volume, side, continuous, price, ceiling, floor, flags, count,"
+             " total, buy, sell)\n\n"
+             "Applies the rules to each trade in order (see _rolling.pyi).");
+
+static PyMethodDef Rolling_methods[] = {
+    {"run", (PyCFunction)Rolling_run, METH_VARARGS, run_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject RollingType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vnrec.replay._rolling.Rolling",
+    .tp_basicsize = sizeof(Rolling),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The trade alert rules' rolling windows, per symbol.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Rolling_init,
+    .tp_dealloc = (destructor)Rolling_dealloc,
+    .tp_methods = Rolling_methods,
+};
+
+static struct PyModuleDef module = {
+    .m_base = PyModuleDef_HEAD_INIT,
+    .m_name = "_rolling",
+    .m_doc = "The trade alert rules' rolling windows.",
+    .m_size = -1,
+};
+
+PyMODINIT_FUNC PyInit__rolling(void) {
+    if (PyType_Ready(&RollingType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&RollingType);
+    if (PyModule_AddObject(m, "Rolling", (PyObject *)&RollingType) < 0) {
+        Py_DECREF(&RollingType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

@@ -1,0 +1,42 @@
+"""The trade alert rules' rolling windows (`_rolling.c`)."""
+
+class Rolling:
+    """Per symbol and gap epoch: the trades of the last spike window, their sums and the
+    transition states, kept from one `run` to the next."""
+
+    def __init__(
+        self,
+        spike_window: int,
+        spike_min_trades: int,
+        spike_factor: int,
+        flow_window: int,
+        flow_min_volume: int,
+        flow_factor: int,
+        buy_side: int,
+        sell_side: int,
+    ) -> None: ...
+    def run(
+        self,
+        sym: object,
+        epoch: object,
+        ts: object,
+        volume: object,
+        side: object,
+        continuous: object,
+        price: object,
+        ceiling: object,
+        floor: object,
+        flags: object,
+        count: object,
+        total: object,
+        buy: object,
+        sell: object,
+    ) -> None:
+        """Applies the rules to each trade i, in order. Inputs: `sym` (symbol id >= 0),
+        `epoch` (gaps before it, >= 0), `ts` (event time, µs) and `volume` int64; `side`
+        (the `buy_side` and `sell_side` codes) and `continuous` (0 or 1) uint8; `price`,
+        `ceiling` and `floor` float64. Outputs, writable, one per trade: `flags` uint8
+        (1 volume_spike, 2 ceiling_hit, 4 floor_hit, 8 imbalance), and int64 `count` and
+        `total` (the trades of the spike window before it, and their volume), `buy` and
+        `sell` (the imbalance window's volumes, it included). Every buffer holds as many
+        items as `sym`."""
