@@ -8,7 +8,7 @@ JAVA := $(VENV)/.java
 
 .PHONY: demo test bench lint typecheck clean lock
 
-$(STAMP): pyproject.toml constraints.txt setup.py vnrec/storage/_scan.c vnrec/replay/_rolling.c
+$(STAMP): pyproject.toml constraints.txt setup.py vnrec/storage/_scan.c vnrec/replay/_ordered.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,spark]'
 	touch $(STAMP)

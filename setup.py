@@ -1,5 +1,5 @@
-"""The compiled parts: the native reader of SSI Content (vnrec/storage/_scan.c) and the alert
-rules' rolling windows (vnrec/replay/_rolling.c)."""
+"""The compiled parts: the native reader of SSI Content (vnrec/storage/_scan.c) and the replay
+operators that are loops over rows in seq order (vnrec/replay/_ordered.c)."""
 
 from setuptools import Extension, setup
 
@@ -11,8 +11,8 @@ setup(
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
         Extension(
-            "vnrec.replay._rolling",
-            sources=["vnrec/replay/_rolling.c"],
+            "vnrec.replay._ordered",
+            sources=["vnrec/replay/_ordered.c"],
             extra_compile_args=["-Wall", "-Wextra", "-Wno-unused-parameter"],
         ),
     ]

@@ -3,7 +3,7 @@
 
 The rolling windows (volume_spike, imbalance) and the transition states (previous trade at
 its limit, previous imbalance) are kept per symbol and gap epoch (the trades between two
-recording gaps) by `vnrec.replay._rolling`, a C loop over the trades in seq order: a
+recording gaps) by `vnrec.replay._ordered`, a C loop over the trades in seq order: a
 trade's windows depend on the trades before it of its symbol, which a column operation
 can only find by sorting and searching (the numpy version this replaced spent ~400 ns a
 trade doing that; the loop spends ~20). It flags the rare trades that meet a rule;
@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
-from vnrec.replay._rolling import Rolling
+from vnrec.replay._ordered import Rolling
 from vnrec.trackers.alerts import (
     BASIS_FLIP,
     CEILING_HIT,
@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 I64 = npt.NDArray[np.int64]
 _SIDE_BUY, _SIDE_SELL = 1, 2  # classification codes of the columnar day (SIDES)
-# What vnrec.replay._rolling flags in a trade's bits.
+# What vnrec.replay._ordered flags in a trade's bits.
 _SPIKE, _CEILING, _FLOOR, _IMBALANCE = 1, 2, 4, 8
 
 Cols = dict[str, np.ndarray]

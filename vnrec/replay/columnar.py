@@ -13,11 +13,14 @@ becomes a column operation:
 
 - counting: `max_tv` before a trade is the running maximum of `TotalVol` over the symbol's
   earlier *eligible* trade messages (priced, and a snapshot or `LastVol > 0`), since a
-  repeat never raises it: a cumulative max per symbol, shifted by one row, floored by the
-  value carried in (numpy, see `_previous_max`);
+  repeat never raises it: a cumulative max per symbol, shifted by one row, from the value
+  carried in;
 - classification: the book before a trade is the symbol's latest quote with a smaller seq
   (an as-of join by symbol on seq, exact matches excluded: an `X`'s own book part comes
-  after its trade part);
+  after its trade part), else the one carried in;
+
+  both are one loop over the rows in seq order (vnrec.replay._ordered), which as column
+  operations meant a sort and a search per window;
 - session stats: a group-by of the reported trades; values are exact integers of 1e-4 price
   units (Int128), divided once at the end in Python so that each float is the one nearest
   the exact sum, as in the per-event trackers;
@@ -51,6 +54,7 @@ import pyarrow.compute as pc
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
+from vnrec.replay._ordered import book_before, previous_max
 from vnrec.replay.alerts import AlertsBook
 from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
@@ -64,7 +68,6 @@ from vnrec.trackers.trades import VALUE_SCALE
 from vnrec.trackers.window import WHOLE_DAY, ReportWindow
 
 Ids = npt.NDArray[np.int32]
-VALUE_BITS = 40  # TotalVol below 2**40 shares an int64 with a symbol id (see _previous_max)
 SESSION_CODES = {"ATO": 1, "ATC": 2}  # every other session (or none) is continuous: 0
 PHASES = ("continuous", "ato", "atc")
 SIDES = ("neutral", "buy", "sell")
@@ -319,18 +322,24 @@ class ColumnarDay:
         self._alert_trades = None
         vn30 = self._vn30_rows(window.get("index"))
         trades = window.get("trades")
+        if trades is not None and not trades.num_rows:
+            trades = None
         quotes = window.get("quotes")
-        quote_rows = self._quote_rows(quotes) if quotes is not None and quotes.num_rows else None
-        if trades is not None and trades.num_rows:
-            self._on_trades(trades, quote_rows, vn30)
+        if quotes is not None and not quotes.num_rows:
+            quotes = None
+        # Ids in the order symbols first appear in quotes, then trades (as before the books
+        # were one loop): names and per-symbol arrays follow that order.
+        quote_ids = np.zeros(0, np.int32) if quotes is None else self._symbol_ids(quotes)
+        ids = np.zeros(0, np.int32) if trades is None else self._symbol_ids(trades)
+        books = self._books(trades, ids, quotes, quote_ids)
+        if trades is not None:
+            self._on_trades(trades, ids, books, vn30)
         if self._alerts is not None:
             self._alerts.feed(
                 self._alert_trades, self._names, self._gap_seqs, window.get("foreign")
             )
         if len(vn30[0]):
             self._vn30_seq, self._vn30_value = int(vn30[0][-1]), float(vn30[1][-1])
-        if quote_rows is not None:
-            self._remember_book(quote_rows)
         for name, kept, columns in (
             ("index", self._index, INDEX_COLUMNS),
             ("foreign", self._foreign, FOREIGN_COLUMNS),
@@ -386,10 +395,10 @@ class ColumnarDay:
     def _on_trades(
         self,
         trades: pa.Table,
-        quotes: _Quotes | None,
+        ids: Ids,
+        books: _Books,
         vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
     ) -> None:
-        ids = self._symbol_ids(trades)
         price = _numbers(_missing_column(trades, "last_price", pa.float64()), np.nan, np.float64)
         last_vol = _numbers(_missing_column(trades, "last_vol", pa.int64()), 0, np.int64)
         tv = _numbers(_missing_column(trades, "total_vol", pa.int64()), 0, np.int64)
@@ -399,8 +408,8 @@ class ColumnarDay:
         )
         priced = price > 0  # numpy, unlike polars, compares NaN as false
         eligible_tv = np.where(priced & (snapshot | (last_vol > 0)), np.maximum(tv, 0), 0)
-        prev = np.maximum(self._max_tv[ids], _previous_max(ids, eligible_tv))
-        np.maximum.at(self._max_tv, ids, eligible_tv)
+        prev = np.empty(len(ids), np.int64)
+        previous_max(ids, eligible_tv, self._max_tv, prev)
         trade = priced & ~snapshot & (last_vol > 0)
         repeat = trade & (tv > 0) & (tv <= prev)
         volume = np.where(trade & ~repeat, last_vol, 0)
@@ -427,7 +436,7 @@ class ColumnarDay:
                 "event_ts": times.gather(rows),
             }
         )
-        classified = self._classify(frame, quotes)
+        classified = self._classify(frame, books.take(rows))
         if self._keep_trades:
             self._window_trades = self._with_basis(classified, trades, rows, vn30)
         if self._alerts is not None:
@@ -523,50 +532,40 @@ class ColumnarDay:
             self._unpriced = _grown(self._unpriced, size)
             self._unpriced[:size] += np.bincount(ids[unpriced], minlength=size)
 
-    def _quote_rows(self, quotes: pa.Table) -> _Quotes:
-        # A missing price is NaN, as in the per-event book (NaN is never > 0).
-        return _Quotes(
-            np.asarray(quotes.column("seq").to_numpy(), np.int64),
-            self._symbol_ids(quotes),
-            _numbers(_missing_column(quotes, "bid_price1", pa.float64()), np.nan, np.float64),
-            _numbers(_missing_column(quotes, "ask_price1", pa.float64()), np.nan, np.float64),
+    def _books(
+        self, trades: pa.Table | None, ids: Ids, quotes: pa.Table | None, quote_ids: Ids
+    ) -> _Books:
+        """Each trade's book before it (seq, bid1, ask1; seq 0: none yet), the window's quotes
+        applied to the books carried to the next window. A missing price is NaN, as in the
+        per-event book (NaN is never > 0)."""
+        if quotes is not None:
+            quote_seq = np.asarray(quotes.column("seq").to_numpy(), np.int64)
+            bid = _numbers(_missing_column(quotes, "bid_price1", pa.float64()), np.nan, np.float64)
+            ask = _numbers(_missing_column(quotes, "ask_price1", pa.float64()), np.nan, np.float64)
+        else:
+            quote_seq, bid, ask = np.zeros(0, np.int64), np.zeros(0), np.zeros(0)
+        trade_seq = (
+            np.zeros(0, np.int64)
+            if trades is None
+            else np.asarray(trades.column("seq").to_numpy(), np.int64)
         )
+        books = _Books(
+            np.empty(len(ids), np.int64), np.empty(len(ids), np.float64), np.empty(len(ids))
+        )
+        book_before(
+            trade_seq, ids, quote_seq, quote_ids, bid, ask,
+            self._book_seq, self._bid1, self._ask1, books.seq, books.bid1, books.ask1,
+        )  # fmt: skip
+        return books
 
-    def _classify(self, counted: pl.DataFrame, quotes: _Quotes | None) -> pl.DataFrame:
-        """Each counted trade with the book before it (bid1/ask1 0.0 before any quote),
-        its classification and phase (as codes into SIDES / PHASES) and exact value units."""
+    def _classify(self, counted: pl.DataFrame, books: _Books) -> pl.DataFrame:
+        """Each counted trade with its book (bid1/ask1 0.0 before any quote or when the book
+        is from before a gap), its classification and phase (as codes into SIDES / PHASES)
+        and exact value units."""
         price = counted.get_column("price").to_numpy()
         volume = counted.get_column("volume").to_numpy()
         session = counted.get_column("session").to_numpy()
-        sym = counted.get_column("sym").to_numpy()
-        # The book before each trade: the symbol's latest quote of the window with a smaller
-        # seq (an as-of join), else the one carried in from earlier windows, else none.
-        book_seq = self._book_seq[sym]
-        bid1 = self._bid1[sym]
-        ask1 = self._ask1[sym]
-        if quotes is not None:
-            book = pl.DataFrame(
-                {
-                    "seq": quotes.seq,
-                    "sym": quotes.sym,
-                    "book_seq": quotes.seq,
-                    "bid1": quotes.bid1,
-                    "ask1": quotes.ask1,
-                }
-            )
-            found = counted.select("seq", "sym").join_asof(
-                book,
-                on="seq",
-                by="sym",
-                strategy="backward",
-                allow_exact_matches=False,
-                check_sortedness=False,
-            )
-            found_seq = found.get_column("book_seq").fill_null(0).to_numpy()
-            matched = found_seq > 0
-            book_seq = np.where(matched, found_seq, book_seq)
-            bid1 = np.where(matched, found.get_column("bid1").fill_null(0.0).to_numpy(), bid1)
-            ask1 = np.where(matched, found.get_column("ask1").fill_null(0.0).to_numpy(), ask1)
+        book_seq, bid1, ask1 = books
         stale = book_seq == 0
         if len(self._gap_seqs):
             # A book from before the trade's latest gap is no book (SPEC.md 7.3).
@@ -586,15 +585,6 @@ class ColumnarDay:
             pl.Series("side", side),
             _value_units(price, volume),
         )
-
-    def _remember_book(self, quotes: _Quotes) -> None:
-        last = np.full(len(self._names), -1, np.int64)
-        np.maximum.at(last, quotes.sym, np.arange(len(quotes.seq)))
-        ids = np.flatnonzero(last >= 0)
-        rows = last[ids]
-        self._book_seq[ids] = quotes.seq[rows]
-        self._bid1[ids] = quotes.bid1[rows]
-        self._ask1[ids] = quotes.ask1[rows]
 
     def _add_totals(self, classified: pl.DataFrame) -> None:
         volume, units = pl.col("volume"), pl.col("units")
@@ -979,13 +969,15 @@ class _Finished:
         )
 
 
-class _Quotes(NamedTuple):
-    """A window's quote rows: seq, symbol id, best bid and ask."""
+class _Books(NamedTuple):
+    """Per trade row: the seq of its book (0: none), its best bid and ask."""
 
     seq: npt.NDArray[np.int64]
-    sym: Ids
     bid1: npt.NDArray[np.float64]
     ask1: npt.NDArray[np.float64]
+
+    def take(self, rows: npt.NDArray[np.intp]) -> _Books:
+        return _Books(self.seq[rows], self.bid1[rows], self.ask1[rows])
 
 
 def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) -> pl.Series:
@@ -1050,38 +1042,6 @@ def _grown(counts: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
     if len(counts) >= size:
         return counts
     return np.concatenate([counts, np.zeros(size - len(counts), np.int64)])
-
-
-def _previous_max(ids: Ids, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """For each row, the largest of `values` (all >= 0) over the earlier rows of the same
-    id in this batch (0 for the first): a cumulative maximum per id, shifted by one row.
-
-    Rows are ordered by id (a stable sort keeps their order within an id) and the id is put
-    in the high bits of each value, so one running maximum over the whole array never lets
-    an id see a larger id's values, and the low bits give the id's own maximum."""
-    if not len(values):
-        return values
-    if int(values.max()) >= 1 << VALUE_BITS or int(ids.max()) >= 1 << (62 - VALUE_BITS):
-        return _previous_max_by_frame(ids, values)
-    small = int(ids.max()) < 1 << 15  # int16 keys sort by radix, in linear time
-    order = np.argsort(ids.astype(np.int16) if small else ids, kind="stable")
-    sorted_ids = ids[order].astype(np.int64)
-    running = np.maximum.accumulate((sorted_ids << VALUE_BITS) | values[order])
-    running &= (1 << VALUE_BITS) - 1
-    shifted = np.empty_like(running)
-    shifted[0] = 0
-    shifted[1:] = running[:-1]
-    shifted[1:][sorted_ids[1:] != sorted_ids[:-1]] = 0  # an id's first row
-    previous = np.empty_like(shifted)
-    previous[order] = shifted
-    return previous
-
-
-def _previous_max_by_frame(ids: Ids, values: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """`_previous_max` for values too large to share 64 bits with an id."""
-    frame = pl.DataFrame({"sym": ids, "v": values})
-    shifted = frame.select(pl.col("v").cum_max().shift(1, fill_value=0).over("sym"))
-    return np.asarray(shifted.to_series().to_numpy(), np.int64)
 
 
 def _rebaselines(frame: pl.DataFrame) -> pl.DataFrame:

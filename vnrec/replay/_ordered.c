@@ -1,13 +1,22 @@
-/* The trade alert rules' rolling windows (SPEC.md 7.5), one counted trade at a time in seq
- * order, with each symbol's state kept from one call to the next: what
- * vnrec.trackers.alerts.AlertTracker does per trade, without a Python object per trade.
+/* The operators whose answer for a row depends on the rows before it of its symbol: loops
+ * over the rows in seq order, where a column operation would have to sort and search.
  *
- * Per symbol, in its current gap epoch: the event-time high-water mark (`clock`), the
- * trades of the last spike window as (clock, volume, buy, sell) in clock order (clocks never
- * go down), two heads into them (the spike and the imbalance windows' first trade), their
- * sums, and the transition states. A trade of a later epoch starts the symbol afresh.
- * Comparisons are made in 128 bits, as the reference's Python integers would make them.
- * `run` releases the interpreter lock while it works, and refuses a second caller meanwhile.
+ * - `previous_max`: each trade message's largest earlier eligible TotalVol of its symbol
+ *   (the repeat rule, SPEC.md 7.3), with the per-symbol maxima carried in arrays the caller
+ *   owns;
+ * - `book_before`: each trade's book (the symbol's latest quote with a smaller seq), the
+ *   window's quotes applied to the carried books as it goes;
+ * - `Rolling`: the trade alert rules' rolling windows (SPEC.md 7.5), one counted trade at a
+ *   time, with each symbol's state kept from one call to the next: what
+ *   vnrec.trackers.alerts.AlertTracker does per trade, without a Python object per trade.
+ *   Per symbol, in its current gap epoch: the event-time high-water mark (`clock`), the
+ *   trades of the last spike window as (clock, volume, buy, sell) in clock order (clocks
+ *   never go down), two heads into them (the spike and the imbalance windows' first trade),
+ *   their sums, and the transition states. A trade of a later epoch starts the symbol
+ *   afresh. Comparisons are made in 128 bits, as the reference's Python integers would.
+ *
+ * Every index into a per-symbol array is checked. The loops release the interpreter lock
+ * while they work; `Rolling.run` refuses a second caller meanwhile.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -175,17 +184,54 @@ static int get_column(PyObject *obj, Py_buffer *view, const char *what, Py_ssize
     return 0;
 }
 
-#define COLUMNS 14
-static const char *const NAMES[COLUMNS] = {"sym",   "epoch", "ts",      "volume", "side",
-                                           "continuous", "price", "ceiling", "floor", "flags",
-                                           "count", "total", "buy",     "sell"};
-static const Py_ssize_t SIZES[COLUMNS] = {8, 8, 8, 8, 1, 1, 8, 8, 8, 1, 8, 8, 8, 8};
-#define FIRST_OUTPUT 9
+/* The buffers of a call: inputs read-only, outputs writable, each `count` items long
+ * (count < 0: as many as the first buffer holds). */
+typedef struct {
+    PyObject *obj;
+    const char *name;
+    Py_ssize_t itemsize;
+    int writable;
+    Py_ssize_t *count; /* the count this buffer must have */
+} Spec;
+
+static int get_all(Spec *specs, Py_buffer *views, int n) {
+    for (int k = 0; k < n; k++) {
+        Py_ssize_t *count = specs[k].count;
+        if (*count < 0) {
+            if (PyObject_GetBuffer(specs[k].obj, &views[k],
+                                   specs[k].writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
+                return -1;
+            if (views[k].len % specs[k].itemsize != 0) {
+                PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of items",
+                             specs[k].name, views[k].len);
+                return -1;
+            }
+            *count = views[k].len / specs[k].itemsize;
+        } else if (get_column(specs[k].obj, &views[k], specs[k].name, specs[k].itemsize, *count,
+                              specs[k].writable) < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_all(Py_buffer *views, int n) {
+    for (int k = 0; k < n; k++)
+        if (views[k].obj != NULL) PyBuffer_Release(&views[k]);
+}
+
+static int check_ids(const int32_t *ids, Py_ssize_t n, Py_ssize_t symbols, const char *what) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= symbols) {
+            PyErr_Format(PyExc_ValueError, "%s: symbol id %d out of range (%zd symbols)", what,
+                         (int)ids[i], symbols);
+            return -1;
+        }
+    return 0;
+}
 
 static PyObject *Rolling_run(Rolling *self, PyObject *args) {
-    PyObject *objs[COLUMNS];
-    Py_buffer views[COLUMNS];
-    memset(views, 0, sizeof(views));
+    PyObject *objs[14];
     if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
                           &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
                           &objs[11], &objs[12], &objs[13]))
@@ -194,14 +240,18 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "Rolling.run is already running");
         return NULL;
     }
+    Py_ssize_t rows = -1;
+    Spec specs[14] = {{objs[0], "sym", 8, 0, &rows},        {objs[1], "epoch", 8, 0, &rows},
+                      {objs[2], "ts", 8, 0, &rows},         {objs[3], "volume", 8, 0, &rows},
+                      {objs[4], "side", 1, 0, &rows},       {objs[5], "continuous", 1, 0, &rows},
+                      {objs[6], "price", 8, 0, &rows},      {objs[7], "ceiling", 8, 0, &rows},
+                      {objs[8], "floor", 8, 0, &rows},      {objs[9], "flags", 1, 1, &rows},
+                      {objs[10], "count", 8, 1, &rows},     {objs[11], "total", 8, 1, &rows},
+                      {objs[12], "buy", 8, 1, &rows},       {objs[13], "sell", 8, 1, &rows}};
+    Py_buffer views[14];
+    memset(views, 0, sizeof(views));
     PyObject *result = NULL;
-    Py_buffer first;
-    if (PyObject_GetBuffer(objs[0], &first, PyBUF_SIMPLE) < 0) return NULL;
-    Py_ssize_t rows = first.len / 8;
-    PyBuffer_Release(&first);
-    for (int k = 0; k < COLUMNS; k++)
-        if (get_column(objs[k], &views[k], NAMES[k], SIZES[k], rows, k >= FIRST_OUTPUT) < 0)
-            goto done;
+    if (get_all(specs, views, 14) < 0) goto done;
     Columns c = {
         views[0].buf, views[1].buf, views[2].buf,  views[3].buf,  views[4].buf,
         views[5].buf, views[6].buf, views[7].buf,  views[8].buf,  views[9].buf,
@@ -237,8 +287,7 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
     result = Py_None;
     Py_INCREF(result);
 done:
-    for (int k = 0; k < COLUMNS; k++)
-        if (views[k].obj != NULL) PyBuffer_Release(&views[k]);
+    release_all(views, 14);
     return result;
 }
 
@@ -268,7 +317,7 @@ static void Rolling_dealloc(Rolling *self) {
 PyDoc_STRVAR(run_doc,
              "run(sym, epoch, ts, volume, side, continuous, price, ceiling, floor, flags, count,"
              " total, buy, sell)\n\n"
-             "Applies the rules to each trade in order (see _rolling.pyi).");
+             "Applies the rules to each trade in order (see _ordered.pyi).");
 
 static PyMethodDef Rolling_methods[] = {
     {"run", (PyCFunction)Rolling_run, METH_VARARGS, run_doc},
@@ -276,7 +325,7 @@ static PyMethodDef Rolling_methods[] = {
 };
 
 static PyTypeObject RollingType = {
-    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vnrec.replay._rolling.Rolling",
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vnrec.replay._ordered.Rolling",
     .tp_basicsize = sizeof(Rolling),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "The trade alert rules' rolling windows, per symbol.",
@@ -286,14 +335,117 @@ static PyTypeObject RollingType = {
     .tp_methods = Rolling_methods,
 };
 
+PyDoc_STRVAR(previous_max_doc,
+             "previous_max(sym, values, maxima, previous)\n\n"
+             "previous[i] = maxima[sym[i]], then maxima[sym[i]] = max(it, values[i]).");
+
+static PyObject *previous_max(PyObject *self, PyObject *args) {
+    PyObject *objs[4];
+    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
+    Py_ssize_t rows = -1, symbols = -1;
+    Spec specs[4] = {{objs[0], "sym", 4, 0, &rows},
+                     {objs[1], "values", 8, 0, &rows},
+                     {objs[2], "maxima", 8, 1, &symbols},
+                     {objs[3], "previous", 8, 1, &rows}};
+    Py_buffer views[4];
+    memset(views, 0, sizeof(views));
+    PyObject *result = NULL;
+    if (get_all(specs, views, 4) < 0) goto done;
+    const int32_t *sym = views[0].buf;
+    const int64_t *values = views[1].buf;
+    int64_t *maxima = views[2].buf, *previous = views[3].buf;
+    if (check_ids(sym, rows, symbols, "previous_max") < 0) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        int64_t *top = &maxima[sym[i]];
+        previous[i] = *top;
+        if (values[i] > *top) *top = values[i];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release_all(views, 4);
+    return result;
+}
+
+PyDoc_STRVAR(book_before_doc,
+             "book_before(trade_seq, trade_sym, quote_seq, quote_sym, quote_bid, quote_ask,"
+             " book_seq, bid, ask, out_seq, out_bid, out_ask)\n\n"
+             "Each trade's book before it; the quotes applied to the books (see _ordered.pyi).");
+
+static PyObject *book_before(PyObject *self, PyObject *args) {
+    PyObject *objs[12];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
+                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
+                          &objs[11]))
+        return NULL;
+    Py_ssize_t trades = -1, quotes = -1, symbols = -1;
+    Spec specs[12] = {{objs[0], "trade_seq", 8, 0, &trades},
+                      {objs[1], "trade_sym", 4, 0, &trades},
+                      {objs[2], "quote_seq", 8, 0, &quotes},
+                      {objs[3], "quote_sym", 4, 0, &quotes},
+                      {objs[4], "quote_bid", 8, 0, &quotes},
+                      {objs[5], "quote_ask", 8, 0, &quotes},
+                      {objs[6], "book_seq", 8, 1, &symbols},
+                      {objs[7], "bid", 8, 1, &symbols},
+                      {objs[8], "ask", 8, 1, &symbols},
+                      {objs[9], "out_seq", 8, 1, &trades},
+                      {objs[10], "out_bid", 8, 1, &trades},
+                      {objs[11], "out_ask", 8, 1, &trades}};
+    Py_buffer views[12];
+    memset(views, 0, sizeof(views));
+    PyObject *result = NULL;
+    if (get_all(specs, views, 12) < 0) goto done;
+    const int64_t *trade_seq = views[0].buf, *quote_seq = views[2].buf;
+    const int32_t *trade_sym = views[1].buf, *quote_sym = views[3].buf;
+    const double *quote_bid = views[4].buf, *quote_ask = views[5].buf;
+    int64_t *book_seq = views[6].buf, *out_seq = views[9].buf;
+    double *bid = views[7].buf, *ask = views[8].buf;
+    double *out_bid = views[10].buf, *out_ask = views[11].buf;
+    if (check_ids(trade_sym, trades, symbols, "book_before") < 0 ||
+        check_ids(quote_sym, quotes, symbols, "book_before") < 0)
+        goto done;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t q = 0;
+    for (Py_ssize_t i = 0; i <= trades; i++) {
+        /* an X message's book part has its trade part's seq and comes after it */
+        while (q < quotes && (i == trades || quote_seq[q] < trade_seq[i])) {
+            int32_t s = quote_sym[q];
+            book_seq[s] = quote_seq[q];
+            bid[s] = quote_bid[q];
+            ask[s] = quote_ask[q];
+            q++;
+        }
+        if (i == trades) break;
+        int32_t s = trade_sym[i];
+        out_seq[i] = book_seq[s];
+        out_bid[i] = bid[s];
+        out_ask[i] = ask[s];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release_all(views, 12);
+    return result;
+}
+
+static PyMethodDef module_methods[] = {
+    {"previous_max", previous_max, METH_VARARGS, previous_max_doc},
+    {"book_before", book_before, METH_VARARGS, book_before_doc},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef module = {
     .m_base = PyModuleDef_HEAD_INIT,
-    .m_name = "_rolling",
-    .m_doc = "The trade alert rules' rolling windows.",
+    .m_name = "_ordered",
+    .m_doc = "The operators that are loops over rows in seq order.",
+    .m_methods = module_methods,
     .m_size = -1,
 };
 
-PyMODINIT_FUNC PyInit__rolling(void) {
+PyMODINIT_FUNC PyInit__ordered(void) {
     if (PyType_Ready(&RollingType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;

@@ -1,4 +1,30 @@
-"""The trade alert rules' rolling windows (`_rolling.c`)."""
+"""The replay operators that are loops over rows in seq order (`_ordered.c`). Symbol ids
+(int32) index the per-symbol arrays, which the caller owns and sizes; an id outside them is
+a ValueError."""
+
+def previous_max(sym: object, values: object, maxima: object, previous: object) -> None:
+    """For each row i in order: `previous[i] = maxima[sym[i]]`, then `maxima[sym[i]]`
+    becomes the larger of it and `values[i]`. `sym` int32; the others int64."""
+
+def book_before(
+    trade_seq: object,
+    trade_sym: object,
+    quote_seq: object,
+    quote_sym: object,
+    quote_bid: object,
+    quote_ask: object,
+    book_seq: object,
+    bid: object,
+    ask: object,
+    out_seq: object,
+    out_bid: object,
+    out_ask: object,
+) -> None:
+    """Each trade's book: the seq, bid and ask of its symbol's latest quote with a smaller
+    seq, else what `book_seq`, `bid` and `ask` carry in for the symbol. Both tables in seq
+    order; the quotes are applied to the carried books as the walk passes them, so that
+    afterwards the books hold each symbol's latest quote. Seqs int64, symbols int32, prices
+    float64."""
 
 class Rolling:
     """Per symbol and gap epoch: the trades of the last spike window, their sums and the

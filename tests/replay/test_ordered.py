@@ -1,15 +1,16 @@
-"""The C loop of the trade alert rules (vnrec.replay._rolling) against the rules written out
+"""The C loop of the trade alert rules (vnrec.replay._ordered) against the rules written out
 by brute force, trade by trade from all the trades before it, over random days cut into
 random calls; and its refusals of malformed input."""
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import numpy as np
 import pytest
 
-from vnrec.replay._rolling import Rolling
+from vnrec.replay._ordered import Rolling, book_before, previous_max
 
 SPIKE_W, SPIKE_MIN, SPIKE_F = 1_200, 4, 3
 FLOW_W, FLOW_MIN, FLOW_F = 300, 1_000, 3
@@ -104,7 +105,7 @@ def _run(rolling: Rolling, day: dict[str, np.ndarray], cuts: list[int]) -> dict[
     flags = np.empty(size, np.uint8)
     sums = {name: np.empty(size, np.int64) for name in ("count", "total", "buy", "sell")}
     edges = [0, *sorted(cuts), size]
-    for lo, hi in zip(edges, edges[1:], strict=False):
+    for lo, hi in itertools.pairwise(edges):
         part = [day[name][lo:hi] for name in INPUTS]
         outputs = [flags[lo:hi], *(values[lo:hi] for values in sums.values())]
         rolling.run(*part, *outputs)
@@ -140,4 +141,81 @@ def test_malformed_input_is_refused() -> None:
         Rolling(
             spike_window=10, spike_min_trades=1, spike_factor=1, flow_window=20,
             flow_min_volume=1, flow_factor=1, buy_side=1, sell_side=2,
+        )  # fmt: skip
+
+
+def _cuts(rng: random.Random, size: int) -> list[list[int]]:
+    return [[], list(range(1, size)), sorted(rng.sample(range(1, size), 30))]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_previous_max_is_the_largest_earlier_value_of_the_symbol(seed: int) -> None:
+    rng = random.Random(seed)
+    sym = np.array([rng.randrange(4) for _ in range(500)], np.int32)
+    values = np.array([rng.choice((0, 5, 10, 2**62, rng.randrange(100))) for _ in sym], np.int64)
+    expected = [max([0, *(values[j] for j in range(i) if sym[j] == sym[i])]) for i in range(500)]
+    for cuts in _cuts(rng, 500):
+        maxima, previous = np.zeros(4, np.int64), np.empty(500, np.int64)
+        edges = [0, *cuts, 500]
+        for lo, hi in itertools.pairwise(edges):
+            previous_max(sym[lo:hi], values[lo:hi], maxima, previous[lo:hi])
+        assert previous.tolist() == expected
+        assert maxima.tolist() == [max([0, *values[sym == s].tolist()]) for s in range(4)]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_trades_book_is_its_symbols_latest_quote_before_it(seed: int) -> None:
+    """An `X` message's trade and book parts share a seq: the trade sees the book before."""
+    rng = random.Random(seed)
+    trades: list[tuple[int, int]] = []
+    quotes: list[tuple[int, int, float, float]] = []
+    for seq in range(1, 800):
+        roll, symbol = rng.random(), rng.randrange(5)
+        if roll < 0.4 or roll > 0.9:
+            trades.append((seq, symbol))
+        if roll > 0.4:
+            quotes.append((seq, symbol, rng.choice((99.0, float("nan"))), float(seq)))
+    expected = []
+    for seq, symbol in trades:
+        before = [q for q in quotes if q[1] == symbol and q[0] < seq]
+        expected.append((before[-1][0], before[-1][2], before[-1][3]) if before else (0, 0.0, 0.0))
+    t_seq = np.array([t[0] for t in trades], np.int64)
+    t_sym = np.array([t[1] for t in trades], np.int32)
+    q_seq = np.array([q[0] for q in quotes], np.int64)
+    q_sym = np.array([q[1] for q in quotes], np.int32)
+    q_bid = np.array([q[2] for q in quotes])
+    q_ask = np.array([q[3] for q in quotes])
+    for cuts in _cuts(rng, 800):
+        book_seq, bid, ask = np.zeros(5, np.int64), np.zeros(5), np.zeros(5)
+        out = [np.empty(len(trades), np.int64), np.empty(len(trades)), np.empty(len(trades))]
+        edges = [0, *cuts, 800]
+        for lo, hi in itertools.pairwise(edges):  # windows of seqs (lo, hi]
+            t = (lo < t_seq) & (t_seq <= hi)
+            q = (lo < q_seq) & (q_seq <= hi)
+            parts = [np.empty(int(t.sum()), a.dtype) for a in out]
+            book_before(
+                t_seq[t], t_sym[t], q_seq[q], q_sym[q], q_bid[q], q_ask[q], book_seq, bid, ask,
+                *parts,
+            )  # fmt: skip
+            for whole, part in zip(out, parts, strict=True):
+                whole[t] = part
+        got = list(zip(out[0].tolist(), out[1].tolist(), out[2].tolist(), strict=True))
+        assert np.array_equal(np.array(got), np.array(expected), equal_nan=True)
+        for symbol in range(5):
+            last = [q for q in quotes if q[1] == symbol][-1]
+            assert (book_seq[symbol], ask[symbol]) == (last[0], last[3])
+
+
+def test_the_loops_refuse_an_id_outside_the_arrays() -> None:
+    ids = np.array([0, 3], np.int32)
+    with pytest.raises(ValueError, match="symbol id 3 out of range \\(3 symbols\\)"):
+        previous_max(ids, np.zeros(2, np.int64), np.zeros(3, np.int64), np.empty(2, np.int64))
+    with pytest.raises(ValueError, match="values: 8 bytes, expected 16"):
+        previous_max(ids, np.zeros(1, np.int64), np.zeros(4, np.int64), np.empty(2, np.int64))
+    seqs, books = np.array([1, 2], np.int64), np.zeros(3)
+    with pytest.raises(ValueError, match="symbol id -1 out of range"):
+        book_before(
+            seqs, np.array([0, 1], np.int32), seqs, np.array([-1, 0], np.int32), books[:2],
+            books[:2], np.zeros(3, np.int64), books, books, np.empty(2, np.int64),
+            np.empty(2), np.empty(2),
         )  # fmt: skip
