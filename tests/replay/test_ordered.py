@@ -37,6 +37,8 @@ def _day(rng: random.Random, size: int) -> dict[str, np.ndarray]:
     now, epoch = 10_000, 0
     for _ in range(size):
         now += rng.choice((0, 0, 1, 3, 10, 60))
+        if rng.random() < 0.01:  # a pause longer than the difference of the windows
+            now += rng.randrange(SPIKE_W - FLOW_W, 2 * SPIKE_W)
         if rng.random() < 0.003:
             epoch += 1
         limit = rng.choice((107.0, float("nan"), 0.0))
@@ -121,6 +123,23 @@ def test_the_loop_is_the_rules_in_any_cut(seed: int) -> None:
     size = len(day["sym"])
     for cuts in ([], list(range(1, size)), rng.sample(range(1, size), 40)):
         assert _run(_rolling(), day, cuts) == expected
+
+
+def test_a_pause_between_the_windows_lengths_keeps_the_flow_windows_trades() -> None:
+    """After a pause longer than the difference of the windows, this trade's spike head is
+    past the flow head the previous trade left: making room must not drop the trades between
+    them (it once did, and the flow window then read memory before its buffer)."""
+    size = 17
+    day = {name: np.zeros(size, np.int64) for name in ("sym", "epoch", "volume")}
+    day["volume"][:] = 100
+    day["ts"] = np.array([*range(16), SPIKE_W + 10], np.int64)
+    day["side"] = np.full(size, BUY, np.uint8)
+    day["continuous"] = np.ones(size, np.uint8)
+    for name in ("price", "ceiling", "floor"):
+        day[name] = np.full(size, np.nan)
+    got = _run(_rolling(), day, [])
+    assert got == _brute_force(day)
+    assert got["buy"][-1] == 100 and got["sell"][-1] == 0
 
 
 def test_malformed_input_is_refused() -> None:

@@ -68,14 +68,18 @@ static int64_t minus(int64_t t, int64_t window) {
     return t < INT64_MIN + window ? INT64_MIN : t - window;
 }
 
-/* Room for one more trade: the trades before the spike head are dropped first. */
+/* Room for one more trade: the trades before both heads are dropped first. Either head
+ * can be the earlier one: the spike window is the longer, but the flow head last moved at
+ * the previous trade, and a pause longer than the difference of the windows (the lunch
+ * break) puts the spike head past it until this trade moves it. */
 static int make_room(Symbol *s) {
     if (s->size < s->capacity) return 0;
-    if (s->spike_head > 0 && s->spike_head >= s->size / 2) {
-        int64_t kept = s->size - s->spike_head;
-        memmove(s->trades, s->trades + s->spike_head, (size_t)kept * sizeof(Trade));
-        s->flow_head -= s->spike_head;
-        s->spike_head = 0;
+    int64_t head = s->spike_head < s->flow_head ? s->spike_head : s->flow_head;
+    if (head > 0 && head >= s->size / 2) {
+        int64_t kept = s->size - head;
+        memmove(s->trades, s->trades + head, (size_t)kept * sizeof(Trade));
+        s->spike_head -= head;
+        s->flow_head -= head;
         s->size = kept;
         return 0;
     }
