@@ -10,7 +10,7 @@ import random
 import numpy as np
 import pytest
 
-from vnrec.replay._ordered import Rolling, book_before, previous_max
+from vnrec.replay._ordered import Rolling, add_totals, book_before, previous_max
 
 SPIKE_W, SPIKE_MIN, SPIKE_F = 1_200, 4, 3
 FLOW_W, FLOW_MIN, FLOW_F = 300, 1_000, 3
@@ -238,3 +238,64 @@ def test_the_loops_refuse_an_id_outside_the_arrays() -> None:
             books[:2], np.zeros(3, np.int64), books, books, np.empty(2, np.int64),
             np.empty(2), np.empty(2),
         )  # fmt: skip
+
+
+def _totals(symbols: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    return (
+        np.zeros((symbols, 8), np.int64),
+        np.zeros((symbols, 4, 2), np.int64),
+        np.zeros((symbols, 4)),
+        np.zeros(symbols, np.uint8),
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_session_totals_are_the_sums_and_prices_of_each_symbols_trades(seed: int) -> None:
+    """Values past 64 bits stay exact; first/last follow the rows' order, not the price."""
+    rng = random.Random(seed)
+    size = 600
+    sym = np.array([rng.randrange(4) for _ in range(size)], np.int32)  # id 4 never trades
+    side = np.array([rng.choice((0, 1, 2)) for _ in range(size)], np.int8)
+    session = np.array([rng.choice((0, 0, 1, 2, 3)) for _ in range(size)], np.int8)
+    volume = np.array([rng.choice((100, 2**40, 7)) for _ in range(size)], np.int64)
+    units = np.array([rng.choice((1_000, 2**40, 12_345)) for _ in range(size)], np.int64)
+    price = np.array([rng.choice((9.5, 10.0, 11.25)) for _ in range(size)])
+    for cuts in _cuts(rng, size):
+        counts, values, prices, seen = _totals(5)
+        for lo, hi in itertools.pairwise([0, *cuts, size]):
+            add_totals(
+                sym[lo:hi], side[lo:hi], session[lo:hi], volume[lo:hi], units[lo:hi],
+                price[lo:hi], counts, values, prices, seen,
+            )  # fmt: skip
+        assert seen.tolist() == [1, 1, 1, 1, 0]
+        for s in range(4):
+            mine = [i for i in range(size) if sym[i] == s]
+
+            def volume_where(rows: list[int]) -> int:
+                return sum(int(volume[i]) for i in rows)
+
+            def value_where(rows: list[int]) -> int:
+                return sum(int(volume[i]) * int(units[i]) for i in rows)
+
+            by_side = [[i for i in mine if side[i] == code] for code in (1, 2, 0)]
+            by_phase = [[i for i in mine if session[i] == code] for code in (0, 1, 2)]
+            assert counts[s].tolist() == [
+                len(mine), volume_where(mine), *map(volume_where, by_side),
+                *map(volume_where, by_phase),
+            ]  # fmt: skip
+            exact = [(hi << 64) | (lo & (2**64 - 1)) for lo, hi in values[s].tolist()]
+            assert exact == [value_where(mine), *map(value_where, by_side)]
+            assert max(exact) >= 2**64
+            first, last = price[mine[0]], price[mine[-1]]
+            assert prices[s].tolist() == [first, price[mine].max(), price[mine].min(), last]
+
+
+def test_session_totals_refuse_arrays_of_the_wrong_shape() -> None:
+    one = [np.zeros(1, np.int32), np.zeros(1, np.int8), np.zeros(1, np.int8)]
+    one += [np.ones(1, np.int64), np.ones(1, np.int64), np.ones(1)]
+    counts, values, prices, seen = _totals(2)
+    with pytest.raises(ValueError, match="per-symbol arrays of 3 symbols"):
+        add_totals(*one, counts, values, prices, np.zeros(3, np.uint8))
+    with pytest.raises(ValueError, match="symbol id 2 out of range"):
+        add_totals(np.array([2], np.int32), *one[1:], counts, values, prices, seen)
+    assert not counts.any() and not seen.any()

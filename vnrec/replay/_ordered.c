@@ -6,6 +6,9 @@
  *   owns;
  * - `book_before`: each trade's book (the symbol's latest quote with a smaller seq), the
  *   window's quotes applied to the carried books as it goes;
+ * - `add_totals`: the session stats' sums, first, highest, lowest and last price of each
+ *   symbol's counted trades, added to per-symbol arrays the caller owns (values exact, in
+ *   128 bits);
  * - `Rolling`: the trade alert rules' rolling windows (SPEC.md 7.5), one counted trade at a
  *   time, with each symbol's state kept from one call to the next: what
  *   vnrec.trackers.alerts.AlertTracker does per trade, without a Python object per trade.
@@ -435,9 +438,88 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(add_totals_doc,
+             "add_totals(sym, side, session, volume, units, price, counts, values, prices, seen)"
+             "\n\nAdds counted trades to per-symbol session totals (see _ordered.pyi).");
+
+enum { TRADES, VOLUME, BUY_VOLUME, SELL_VOLUME, NEUTRAL_VOLUME, CONTINUOUS, ATO, ATC, COUNTS };
+enum { VALUE, BUY_VALUE, SELL_VALUE, NEUTRAL_VALUE, VALUES };
+enum { OPEN, HIGH, LOW, CLOSE, PRICES };
+
+static void add_value(int64_t *pair, __int128 amount) {
+    __int128 sum = ((__int128)pair[1] << 64 | (uint64_t)pair[0]) + amount;
+    pair[0] = (int64_t)(uint64_t)sum;
+    pair[1] = (int64_t)(sum >> 64);
+}
+
+static PyObject *add_totals(PyObject *self, PyObject *args) {
+    PyObject *objs[10];
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
+                          &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
+        return NULL;
+    Py_ssize_t rows = -1, symbols = -1, counts_n = -1, values_n = -1, prices_n = -1;
+    Spec specs[10] = {{objs[9], "seen", 1, 1, &symbols},  {objs[0], "sym", 4, 0, &rows},
+                      {objs[1], "side", 1, 0, &rows},     {objs[2], "session", 1, 0, &rows},
+                      {objs[3], "volume", 8, 0, &rows},   {objs[4], "units", 8, 0, &rows},
+                      {objs[5], "price", 8, 0, &rows},    {objs[6], "counts", 8, 1, &counts_n},
+                      {objs[7], "values", 8, 1, &values_n}, {objs[8], "prices", 8, 1, &prices_n}};
+    Py_buffer views[10];
+    memset(views, 0, sizeof(views));
+    PyObject *result = NULL;
+    if (get_all(specs, views, 10) < 0) goto done;
+    if (counts_n != symbols * COUNTS || values_n != symbols * VALUES * 2 ||
+        prices_n != symbols * PRICES) {
+        PyErr_Format(PyExc_ValueError, "add_totals: per-symbol arrays of %zd symbols expected",
+                     symbols);
+        goto done;
+    }
+    uint8_t *seen = views[0].buf;
+    const int32_t *sym = views[1].buf;
+    const int8_t *side = views[2].buf, *session = views[3].buf;
+    const int64_t *volume = views[4].buf, *units = views[5].buf;
+    const double *price = views[6].buf;
+    int64_t *counts = views[7].buf, *values = views[8].buf;
+    double *prices = views[9].buf;
+    if (check_ids(sym, rows, symbols, "add_totals") < 0) goto done;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        int64_t *count = counts + (Py_ssize_t)sym[i] * COUNTS;
+        int64_t *value = values + (Py_ssize_t)sym[i] * VALUES * 2;
+        double *p = prices + (Py_ssize_t)sym[i] * PRICES;
+        int64_t v = volume[i];
+        __int128 amount = (__int128)units[i] * v;
+        int by_side = side[i] == 1 ? BUY_VOLUME : side[i] == 2 ? SELL_VOLUME
+                      : side[i] == 0 ? NEUTRAL_VOLUME : -1;
+        int by_phase = session[i] == 0 ? CONTINUOUS : session[i] == 1 ? ATO
+                       : session[i] == 2 ? ATC : -1;
+        count[TRADES] += 1;
+        count[VOLUME] += v;
+        add_value(value + 2 * VALUE, amount);
+        if (by_side >= 0) {
+            count[by_side] += v;
+            add_value(value + 2 * (by_side - BUY_VOLUME + BUY_VALUE), amount);
+        }
+        if (by_phase >= 0) count[by_phase] += v;
+        if (!seen[sym[i]]) {
+            seen[sym[i]] = 1;
+            p[OPEN] = p[HIGH] = p[LOW] = price[i];
+        }
+        if (price[i] > p[HIGH]) p[HIGH] = price[i];
+        if (price[i] < p[LOW]) p[LOW] = price[i];
+        p[CLOSE] = price[i];
+    }
+    Py_END_ALLOW_THREADS
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release_all(views, 10);
+    return result;
+}
+
 static PyMethodDef module_methods[] = {
     {"previous_max", previous_max, METH_VARARGS, previous_max_doc},
     {"book_before", book_before, METH_VARARGS, book_before_doc},
+    {"add_totals", add_totals, METH_VARARGS, add_totals_doc},
     {NULL, NULL, 0, NULL},
 };
 

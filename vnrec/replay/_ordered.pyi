@@ -66,3 +66,23 @@ class Rolling:
         `total` (the trades of the spike window before it, and their volume), `buy` and
         `sell` (the imbalance window's volumes, it included). Every buffer holds as many
         items as `sym`."""
+
+def add_totals(
+    sym: object,
+    side: object,
+    session: object,
+    volume: object,
+    units: object,
+    price: object,
+    counts: object,
+    values: object,
+    prices: object,
+    seen: object,
+) -> None:
+    """Adds counted trades, in seq order, to their symbols' session totals. Per trade: `sym`
+    int32, `side` int8 (0 neutral, 1 buy, 2 sell), `session` int8 (0 continuous, 1 ATO,
+    2 ATC), `volume` and `units` (price in 1e-4 units) int64, `price` float64. Per symbol
+    of S: `counts` int64 S x 8 (trades, volume, buy, sell and neutral volume, continuous,
+    ATO and ATC volume), `values` int64 S x 4 x 2 (value, buy, sell and neutral value in
+    1e-4 units, each a 128-bit integer as low and high 64 bits), `prices` float64 S x 4
+    (open, high, low, close) and `seen` uint8 S (1 once a trade was added)."""

@@ -54,7 +54,7 @@ import pyarrow.compute as pc
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, parse_futures_symbol
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
-from vnrec.replay._ordered import book_before, previous_max
+from vnrec.replay._ordered import add_totals, book_before, previous_max
 from vnrec.replay.alerts import AlertsBook
 from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
@@ -257,9 +257,9 @@ class ColumnarDay:
         self._candles = CandleBook() if candles else None
         self._alerts = AlertsBook(day, _foreign_rows, calendar, alert_chunk) if alerts else None
         self._alert_trades: dict[str, np.ndarray] | None = None
-        # Per-window partial results, combined when results are asked for; the foreign and
-        # index rows (a few percent of a day) are kept as they are and read once then.
-        self._totals: list[pl.DataFrame] = []
+        # The session totals are sums per symbol id; the foreign and index rows (a few
+        # percent of a day) are kept as they are and read once results are asked for.
+        self._totals = _SessionTotals()
         self._duplicates = np.zeros(0, np.int64)
         self._unpriced = np.zeros(0, np.int64)
         # Per id, the day's counted volume (exact): int64 sums of it must not wrap.
@@ -290,6 +290,7 @@ class ColumnarDay:
             self._bid1 = np.resize(self._bid1, size)
             self._ask1 = np.resize(self._ask1, size)
             self._vn30_future = np.resize(self._vn30_future, size)
+            self._totals.grow(size)
         self._vn30_future[new] = contract is not None and contract.underlying == VN30
         return new
 
@@ -426,43 +427,44 @@ class ColumnarDay:
             lambda values: np.array([*(SESSION_CODES.get(v, 0) for v in values), 0], np.int8),
         )
         rows = np.flatnonzero(counted)
-        frame = pl.DataFrame(
-            {
-                "seq": np.asarray(trades.column("seq").to_numpy(), np.int64)[rows],
-                "sym": ids[rows],
-                "price": price[rows],
-                "volume": volume[rows],
-                "session": session[rows],
-                "event_ts": times.gather(rows),
-            }
+        seqs = np.asarray(trades.column("seq").to_numpy(), np.int64)[rows]
+        sym, price, volume, session = ids[rows], price[rows], volume[rows], session[rows]
+        side, bid1, ask1 = self._classify(seqs, price, session, books.take(rows))
+        counted_rows = _Counted(
+            seqs, sym, price, volume, session, times.gather(rows), bid1, ask1, side
         )
-        classified = self._classify(frame, books.take(rows))
-        if self._keep_trades:
-            self._window_trades = self._with_basis(classified, trades, rows, vn30)
+        # The polars frame only for what needs one (the others work on the arrays).
+        needs_frame = self._keep_trades or self._candles is not None or bool(self._trade_sinks)
+        classified = counted_rows.frame() if needs_frame else None
+        if self._keep_trades and classified is not None:
+            basis = self._basis_of(sym, seqs, price, vn30)
+            self._window_trades = self._with_basis(classified, trades, rows, basis)
         if self._alerts is not None:
-            stamps = frame.get_column("event_ts")
+            stamps = counted_rows.event_ts
             self._alert_trades = {
-                "seq": frame.get_column("seq").to_numpy(),
-                "sym": ids[rows],
-                "price": price[rows],
-                "volume": volume[rows],
-                "side": classified.get_column("side").to_numpy(),
-                "session": session[rows],
+                "seq": seqs,
+                "sym": sym,
+                "price": price,
+                "volume": volume,
+                "side": side,
+                "session": session,
                 "event_ts": stamps.fill_null(0).to_numpy(),
                 "timed": stamps.is_not_null().to_numpy(),
                 "ceiling": _limit(trades, "ceiling")[rows],
                 "floor": _limit(trades, "floor")[rows],
-                "basis": self._basis_of(classified, vn30),
+                "basis": self._basis_of(sym, seqs, price, vn30),
             }
         if self.window.bounded:
-            classified = classified.filter(pl.Series(reported[rows]))
-            if not classified.height:
+            kept = reported[rows]
+            if not kept.any():
                 return
-        self._add_totals(classified)
-        self._keep_futures(classified)
-        if self._candles is not None:
+            counted_rows = counted_rows.take(np.flatnonzero(kept))
+            classified = None if classified is None else classified.filter(pl.Series(kept))
+        self._totals.add(counted_rows)
+        self._keep_futures(counted_rows)
+        if self._candles is not None and classified is not None:
             self._candles.add(classified)
-        if self._trade_sinks:
+        if self._trade_sinks and classified is not None:
             table = self._counted_table(classified, trades)
             for sink in self._trade_sinks:
                 sink(table)
@@ -489,10 +491,9 @@ class ColumnarDay:
         classified: pl.DataFrame,
         trades: pa.Table,
         rows: npt.NDArray[np.intp],
-        vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
+        basis: npt.NDArray[np.float64],
     ) -> pl.DataFrame:
         """The counted trades as `counted_trades()` gives them."""
-        basis = self._basis_of(classified, vn30)
         wire_side = _missing_column(trades, "side", pa.string()).take(pa.array(rows))
         if pa.types.is_dictionary(wire_side.type):
             wire_side = wire_side.cast(pa.string())
@@ -558,18 +559,19 @@ class ColumnarDay:
         )  # fmt: skip
         return books
 
-    def _classify(self, counted: pl.DataFrame, books: _Books) -> pl.DataFrame:
-        """Each counted trade with its book (bid1/ask1 0.0 before any quote or when the book
-        is from before a gap), its classification and phase (as codes into SIDES / PHASES)
-        and exact value units."""
-        price = counted.get_column("price").to_numpy()
-        volume = counted.get_column("volume").to_numpy()
-        session = counted.get_column("session").to_numpy()
+    def _classify(
+        self,
+        seqs: npt.NDArray[np.int64],
+        price: npt.NDArray[np.float64],
+        session: npt.NDArray[np.int8],
+        books: _Books,
+    ) -> tuple[npt.NDArray[np.int8], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Each counted trade's classification (a code into SIDES) and its book's bid1 and
+        ask1 (0.0 before any quote or when the book is from before a gap)."""
         book_seq, bid1, ask1 = books
         stale = book_seq == 0
         if len(self._gap_seqs):
             # A book from before the trade's latest gap is no book (SPEC.md 7.3).
-            seqs = counted.get_column("seq").to_numpy()
             gap = np.searchsorted(self._gap_seqs, seqs, side="right") - 1
             gap_seq = np.where(gap >= 0, self._gap_seqs[np.maximum(gap, 0)], 0)
             stale |= book_seq < gap_seq
@@ -578,63 +580,38 @@ class ColumnarDay:
         auction = session != 0
         buy = ~auction & (ask1 > 0) & (price >= ask1)  # numpy: NaN compares false
         sell = ~auction & ~buy & (bid1 > 0) & (price <= bid1)
-        side = np.where(buy, 1, np.where(sell, 2, 0)).astype(np.int8)
-        return counted.with_columns(
-            pl.Series("bid1", bid1),
-            pl.Series("ask1", ask1),
-            pl.Series("side", side),
-            _value_units(price, volume),
-        )
+        side = buy.view(np.int8) + 2 * sell.view(np.int8)  # 0 neutral, 1 buy, 2 sell
+        return side, bid1, ask1
 
-    def _add_totals(self, classified: pl.DataFrame) -> None:
-        volume, units = pl.col("volume"), pl.col("units")
-        side, session = pl.col("side"), pl.col("session")
-
-        def part(expr: pl.Expr, mask: pl.Expr, zero: Any = 0) -> pl.Expr:
-            return pl.when(mask).then(expr).otherwise(zero).sum()
-
-        zero_units = pl.lit(0, pl.Int128)
-        self._totals.append(
-            classified.group_by("sym", maintain_order=True).agg(
-                trades=pl.len().cast(pl.Int64),
-                volume=volume.sum(),
-                buy_volume=part(volume, side == 1),
-                sell_volume=part(volume, side == 2),
-                neutral_volume=part(volume, side == 0),
-                continuous_volume=part(volume, session == 0),
-                ato_volume=part(volume, session == 1),
-                atc_volume=part(volume, session == 2),
-                value=units.sum(),
-                buy_value=part(units, side == 1, zero_units),
-                sell_value=part(units, side == 2, zero_units),
-                neutral_value=part(units, side == 0, zero_units),
-                open=pl.col("price").first(),
-                high=pl.col("price").max(),
-                low=pl.col("price").min(),
-                close=pl.col("price").last(),
-            )
-        )
-
-    def _keep_futures(self, classified: pl.DataFrame) -> None:
-        syms = classified.get_column("sym").to_numpy()
-        future = self._vn30_future[syms]
+    def _keep_futures(self, counted: _Counted) -> None:
+        future = self._vn30_future[counted.sym]
         if future.any():
-            self._contracts.update(np.unique(syms[future]).tolist())
-            rows = pl.Series(np.flatnonzero(future).astype(np.uint32))
-            self._futures.append(classified.select("seq", "event_ts", "sym", "price")[rows])
+            rows = np.flatnonzero(future)
+            self._contracts.update(np.unique(counted.sym[rows]).tolist())
+            self._futures.append(
+                pl.DataFrame(
+                    {
+                        "seq": counted.seq[rows],
+                        "event_ts": counted.event_ts.gather(rows),
+                        "sym": counted.sym[rows],
+                        "price": counted.price[rows],
+                    }
+                )
+            )
 
     def _basis_of(
         self,
-        classified: pl.DataFrame,
+        syms: Ids,
+        all_seqs: npt.NDArray[np.int64],
+        all_prices: npt.NDArray[np.float64],
         vn30: tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]],
     ) -> npt.NDArray[np.float64]:
         """Each counted trade's basis (NaN: not a VN30 future, or no VN30 value yet)."""
-        syms = classified.get_column("sym").to_numpy()
         basis = np.full(len(syms), np.nan)
         rows = np.flatnonzero(self._vn30_future[syms])  # a few trades of a day's million
         if len(rows):
-            seqs = classified.get_column("seq").to_numpy()[rows]
-            price = classified.get_column("price").to_numpy()[rows]
+            seqs = all_seqs[rows]
+            price = all_prices[rows]
             # The VN30 value before each trade: the window's latest with a smaller seq, else
             # the one carried in (NaN before the day's first).
             vn30_seqs, vn30_values = vn30
@@ -680,40 +657,17 @@ class ColumnarDay:
 
     # -- results ----------------------------------------------------------------------
 
-    def _combined_totals(self) -> pl.DataFrame | None:
-        if not self._totals:
-            return None
-        if len(self._totals) == 1:
-            return self._totals[0]
-        # Kept combined: a live view asks for results after every few windows, and the
-        # aggregates (sums, first, max, min, last in seq order) combine again unchanged.
-        combined = (
-            pl.concat(self._totals, how="vertical_relaxed")
-            .group_by("sym", maintain_order=True)
-            .agg(
-                pl.col("trades", *_VOLUME_SUMS, *_PHASE_SUMS, *_VALUE_SUMS).sum(),
-                pl.col("open").first(),
-                pl.col("high").max(),
-                pl.col("low").min(),
-                pl.col("close").last(),
-            )
-        )
-        self._totals = [combined]
-        return combined
-
     def stats_rows(self) -> list[dict[str, Any]]:
         """The session stats of SPEC.md section 4, one object per symbol, sorted by symbol."""
-        totals = self._combined_totals()
-        if totals is None:
-            return []
         duplicates_of = _grown(self._duplicates, len(self._names))
         unpriced_of = _grown(self._unpriced, len(self._names))
-        by_symbol = {self._names[row["sym"]]: row for row in totals.iter_rows(named=True)}
+        by_symbol = {self._names[sym]: sym for sym in self._totals.traded()}
         rows = []
         for symbol in sorted(s for s in by_symbol if s is not None):
-            t = by_symbol[symbol]
+            sym = by_symbol[symbol]
+            t = self._totals.row(sym)
             value = t["value"] / VALUE_SCALE  # int / int: the float nearest the exact sum
-            duplicates, unpriced = int(duplicates_of[t["sym"]]), int(unpriced_of[t["sym"]])
+            duplicates, unpriced = int(duplicates_of[sym]), int(unpriced_of[sym])
             rows.append(
                 {
                     "symbol": symbol,
@@ -969,6 +923,95 @@ class _Finished:
         )
 
 
+class _Counted(NamedTuple):
+    """A window's counted trades, in seq order (`side` a code into SIDES, `session` into
+    PHASES; `event_ts` in µs, null where unknown)."""
+
+    seq: npt.NDArray[np.int64]
+    sym: Ids
+    price: npt.NDArray[np.float64]
+    volume: npt.NDArray[np.int64]
+    session: npt.NDArray[np.int8]
+    event_ts: pl.Series
+    bid1: npt.NDArray[np.float64]
+    ask1: npt.NDArray[np.float64]
+    side: npt.NDArray[np.int8]
+
+    def take(self, rows: npt.NDArray[np.intp]) -> _Counted:
+        return _Counted(
+            self.seq[rows],
+            self.sym[rows],
+            self.price[rows],
+            self.volume[rows],
+            self.session[rows],
+            self.event_ts.gather(rows),
+            self.bid1[rows],
+            self.ask1[rows],
+            self.side[rows],
+        )
+
+    def frame(self) -> pl.DataFrame:
+        """As the candles, `counted_trades()` and the trade sinks read them, with exact
+        value units."""
+        return pl.DataFrame(
+            {
+                "seq": self.seq,
+                "sym": self.sym,
+                "price": self.price,
+                "volume": self.volume,
+                "session": self.session,
+                "event_ts": self.event_ts,
+                "bid1": self.bid1,
+                "ask1": self.ask1,
+                "side": self.side,
+            }
+        ).with_columns(_value_units(self.price, self.volume))
+
+
+_COUNTS = ("trades", *_VOLUME_SUMS, *_PHASE_SUMS)
+_PRICES = ("open", "high", "low", "close")
+
+
+class _SessionTotals:
+    """Per symbol id, the session stats' sums and prices so far (vnrec.replay._ordered's
+    `add_totals`): arrays that grow with the ids."""
+
+    def __init__(self) -> None:
+        self.counts = np.zeros((0, len(_COUNTS)), np.int64)
+        self.values = np.zeros((0, len(_VALUE_SUMS), 2), np.int64)  # int128 as low, high
+        self.prices = np.zeros((0, len(_PRICES)), np.float64)
+        self.seen = np.zeros(0, np.uint8)
+
+    def grow(self, size: int) -> None:
+        extra = size - len(self.seen)
+        if extra > 0:
+            self.counts = np.concatenate([self.counts, np.zeros((extra, len(_COUNTS)), np.int64)])
+            self.values = np.concatenate(
+                [self.values, np.zeros((extra, len(_VALUE_SUMS), 2), np.int64)]
+            )
+            self.prices = np.concatenate([self.prices, np.zeros((extra, len(_PRICES)))])
+            self.seen = np.concatenate([self.seen, np.zeros(extra, np.uint8)])
+
+    def add(self, counted: _Counted) -> None:
+        add_totals(
+            counted.sym, counted.side, counted.session, counted.volume,
+            _units(counted.price), counted.price,
+            self.counts, self.values, self.prices, self.seen,
+        )  # fmt: skip
+
+    def traded(self) -> list[int]:
+        """The ids with a trade added."""
+        ids: list[int] = np.flatnonzero(self.seen).tolist()
+        return ids
+
+    def row(self, sym: int) -> dict[str, Any]:
+        row: dict[str, Any] = dict(zip(_COUNTS, self.counts[sym].tolist(), strict=True))
+        for name, (low, high) in zip(_VALUE_SUMS, self.values[sym].tolist(), strict=True):
+            row[name] = (high << 64) | (low & 0xFFFF_FFFF_FFFF_FFFF)
+        row.update(zip(_PRICES, self.prices[sym].tolist(), strict=True))
+        return row
+
+
 class _Books(NamedTuple):
     """Per trade row: the seq of its book (0: none), its best bid and ask."""
 
@@ -980,10 +1023,16 @@ class _Books(NamedTuple):
         return _Books(self.seq[rows], self.bid1[rows], self.ask1[rows])
 
 
+def _units(price: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
+    """Prices in units of 1 / VALUE_SCALE, rounded half up (`int(price * 10000 + 0.5)`)."""
+    units: npt.NDArray[np.int64] = np.floor(price * VALUE_SCALE + 0.5).astype(np.int64)
+    return units
+
+
 def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) -> pl.Series:
     """price x volume in exact integer units of 1 / VALUE_SCALE, the price rounded half up
     to a unit as the per-event trackers do (`int(price * 10000 + 0.5)`)."""
-    units = np.floor(price * VALUE_SCALE + 0.5).astype(np.int64)
+    units = _units(price)
     if len(units) and int(units.max()) * int(volume.max()) >= 1 << 63:
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
         return pl.Series("units", exact, dtype=pl.Int128)
