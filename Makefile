@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 BROWSER := $(VENV)/.browser
 JAVA := $(VENV)/.java
+# NautilusTrader, the benchmark's peer, pins what constraints.txt excludes: its own venv.
+PEERS := .venv-peers/.installed
 
 .PHONY: demo test bench lint typecheck clean lock
 
@@ -38,8 +40,17 @@ test: $(STAMP) $(BROWSER) $(JAVA)
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(PEERS)
 	$(BIN)/python -m bench
+
+# Soft: without it (no registry, no wheel) the bench still runs and its peers row says so.
+$(PEERS): constraints-peers.txt
+	rm -rf .venv-peers
+	{ $(PYTHON) -m venv .venv-peers && \
+	  .venv-peers/bin/python -m pip install --quiet --disable-pip-version-check \
+	    -c constraints-peers.txt nautilus_trader && touch $(PEERS); } || \
+	  { echo "make: NautilusTrader not installed; the bench's peers row is skipped" >&2; \
+	    rm -rf .venv-peers; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -56,4 +67,4 @@ lock:
 	rm -rf .lockenv
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-peers .mypy_cache .ruff_cache .pytest_cache
