@@ -62,7 +62,7 @@ typecheck: $(STAMP)
 # Re-pin after changing dependencies: resolves in a scratch venv and rewrites constraints.txt.
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
-	.lockenv/bin/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	.lockenv/bin/pip install --quiet --disable-pip-version-check -e '.[dev,spark]'
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^vnrec' > constraints.txt
 	rm -rf .lockenv
 
