@@ -299,3 +299,34 @@ def test_session_totals_refuse_arrays_of_the_wrong_shape() -> None:
     with pytest.raises(ValueError, match="symbol id 2 out of range"):
         add_totals(np.array([2], np.int32), *one[1:], counts, values, prices, seen)
     assert not counts.any() and not seen.any()
+
+
+def test_buffers_of_the_wrong_item_type_or_alignment_are_refused() -> None:
+    """The loops read buffers as C arrays: a float column where ints are read, a 4-byte
+    one where 8 are, or a misaligned view would be misread, so each is refused by name."""
+    sym, maxima, previous = np.zeros(2, np.int32), np.zeros(1, np.int64), np.empty(2, np.int64)
+    with pytest.raises(TypeError, match=r"values: items of format 'd' \(8 bytes\), expected i8"):
+        previous_max(sym, np.zeros(2), maxima, previous)
+    with pytest.raises(TypeError, match=r"sym: items of format '[lq]' \(8 bytes\), expected i4"):
+        previous_max(np.zeros(2, np.int64), np.zeros(2, np.int64), maxima, previous)
+    misaligned = np.zeros(17, np.uint8)[1:].view(np.int64)
+    with pytest.raises(ValueError, match="values: buffer not aligned to its 8-byte items"):
+        previous_max(sym, misaligned, maxima, previous)
+    with pytest.raises((BufferError, ValueError), match="contiguous"):
+        previous_max(sym, np.zeros(4, np.int64)[::2], maxima, previous)
+    assert not maxima.any()
+
+
+def test_a_rolling_is_set_up_once() -> None:
+    rolling = _rolling()
+    with pytest.raises(RuntimeError, match="already initialized"):
+        rolling.__init__(  # type: ignore[misc]
+            spike_window=-5, spike_min_trades=1, spike_factor=1, flow_window=1,
+            flow_min_volume=1, flow_factor=1, buy_side=1, sell_side=2,
+        )  # fmt: skip
+    day = _day(random.Random(4), 300)
+    assert _run(rolling, day, []) == _brute_force(day)
+    bare = Rolling.__new__(Rolling)
+    outputs = [np.empty(1, np.uint8), *(np.empty(1, np.int64) for _ in range(4))]
+    with pytest.raises(RuntimeError, match="not initialized"):
+        bare.run(*(day[name][:1] for name in INPUTS), *outputs)

@@ -18,8 +18,11 @@
  *   their sums, and the transition states. A trade of a later epoch starts the symbol
  *   afresh. Comparisons are made in 128 bits, as the reference's Python integers would.
  *
- * Every index into a per-symbol array is checked. The loops release the interpreter lock
- * while they work; `Rolling.run` refuses a second caller meanwhile.
+ * Every index into a per-symbol array is checked, and every buffer's item kind, size and
+ * alignment. The sums are int64, as the caller's columns are: replay refuses a day whose
+ * counted volume of a symbol would not fit (columnar's volume check), so they cannot wrap
+ * there; a direct caller keeps that promise. The loops release the interpreter lock while
+ * they work; `Rolling.run` refuses a second caller meanwhile.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -56,7 +59,7 @@ typedef struct {
     int64_t buy_side, sell_side; /* the codes of `side` */
     Symbol *symbols;
     int64_t count;
-    int busy;
+    int busy, ready;
 } Rolling;
 
 static void reset(Symbol *s, int64_t epoch) {
@@ -178,14 +181,22 @@ static int step(Rolling *r, const Columns *c, Py_ssize_t i) {
     return 0;
 }
 
-static int get_column(PyObject *obj, Py_buffer *view, const char *what, Py_ssize_t itemsize,
-                      Py_ssize_t rows, int writable) {
-    if (PyObject_GetBuffer(obj, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0) return -1;
-    if (view->len != rows * itemsize) {
-        PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", what, view->len,
-                     rows * itemsize);
-        PyBuffer_Release(view);
-        view->obj = NULL;
+/* A buffer's items must be of the kind and size asked for ('i' signed, 'u' unsigned integer,
+ * 'f' float) and aligned to their size: the loops read them as C arrays of that type. */
+static int check_items(const Py_buffer *view, const char *what, char kind, Py_ssize_t itemsize) {
+    const char *format = view->format == NULL ? "B" : view->format;
+    if (strchr("@=<", *format) != NULL) format++;
+    char got = strchr("bhilq", *format) ? 'i' : strchr("BHILQ?", *format) ? 'u'
+             : strchr("efd", *format)   ? 'f' : '?';
+    if (got != kind || format[1] != '\0' || view->itemsize != itemsize) {
+        PyErr_Format(PyExc_TypeError, "%s: items of format '%s' (%zd bytes), expected %c%zd",
+                     what, view->format == NULL ? "B" : view->format, view->itemsize, kind,
+                     itemsize);
+        return -1;
+    }
+    if ((uintptr_t)view->buf % (uintptr_t)itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: buffer not aligned to its %zd-byte items", what,
+                     itemsize);
         return -1;
     }
     return 0;
@@ -196,26 +207,26 @@ static int get_column(PyObject *obj, Py_buffer *view, const char *what, Py_ssize
 typedef struct {
     PyObject *obj;
     const char *name;
-    Py_ssize_t itemsize;
+    const char *type; /* kind and bytes: "i8", "u1", "f8" */
     int writable;
     Py_ssize_t *count; /* the count this buffer must have */
 } Spec;
 
 static int get_all(Spec *specs, Py_buffer *views, int n) {
     for (int k = 0; k < n; k++) {
-        Py_ssize_t *count = specs[k].count;
-        if (*count < 0) {
-            if (PyObject_GetBuffer(specs[k].obj, &views[k],
-                                   specs[k].writable ? PyBUF_WRITABLE : PyBUF_SIMPLE) < 0)
-                return -1;
-            if (views[k].len % specs[k].itemsize != 0) {
-                PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of items",
-                             specs[k].name, views[k].len);
-                return -1;
-            }
-            *count = views[k].len / specs[k].itemsize;
-        } else if (get_column(specs[k].obj, &views[k], specs[k].name, specs[k].itemsize, *count,
-                              specs[k].writable) < 0) {
+        const Spec *spec = &specs[k];
+        Py_ssize_t itemsize = spec->type[1] - '0';
+        int flags = PyBUF_FORMAT | (spec->writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
+        if (PyObject_GetBuffer(spec->obj, &views[k], flags) < 0) {
+            views[k].obj = NULL;
+            return -1;
+        }
+        if (check_items(&views[k], spec->name, spec->type[0], itemsize) < 0) return -1;
+        if (*spec->count < 0) {
+            *spec->count = views[k].len / itemsize;
+        } else if (views[k].len != *spec->count * itemsize) {
+            PyErr_Format(PyExc_ValueError, "%s: %zd bytes, expected %zd", spec->name,
+                         views[k].len, *spec->count * itemsize);
             return -1;
         }
     }
@@ -247,14 +258,18 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "Rolling.run is already running");
         return NULL;
     }
+    if (!self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "Rolling is not initialized");
+        return NULL;
+    }
     Py_ssize_t rows = -1;
-    Spec specs[14] = {{objs[0], "sym", 8, 0, &rows},        {objs[1], "epoch", 8, 0, &rows},
-                      {objs[2], "ts", 8, 0, &rows},         {objs[3], "volume", 8, 0, &rows},
-                      {objs[4], "side", 1, 0, &rows},       {objs[5], "continuous", 1, 0, &rows},
-                      {objs[6], "price", 8, 0, &rows},      {objs[7], "ceiling", 8, 0, &rows},
-                      {objs[8], "floor", 8, 0, &rows},      {objs[9], "flags", 1, 1, &rows},
-                      {objs[10], "count", 8, 1, &rows},     {objs[11], "total", 8, 1, &rows},
-                      {objs[12], "buy", 8, 1, &rows},       {objs[13], "sell", 8, 1, &rows}};
+    Spec specs[14] = {{objs[0], "sym", "i8", 0, &rows},        {objs[1], "epoch", "i8", 0, &rows},
+                      {objs[2], "ts", "i8", 0, &rows},         {objs[3], "volume", "i8", 0, &rows},
+                      {objs[4], "side", "u1", 0, &rows},       {objs[5], "continuous", "u1", 0, &rows},
+                      {objs[6], "price", "f8", 0, &rows},      {objs[7], "ceiling", "f8", 0, &rows},
+                      {objs[8], "floor", "f8", 0, &rows},      {objs[9], "flags", "u1", 1, &rows},
+                      {objs[10], "count", "i8", 1, &rows},     {objs[11], "total", "i8", 1, &rows},
+                      {objs[12], "buy", "i8", 1, &rows},       {objs[13], "sell", "i8", 1, &rows}};
     Py_buffer views[14];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
@@ -302,16 +317,27 @@ static int Rolling_init(Rolling *self, PyObject *args, PyObject *kwargs) {
     static char *keywords[] = {"spike_window",  "spike_min_trades", "spike_factor",
                                "flow_window",   "flow_min_volume",  "flow_factor",
                                "buy_side",      "sell_side",        NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "LLLLLLLL", keywords, &self->spike_window,
-                                     &self->spike_min_trades, &self->spike_factor,
-                                     &self->flow_window, &self->flow_min_volume,
-                                     &self->flow_factor, &self->buy_side, &self->sell_side))
+    int64_t v[8];
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "LLLLLLLL", keywords, &v[0], &v[1], &v[2],
+                                     &v[3], &v[4], &v[5], &v[6], &v[7]))
         return -1;
-    if (self->spike_window <= 0 || self->flow_window <= 0 ||
-        self->flow_window > self->spike_window) {
+    if (self->ready) {  /* the symbols' state was kept under the first settings */
+        PyErr_SetString(PyExc_RuntimeError, "Rolling is already initialized");
+        return -1;
+    }
+    if (v[0] <= 0 || v[3] <= 0 || v[3] > v[0]) {
         PyErr_SetString(PyExc_ValueError, "windows must be positive, the flow's the shorter");
         return -1;
     }
+    self->spike_window = v[0];
+    self->spike_min_trades = v[1];
+    self->spike_factor = v[2];
+    self->flow_window = v[3];
+    self->flow_min_volume = v[4];
+    self->flow_factor = v[5];
+    self->buy_side = v[6];
+    self->sell_side = v[7];
+    self->ready = 1;
     return 0;
 }
 
@@ -350,10 +376,10 @@ static PyObject *previous_max(PyObject *self, PyObject *args) {
     PyObject *objs[4];
     if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
     Py_ssize_t rows = -1, symbols = -1;
-    Spec specs[4] = {{objs[0], "sym", 4, 0, &rows},
-                     {objs[1], "values", 8, 0, &rows},
-                     {objs[2], "maxima", 8, 1, &symbols},
-                     {objs[3], "previous", 8, 1, &rows}};
+    Spec specs[4] = {{objs[0], "sym", "i4", 0, &rows},
+                     {objs[1], "values", "i8", 0, &rows},
+                     {objs[2], "maxima", "i8", 1, &symbols},
+                     {objs[3], "previous", "i8", 1, &rows}};
     Py_buffer views[4];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
@@ -388,18 +414,18 @@ static PyObject *book_before(PyObject *self, PyObject *args) {
                           &objs[11]))
         return NULL;
     Py_ssize_t trades = -1, quotes = -1, symbols = -1;
-    Spec specs[12] = {{objs[0], "trade_seq", 8, 0, &trades},
-                      {objs[1], "trade_sym", 4, 0, &trades},
-                      {objs[2], "quote_seq", 8, 0, &quotes},
-                      {objs[3], "quote_sym", 4, 0, &quotes},
-                      {objs[4], "quote_bid", 8, 0, &quotes},
-                      {objs[5], "quote_ask", 8, 0, &quotes},
-                      {objs[6], "book_seq", 8, 1, &symbols},
-                      {objs[7], "bid", 8, 1, &symbols},
-                      {objs[8], "ask", 8, 1, &symbols},
-                      {objs[9], "out_seq", 8, 1, &trades},
-                      {objs[10], "out_bid", 8, 1, &trades},
-                      {objs[11], "out_ask", 8, 1, &trades}};
+    Spec specs[12] = {{objs[0], "trade_seq", "i8", 0, &trades},
+                      {objs[1], "trade_sym", "i4", 0, &trades},
+                      {objs[2], "quote_seq", "i8", 0, &quotes},
+                      {objs[3], "quote_sym", "i4", 0, &quotes},
+                      {objs[4], "quote_bid", "f8", 0, &quotes},
+                      {objs[5], "quote_ask", "f8", 0, &quotes},
+                      {objs[6], "book_seq", "i8", 1, &symbols},
+                      {objs[7], "bid", "f8", 1, &symbols},
+                      {objs[8], "ask", "f8", 1, &symbols},
+                      {objs[9], "out_seq", "i8", 1, &trades},
+                      {objs[10], "out_bid", "f8", 1, &trades},
+                      {objs[11], "out_ask", "f8", 1, &trades}};
     Py_buffer views[12];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
@@ -447,9 +473,11 @@ enum { VALUE, BUY_VALUE, SELL_VALUE, NEUTRAL_VALUE, VALUES };
 enum { OPEN, HIGH, LOW, CLOSE, PRICES };
 
 static void add_value(int64_t *pair, __int128 amount) {
-    __int128 sum = ((__int128)pair[1] << 64 | (uint64_t)pair[0]) + amount;
+    /* In unsigned 128 bits: shifting a negative high word is undefined, wrapping is not. */
+    unsigned __int128 sum = ((unsigned __int128)(uint64_t)pair[1] << 64 | (uint64_t)pair[0]) +
+                            (unsigned __int128)amount;
     pair[0] = (int64_t)(uint64_t)sum;
-    pair[1] = (int64_t)(sum >> 64);
+    pair[1] = (int64_t)(uint64_t)(sum >> 64);
 }
 
 static PyObject *add_totals(PyObject *self, PyObject *args) {
@@ -458,11 +486,11 @@ static PyObject *add_totals(PyObject *self, PyObject *args) {
                           &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
         return NULL;
     Py_ssize_t rows = -1, symbols = -1, counts_n = -1, values_n = -1, prices_n = -1;
-    Spec specs[10] = {{objs[9], "seen", 1, 1, &symbols},  {objs[0], "sym", 4, 0, &rows},
-                      {objs[1], "side", 1, 0, &rows},     {objs[2], "session", 1, 0, &rows},
-                      {objs[3], "volume", 8, 0, &rows},   {objs[4], "units", 8, 0, &rows},
-                      {objs[5], "price", 8, 0, &rows},    {objs[6], "counts", 8, 1, &counts_n},
-                      {objs[7], "values", 8, 1, &values_n}, {objs[8], "prices", 8, 1, &prices_n}};
+    Spec specs[10] = {{objs[9], "seen", "u1", 1, &symbols},  {objs[0], "sym", "i4", 0, &rows},
+                      {objs[1], "side", "i1", 0, &rows},     {objs[2], "session", "i1", 0, &rows},
+                      {objs[3], "volume", "i8", 0, &rows},   {objs[4], "units", "i8", 0, &rows},
+                      {objs[5], "price", "f8", 0, &rows},    {objs[6], "counts", "i8", 1, &counts_n},
+                      {objs[7], "values", "i8", 1, &values_n}, {objs[8], "prices", "f8", 1, &prices_n}};
     Py_buffer views[10];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
