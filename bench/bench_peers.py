@@ -33,6 +33,7 @@ import json
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,11 +44,13 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from bench import bench_replay
+from bench.bench_replay import spread
 from vnrec.storage.layout import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = bench_replay.Sizes(quotes=2_000_000, trades=1_000_000, foreign=0, index=0)
 QUICK = bench_replay.Sizes(quotes=66_000, trades=33_000, foreign=0, index=0)
+RUNS = 3
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 SKIP_NOTE = "skipped: no .venv-peers (`make bench` builds it) and no $VNREC_PEERS_PYTHON"
 VENUE = "HOSE"
@@ -189,74 +192,105 @@ def _row(metric: str, value: float, unit: str, note: str) -> dict[str, Any]:
     return {"benchmark": "peers", "metric": metric, "value": value, "unit": unit, "note": note}
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
 def run(quick: bool) -> list[dict[str, Any]]:
     python = _peers_python()
     if python is None:
         return [_row("nautilus_trader", math.nan, "", SKIP_NOTE)]
     sizes = QUICK if quick else FULL
+    rows = sizes.quotes + sizes.trades
+    peers: list[dict[str, Any]] = []
+    writes: list[dict[str, Any]] = []
+    plays: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="vnrec-bench-peers-") as tmp:
         work = Path(tmp)
         root = work / "data"
         events = bench_replay.generate_day(root, sizes)
-        peer = _spawn_nautilus(python, root, work)
-        write = _spawn("vnrec-write", root, work)
-        play = _spawn("vnrec-replay", root, work)
-    rows = sizes.quotes + sizes.trades
-    assert peer["rows"] == write["rows"] == play["events"] == events == rows
-    nt = f"NautilusTrader {peer['version']}"
+        # Rounds interleave the sides, so each ratio compares runs minutes apart at most.
+        for _ in range(RUNS):
+            peers.append(_spawn_nautilus(python, root, work))
+            writes.append(_spawn("vnrec-write", root, work))
+            plays.append(_spawn("vnrec-replay", root, work))
+    for peer, write, play in zip(peers, writes, plays, strict=True):
+        assert peer["rows"] == write["rows"] == play["events"] == events == rows
+    nt = f"NautilusTrader {peers[0]['version']}"
     day = f"{sizes.quotes:,} quotes + {sizes.trades:,} trades"
-    peer_write = rows / peer["write_s"]
-    vnrec_write = rows / write["write_s"]
-    peer_replay = rows / peer["run_s"]
-    vnrec_replay = rows / play["run_s"]
-    agree = "agree" if peer["counts"] == play["counts"] else "DIFFER"
-    counts = ", ".join(f"{k} {v:,}" for k, v in play["counts"].items())
+    peer_write = [rows / p["write_s"] for p in peers]
+    vnrec_write = [rows / w["write_s"] for w in writes]
+    peer_replay = [rows / p["run_s"] for p in peers]
+    vnrec_replay = [rows / p["run_s"] for p in plays]
+    write_ratio = [v / n for v, n in zip(vnrec_write, peer_write, strict=True)]
+    replay_ratio = [v / n for v, n in zip(vnrec_replay, peer_replay, strict=True)]
+    agree = (
+        "agree in every run"
+        if all(p["counts"] == q["counts"] for p, q in zip(peers, plays, strict=True))
+        else "DIFFER"
+    )
+    counts = ", ".join(f"{k} {v:,}" for k, v in plays[0]["counts"].items())
+    build_s = _median([p["build_s"] for p in peers])
     return [
         _row(
             "nautilus write_data rows/s",
-            peer_write,
+            _median(peer_write),
             "rows/s",
             f"{nt}, ParquetDataCatalog.write_data, {day};"
-            f" objects built before, in {peer['build_s']:.1f} s"
-            f" ({rows / peer['build_s']:,.0f} rows/s); {peer['catalog_bytes'] / rows:.0f} B/row",
+            f" objects built before, in {build_s:.1f} s ({rows / build_s:,.0f} rows/s);"
+            f" {peers[0]['catalog_bytes'] / rows:.0f} B/row; {spread(peer_write)}",
         ),
         _row(
             "vnrec write rows/s",
-            vnrec_write,
+            _median(vnrec_write),
             "rows/s",
             "DayWriter.write + commit of the same rows (+ raw), batches of"
-            f" {bench_replay.PART_SEQS:,},"
-            f" fsync per part; {write['bytes'] / rows:.0f} B/row",
+            f" {bench_replay.PART_SEQS:,}, fsync per part;"
+            f" {writes[0]['bytes'] / rows:.0f} B/row; {spread(vnrec_write)}",
         ),
-        _row("vnrec/nautilus write", vnrec_write / peer_write, "x", "rows/s ratio"),
+        _row(
+            "vnrec/nautilus write",
+            _median(write_ratio),
+            "x",
+            f"rows/s ratio of the same round; {spread(write_ratio, '{:.2f}')}",
+        ),
         _row(
             "nautilus backtest events/s",
-            peer_replay,
+            _median(peer_replay),
             "msg/s",
             f"BacktestEngine.run with a Python Actor classifying trades, {day};"
-            f" add_data (sort) {peer['add_data_s']:.1f} s not counted;"
-            f" CPU {peer['run_cpu'] / rows * 1e9:,.0f} ns/event",
+            f" add_data (sort) {_median([p['add_data_s'] for p in peers]):.1f} s not counted;"
+            f" CPU {_median([p['run_cpu'] for p in peers]) / rows * 1e9:,.0f} ns/event;"
+            f" {spread(peer_replay)}",
         ),
         _row(
             "vnrec replay events/s",
-            vnrec_replay,
+            _median(vnrec_replay),
             "msg/s",
             "replay() with the same classifier as a tracker, plus every built-in tracker;"
-            f" CPU {play['run_cpu'] / rows * 1e9:,.0f} ns/event",
+            f" CPU {_median([p['run_cpu'] for p in plays]) / rows * 1e9:,.0f} ns/event;"
+            f" {spread(vnrec_replay)}",
         ),
         _row(
             "vnrec/nautilus replay",
-            vnrec_replay / peer_replay,
+            _median(replay_ratio),
             "x",
-            f"events/s ratio; classifications {agree} ({counts})",
+            f"events/s ratio of the same round; {spread(replay_ratio, '{:.2f}')};"
+            f" classifications {agree} ({counts})",
         ),
         _row(
             "nautilus peak RSS",
-            peer["peak_rss_mb"],
+            _median([p["peak_rss_mb"] for p in peers]),
             "MB",
-            "VmHWM of the Nautilus process (objects, catalog write, backtest)",
+            "VmHWM of the Nautilus process (objects, catalog write, backtest);"
+            f" {spread([p['peak_rss_mb'] for p in peers])}",
         ),
-        _row("vnrec replay peak RSS", play["peak_rss_mb"], "MB", "VmHWM of the replay process"),
+        _row(
+            "vnrec replay peak RSS",
+            _median([p["peak_rss_mb"] for p in plays]),
+            "MB",
+            f"VmHWM of the replay process; {spread([p['peak_rss_mb'] for p in plays])}",
+        ),
     ]
 
 

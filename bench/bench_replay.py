@@ -297,7 +297,7 @@ def _command(*args: str) -> tuple[float, float]:
     return seconds, peak_kb / 1024
 
 
-def _spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
     return f"median of {len(values)}, range {fmt.format(min(values))}-{fmt.format(max(values))}"
 
 
@@ -342,7 +342,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
             statistics.median(rates),
             "msg/s",
             f"{described}; replay() of every built-in tracker, columnar path; goal"
-            f" >= {REPLAY_GOAL:,}; {_spread(rates)}",
+            f" >= {REPLAY_GOAL:,}; {spread(rates)}",
         ),
         _row(
             "ns/event (CPU time)",
@@ -354,38 +354,38 @@ def run(quick: bool) -> list[dict[str, Any]]:
             "peak RSS",
             statistics.median(peaks),
             "MB",
-            f"VmHWM of the replay process, all included; goal <= {RSS_GOAL_MB}; {_spread(peaks)}",
+            f"VmHWM of the replay process, all included; goal <= {RSS_GOAL_MB}; {spread(peaks)}",
         ),
         _row(
             "`vnrec replay --format json` events/s",
             statistics.median(command_rates),
             "msg/s",
-            "the whole command, start (imports) and exit included; " + _spread(command_rates),
+            "the whole command, start (imports) and exit included; " + spread(command_rates),
         ),
         _row(
             "`vnrec replay --format json` peak RSS",
             statistics.median(command_peaks),
             "MB",
-            f"VmHWM of the whole command; goal <= {RSS_GOAL_MB}; {_spread(command_peaks)}",
+            f"VmHWM of the whole command; goal <= {RSS_GOAL_MB}; {spread(command_peaks)}",
         ),
         _row(
             "events/s with a user tracker of every event",
             statistics.median(per_event),
             "msg/s",
-            f"the per-event path: every event built as a tuple and delivered; {_spread(per_event)}",
+            f"the per-event path: every event built as a tuple and delivered; {spread(per_event)}",
         ),
         _row(
             "one-day `vnrec stats`, compacted day",
             statistics.median(cached),
             "s",
             f"whole command, from the stats stored at compaction; goal <= {STATS_GOAL_S};"
-            f" {_spread(cached, '{:.3f}')}",
+            f" {spread(cached, '{:.3f}')}",
         ),
         _row(
             "one-day `vnrec stats`, computed",
             statistics.median(uncached),
             "s",
             f"whole command, DuckDB SQL over the parts (a day not compacted);"
-            f" {_spread(uncached, '{:.3f}')}",
+            f" {spread(uncached, '{:.3f}')}",
         ),
     ]
