@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 
 from bench import bench_replay
 from bench.bench_replay import spread
+from bench.peer_nautilus import peak_rss_mb
 from vnrec.storage.layout import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,12 +56,6 @@ PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
 SKIP_NOTE = "skipped: no .venv-peers (`make bench` builds it) and no $VNREC_PEERS_PYTHON"
 VENUE = "HOSE"
 AUCTIONS = ("ATO", "ATC")
-
-
-def _peak_rss_mb() -> float:
-    # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across exec.
-    status = Path("/proc/self/status").read_text().splitlines()
-    return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
 
 
 # -- vnrec side (subprocesses) ---------------------------------------------------------------
@@ -96,7 +91,7 @@ def _vnrec_write_child(root: Path, work: Path) -> dict[str, Any]:
     write_s = time.perf_counter() - started
     rows = sum(b.tables[t].num_rows for b in batches for t in ("quotes", "trades") if t in b.tables)
     written = sum(p.stat().st_size for p in (work / "vnrec-write").rglob("*.parquet"))
-    return {"rows": rows, "write_s": write_s, "bytes": written, "peak_rss_mb": _peak_rss_mb()}
+    return {"rows": rows, "write_s": write_s, "bytes": written, "peak_rss_mb": peak_rss_mb()}
 
 
 class _VnrecClassifier:
@@ -139,7 +134,7 @@ def _vnrec_replay_child(root: Path, work: Path) -> dict[str, Any]:
         "run_s": time.perf_counter() - started,
         "run_cpu": time.process_time() - cpu_started,
         "counts": tracker.counts,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 

@@ -1,7 +1,8 @@
 """The NautilusTrader side of bench/bench_peers.py, run as a script by the interpreter of its
 own virtualenv (.venv-peers, made by `make bench` from constraints-peers.txt): NautilusTrader
 pins versions vnrec's own pins exclude, so the two never share an environment. It imports
-only numpy, pyarrow and nautilus_trader, and is handed everything else as arguments.
+only numpy, pyarrow and nautilus_trader, and is handed everything else as arguments
+(bench_peers imports its `peak_rss_mb`, for the vnrec sides' figures).
 
     python bench/peer_nautilus.py SPEC_JSON WORK_DIR
 
@@ -23,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 
-def _peak_rss_mb() -> float:
+def peak_rss_mb() -> float:
     # VmHWM, not ru_maxrss: Linux carries the parent's peak into ru_maxrss across exec.
     status = Path("/proc/self/status").read_text().splitlines()
     return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
@@ -218,7 +219,7 @@ def run(spec: dict[str, Any], work: Path) -> dict[str, Any]:
         "run_s": run_s,
         "run_cpu": run_cpu,
         "counts": counts,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "version": version("nautilus_trader"),
     }
 

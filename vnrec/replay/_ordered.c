@@ -202,22 +202,30 @@ static int check_items(const Py_buffer *view, const char *what, char kind, Py_ss
     return 0;
 }
 
-/* The buffers of a call: inputs read-only, outputs writable, each `count` items long
- * (count < 0: as many as the first buffer holds). */
+/* The buffers of a call, one per positional argument: inputs read-only, outputs writable,
+ * each `count` items long (count < 0: as many as the first buffer with that count holds). */
 typedef struct {
-    PyObject *obj;
+    int arg; /* its position in the call */
     const char *name;
     const char *type; /* kind and bytes: "i8", "u1", "f8" */
     int writable;
     Py_ssize_t *count; /* the count this buffer must have */
 } Spec;
 
-static int get_all(Spec *specs, Py_buffer *views, int n) {
+/* The buffers of `args`, a call of `function` with exactly `n` arguments, as `specs` say;
+ * on failure, those taken are left in `views` for release_all. */
+static int get_all(PyObject *args, const char *function, Spec *specs, Py_buffer *views,
+                   int n) {
+    if (PyTuple_GET_SIZE(args) != n) {
+        PyErr_Format(PyExc_TypeError, "%s() takes %d arguments (%zd given)", function, n,
+                     PyTuple_GET_SIZE(args));
+        return -1;
+    }
     for (int k = 0; k < n; k++) {
         const Spec *spec = &specs[k];
         Py_ssize_t itemsize = spec->type[1] - '0';
         int flags = PyBUF_FORMAT | (spec->writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
-        if (PyObject_GetBuffer(spec->obj, &views[k], flags) < 0) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(args, spec->arg), &views[k], flags) < 0) {
             views[k].obj = NULL;
             return -1;
         }
@@ -249,11 +257,6 @@ static int check_ids(const int32_t *ids, Py_ssize_t n, Py_ssize_t symbols, const
 }
 
 static PyObject *Rolling_run(Rolling *self, PyObject *args) {
-    PyObject *objs[14];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
-                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
-                          &objs[11], &objs[12], &objs[13]))
-        return NULL;
     if (self->busy) {
         PyErr_SetString(PyExc_RuntimeError, "Rolling.run is already running");
         return NULL;
@@ -263,17 +266,17 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
         return NULL;
     }
     Py_ssize_t rows = -1;
-    Spec specs[14] = {{objs[0], "sym", "i8", 0, &rows},        {objs[1], "epoch", "i8", 0, &rows},
-                      {objs[2], "ts", "i8", 0, &rows},         {objs[3], "volume", "i8", 0, &rows},
-                      {objs[4], "side", "u1", 0, &rows},       {objs[5], "continuous", "u1", 0, &rows},
-                      {objs[6], "price", "f8", 0, &rows},      {objs[7], "ceiling", "f8", 0, &rows},
-                      {objs[8], "floor", "f8", 0, &rows},      {objs[9], "flags", "u1", 1, &rows},
-                      {objs[10], "count", "i8", 1, &rows},     {objs[11], "total", "i8", 1, &rows},
-                      {objs[12], "buy", "i8", 1, &rows},       {objs[13], "sell", "i8", 1, &rows}};
+    Spec specs[14] = {{0, "sym", "i8", 0, &rows},        {1, "epoch", "i8", 0, &rows},
+                      {2, "ts", "i8", 0, &rows},         {3, "volume", "i8", 0, &rows},
+                      {4, "side", "u1", 0, &rows},       {5, "continuous", "u1", 0, &rows},
+                      {6, "price", "f8", 0, &rows},      {7, "ceiling", "f8", 0, &rows},
+                      {8, "floor", "f8", 0, &rows},      {9, "flags", "u1", 1, &rows},
+                      {10, "count", "i8", 1, &rows},     {11, "total", "i8", 1, &rows},
+                      {12, "buy", "i8", 1, &rows},       {13, "sell", "i8", 1, &rows}};
     Py_buffer views[14];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
-    if (get_all(specs, views, 14) < 0) goto done;
+    if (get_all(args, "Rolling.run", specs, views, 14) < 0) goto done;
     Columns c = {
         views[0].buf, views[1].buf, views[2].buf,  views[3].buf,  views[4].buf,
         views[5].buf, views[6].buf, views[7].buf,  views[8].buf,  views[9].buf,
@@ -373,17 +376,15 @@ PyDoc_STRVAR(previous_max_doc,
              "previous[i] = maxima[sym[i]], then maxima[sym[i]] = max(it, values[i]).");
 
 static PyObject *previous_max(PyObject *self, PyObject *args) {
-    PyObject *objs[4];
-    if (!PyArg_ParseTuple(args, "OOOO", &objs[0], &objs[1], &objs[2], &objs[3])) return NULL;
     Py_ssize_t rows = -1, symbols = -1;
-    Spec specs[4] = {{objs[0], "sym", "i4", 0, &rows},
-                     {objs[1], "values", "i8", 0, &rows},
-                     {objs[2], "maxima", "i8", 1, &symbols},
-                     {objs[3], "previous", "i8", 1, &rows}};
+    Spec specs[4] = {{0, "sym", "i4", 0, &rows},
+                     {1, "values", "i8", 0, &rows},
+                     {2, "maxima", "i8", 1, &symbols},
+                     {3, "previous", "i8", 1, &rows}};
     Py_buffer views[4];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
-    if (get_all(specs, views, 4) < 0) goto done;
+    if (get_all(args, "previous_max", specs, views, 4) < 0) goto done;
     const int32_t *sym = views[0].buf;
     const int64_t *values = views[1].buf;
     int64_t *maxima = views[2].buf, *previous = views[3].buf;
@@ -408,28 +409,23 @@ PyDoc_STRVAR(book_before_doc,
              "Each trade's book before it; the quotes applied to the books (see _ordered.pyi).");
 
 static PyObject *book_before(PyObject *self, PyObject *args) {
-    PyObject *objs[12];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3],
-                          &objs[4], &objs[5], &objs[6], &objs[7], &objs[8], &objs[9], &objs[10],
-                          &objs[11]))
-        return NULL;
     Py_ssize_t trades = -1, quotes = -1, symbols = -1;
-    Spec specs[12] = {{objs[0], "trade_seq", "i8", 0, &trades},
-                      {objs[1], "trade_sym", "i4", 0, &trades},
-                      {objs[2], "quote_seq", "i8", 0, &quotes},
-                      {objs[3], "quote_sym", "i4", 0, &quotes},
-                      {objs[4], "quote_bid", "f8", 0, &quotes},
-                      {objs[5], "quote_ask", "f8", 0, &quotes},
-                      {objs[6], "book_seq", "i8", 1, &symbols},
-                      {objs[7], "bid", "f8", 1, &symbols},
-                      {objs[8], "ask", "f8", 1, &symbols},
-                      {objs[9], "out_seq", "i8", 1, &trades},
-                      {objs[10], "out_bid", "f8", 1, &trades},
-                      {objs[11], "out_ask", "f8", 1, &trades}};
+    Spec specs[12] = {{0, "trade_seq", "i8", 0, &trades},
+                      {1, "trade_sym", "i4", 0, &trades},
+                      {2, "quote_seq", "i8", 0, &quotes},
+                      {3, "quote_sym", "i4", 0, &quotes},
+                      {4, "quote_bid", "f8", 0, &quotes},
+                      {5, "quote_ask", "f8", 0, &quotes},
+                      {6, "book_seq", "i8", 1, &symbols},
+                      {7, "bid", "f8", 1, &symbols},
+                      {8, "ask", "f8", 1, &symbols},
+                      {9, "out_seq", "i8", 1, &trades},
+                      {10, "out_bid", "f8", 1, &trades},
+                      {11, "out_ask", "f8", 1, &trades}};
     Py_buffer views[12];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
-    if (get_all(specs, views, 12) < 0) goto done;
+    if (get_all(args, "book_before", specs, views, 12) < 0) goto done;
     const int64_t *trade_seq = views[0].buf, *quote_seq = views[2].buf;
     const int32_t *trade_sym = views[1].buf, *quote_sym = views[3].buf;
     const double *quote_bid = views[4].buf, *quote_ask = views[5].buf;
@@ -481,20 +477,16 @@ static void add_value(int64_t *pair, __int128 amount) {
 }
 
 static PyObject *add_totals(PyObject *self, PyObject *args) {
-    PyObject *objs[10];
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOO", &objs[0], &objs[1], &objs[2], &objs[3], &objs[4],
-                          &objs[5], &objs[6], &objs[7], &objs[8], &objs[9]))
-        return NULL;
     Py_ssize_t rows = -1, symbols = -1, counts_n = -1, values_n = -1, prices_n = -1;
-    Spec specs[10] = {{objs[9], "seen", "u1", 1, &symbols},  {objs[0], "sym", "i4", 0, &rows},
-                      {objs[1], "side", "i1", 0, &rows},     {objs[2], "session", "i1", 0, &rows},
-                      {objs[3], "volume", "i8", 0, &rows},   {objs[4], "units", "i8", 0, &rows},
-                      {objs[5], "price", "f8", 0, &rows},    {objs[6], "counts", "i8", 1, &counts_n},
-                      {objs[7], "values", "i8", 1, &values_n}, {objs[8], "prices", "f8", 1, &prices_n}};
+    Spec specs[10] = {{9, "seen", "u1", 1, &symbols},  {0, "sym", "i4", 0, &rows},
+                      {1, "side", "i1", 0, &rows},     {2, "session", "i1", 0, &rows},
+                      {3, "volume", "i8", 0, &rows},   {4, "units", "i8", 0, &rows},
+                      {5, "price", "f8", 0, &rows},    {6, "counts", "i8", 1, &counts_n},
+                      {7, "values", "i8", 1, &values_n}, {8, "prices", "f8", 1, &prices_n}};
     Py_buffer views[10];
     memset(views, 0, sizeof(views));
     PyObject *result = NULL;
-    if (get_all(specs, views, 10) < 0) goto done;
+    if (get_all(args, "add_totals", specs, views, 10) < 0) goto done;
     if (counts_n != symbols * COUNTS || values_n != symbols * VALUES * 2 ||
         prices_n != symbols * PRICES) {
         PyErr_Format(PyExc_ValueError, "add_totals: per-symbol arrays of %zd symbols expected",

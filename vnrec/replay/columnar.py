@@ -436,10 +436,15 @@ class ColumnarDay:
         # The polars frame only for what needs one (the others work on the arrays).
         needs_frame = self._keep_trades or self._candles is not None or bool(self._trade_sinks)
         classified = counted_rows.frame() if needs_frame else None
-        if self._keep_trades and classified is not None:
-            basis = self._basis_of(sym, seqs, price, vn30)
+        # Each counted trade's basis, for the kept trades and the alerts alike.
+        basis = (
+            self._basis_of(sym, seqs, price, vn30)
+            if self._keep_trades or self._alerts is not None
+            else None
+        )
+        if self._keep_trades and classified is not None and basis is not None:
             self._window_trades = self._with_basis(classified, trades, rows, basis)
-        if self._alerts is not None:
+        if self._alerts is not None and basis is not None:
             stamps = counted_rows.event_ts
             self._alert_trades = {
                 "seq": seqs,
@@ -452,7 +457,7 @@ class ColumnarDay:
                 "timed": stamps.is_not_null().to_numpy(),
                 "ceiling": _limit(trades, "ceiling")[rows],
                 "floor": _limit(trades, "floor")[rows],
-                "basis": self._basis_of(sym, seqs, price, vn30),
+                "basis": basis,
             }
         if self.window.bounded:
             kept = reported[rows]
