@@ -301,8 +301,12 @@ def test_a_connection_reset_while_backlogged_does_not_end_the_day() -> None:
         stream = _stream(server, first)
         assert first.wait_messages(1)
         assert _until(lambda: _backlogged(server))
-        raw = stream.connection._Connection__transport._ws.sock.sock
+        app = stream.connection._Connection__transport._ws
+        raw = app.sock.sock
         raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The client's thread waits on this socket's fd: told to stop before the fd is
+        # closed under it, it ends once its callback returns, instead of waiting forever.
+        app.keep_running = False
         raw.close()  # with a zero linger and unread data: a reset
         first.resume.set()
         assert _until(lambda: server.stats().connections[0].closed)
