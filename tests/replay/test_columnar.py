@@ -6,7 +6,9 @@ symbol or DataType, values too large for a float to hold exactly)."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
+import random
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -262,6 +264,71 @@ def test_nan_books_missing_symbols_and_data_types() -> None:
     assert [t.side for t in counted] == ["buy", "sell", "buy", "sell", "sell", "neutral"]
     assert counted[2].symbol is None
     assert counted[4].volume == 1_150 - 400
+
+
+def _foreign_and_index_rows(rng: random.Random, rows: int) -> list[tuple[str, dict[str, Any]]]:
+    """`R` and `MI` rows in seq order whose figures go up, down, missing or NaN, some without
+    a symbol, index id or event time: what the day-end results read."""
+    start = dt.datetime(2026, 3, 5, 2, 0, tzinfo=dt.UTC)  # 09:00 local
+    made: list[tuple[str, dict[str, Any]]] = []
+    for seq in range(1, rows + 1):
+        stamp = None if rng.random() < 0.05 else start + dt.timedelta(seconds=seq * 20)
+        if rng.random() < 0.3:
+            value = rng.choice([None, math.nan, -1.0, 0.0, 1_250.5, 1_300.25, 1_310.0])
+            row = {
+                "seq": seq,
+                "event_ts": stamp,
+                "index_id": rng.choice(["VN30", "VNINDEX", None]),
+                "index_value": value,
+                "prior_index_value": rng.choice([None, 1_240.0]),
+                "advances": rng.choice([None, 10, 12]),
+                "declines": rng.choice([None, 3]),
+            }
+            made.append(("index", row))
+            continue
+        row = {"seq": seq, "event_ts": stamp, "symbol": rng.choice(["VNM", "FPT", "AAA", None])}
+        for name in ("buy_vol", "sell_vol"):
+            row[name] = rng.choice([None, rng.randrange(0, 1_000)])
+        for name in ("buy_val", "sell_val"):
+            row[name] = rng.choice([None, math.nan, rng.randrange(0, 1_000) * 1_000.5])
+        row["total_room"], row["current_room"] = rng.choice([(None, None), (10**9, 5 * 10**8)])
+        made.append(("foreign", row))
+    return made
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_foreign_and_index_results_equal_the_per_event_trackers(seed: int) -> None:
+    """The latest foreign figures and index values, and the re-baselines, computed once at
+    the day's end from every window's rows, equal the per-event trackers' for every report
+    window, the day cut into windows at random."""
+    rng = random.Random(seed)
+    made = _foreign_and_index_rows(rng, 400)
+    for start, end in WINDOWS:
+        window = make_window(EDGE_DAY, start, end)
+        trackers = DayTrackers(EDGE_DAY, window=window)
+        reference = Pipeline(EDGE_DAY, day_trackers=trackers)
+        all_tables = {
+            name: _table(name, [row for kind, row in made if kind == name])
+            for name in ("foreign", "index")
+        }
+        for event in events_from_tables(all_tables):
+            reference.on_event(event)
+        columnar = ColumnarDay(EDGE_DAY, window=window)
+        cuts = sorted(rng.sample(range(1, len(made)), 7))
+        for low, high in itertools.pairwise([0, *cuts, len(made)]):
+            part = made[low:high]
+            columnar.feed(
+                {
+                    name: _table(name, rows)
+                    for name in ("foreign", "index")
+                    if (rows := [row for kind, row in part if kind == name])
+                }
+            )
+        result = reference.result()
+        assert to_json(columnar.foreign_rows()) == to_json(result.foreign)
+        assert to_json(columnar.index_rows()) == to_json(result.index)
+        assert columnar.rebaselined() == trackers.foreign.rebaselined()
+        assert columnar.rebaselined()  # the rows re-baseline some symbol
 
 
 def test_values_beyond_float_precision_are_exact() -> None:

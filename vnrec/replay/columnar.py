@@ -43,11 +43,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -56,7 +55,6 @@ from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
 from vnrec.replay._ordered import add_totals, book_before, previous_max
 from vnrec.replay.alerts import AlertsBook
-from vnrec.replay.candles import CandleBook, index_candles
 from vnrec.replay.convert import to_events
 from vnrec.results import advance_ratio, with_basis_extras
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
@@ -66,6 +64,11 @@ from vnrec.trackers.foreign import ForeignTracker
 from vnrec.trackers.index import IndexTracker
 from vnrec.trackers.trades import VALUE_SCALE
 from vnrec.trackers.window import WHOLE_DAY, ReportWindow
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from vnrec.replay.candles import CandleBook
 
 Ids = npt.NDArray[np.int32]
 SESSION_CODES = {"ATO": 1, "ATC": 2}  # every other session (or none) is continuous: 0
@@ -142,30 +145,6 @@ class WindowOrderError(VnrecError):
     """A window holds a seq not above every seq of the windows fed before it."""
 
 
-def _positive(column: str) -> pl.Expr:
-    """`column > 0` as Python compares: false for NaN (polars orders NaN above numbers)."""
-    return pl.col(column).is_not_nan() & (pl.col(column) > 0)
-
-
-def _window_expr(window: ReportWindow, column: str = "event_ts") -> pl.Expr:
-    if not window.bounded:
-        return pl.lit(True)
-    expr = pl.col(column).is_not_null()
-    if window.start_ts is not None:
-        expr &= pl.col(column) >= window.start_ts
-    if window.end_ts is not None:
-        expr &= pl.col(column) < window.end_ts
-    return expr.fill_null(False)
-
-
-def _before_end_expr(window: ReportWindow, column: str = "event_ts") -> pl.Expr:
-    if not window.bounded:
-        return pl.lit(True)
-    if window.end_ts is None:
-        return pl.col(column).is_not_null()
-    return (pl.col(column) < window.end_ts).fill_null(False)
-
-
 def _mapped(column: pa.ChunkedArray, lookup: Callable[[list[Any]], np.ndarray]) -> np.ndarray:
     """`lookup` applied to each distinct value of a text column, spread to every row.
 
@@ -190,14 +169,64 @@ def _numbers(column: pa.ChunkedArray, fill: float | int, dtype: Any) -> np.ndarr
     return np.asarray(column.to_numpy(), dtype=dtype)
 
 
-def _times(table: pa.Table) -> pl.Series:
+def _micros(table: pa.Table) -> pa.ChunkedArray:
     """`event_ts` as integer UTC microseconds, null where missing."""
     column = table.column("event_ts")
     if pa.types.is_timestamp(column.type):
         column = column.cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-    series = pl.from_arrow(column)
-    assert isinstance(series, pl.Series)
-    return series.alias("event_ts")
+    return column
+
+
+class _Stamps(NamedTuple):
+    """Event times in UTC microseconds (`value`, 0 where unknown) and which are known.
+
+    Numpy rather than a polars Series: each polars Series operation is a query of its own
+    (~0.7 ms), which at a few per window was a fifth of a replay's time."""
+
+    value: npt.NDArray[np.int64]
+    known: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def of(table: pa.Table) -> _Stamps:
+        column = _micros(table)
+        if not column.null_count:
+            return _Stamps(np.asarray(column.to_numpy(), np.int64), np.ones(len(column), np.bool_))
+        known = np.asarray(column.is_valid().to_numpy(), np.bool_)
+        return _Stamps(_numbers(column, 0, np.int64), known)
+
+    def take(self, rows: npt.NDArray[np.intp]) -> _Stamps:
+        return _Stamps(self.value[rows], self.known[rows])
+
+    def arrow(self) -> pa.Array:
+        """As integers, null where unknown."""
+        return pa.array(self.value, pa.int64(), mask=~self.known)
+
+    def series(self) -> pl.Series:
+        """As a polars Series named `event_ts`, null where unknown."""
+        import polars as pl
+
+        return pl.Series("event_ts", self.arrow(), pl.Int64)
+
+    def before_end(self, window: ReportWindow) -> npt.NDArray[np.bool_]:
+        """Which rows are part of the state as it stood at the window's end:
+        ReportWindow.before_end, row by row."""
+        if not window.bounded:
+            return np.ones(len(self.value), np.bool_)
+        if window.end_ts is None:
+            return self.known
+        return self.known & (self.value < window.end_ts)
+
+    def within(self, window: ReportWindow) -> npt.NDArray[np.bool_]:
+        """Which times are in the report window (an unknown time is in none but the whole
+        day's): ReportWindow.contains, row by row."""
+        if not window.bounded:
+            return np.ones(len(self.value), np.bool_)
+        inside = self.known.copy()
+        if window.start_ts is not None:
+            inside &= self.value >= window.start_ts
+        if window.end_ts is not None:
+            inside &= self.value < window.end_ts
+        return inside
 
 
 def _missing_column(table: pa.Table, name: str, arrow_type: pa.DataType) -> pa.ChunkedArray:
@@ -238,8 +267,6 @@ class ColumnarDay:
         self._calendar = calendar
         self._keep_series = keep_series
         self._trade_sinks = tuple(trade_sinks)
-        self._in_window = _window_expr(window)
-        self._before_end = _before_end_expr(window)
         # Symbol ids: index into `_names`; per-id state in arrays that grow with the ids.
         self._ids: dict[str | None, int] = {}
         self._names: list[str | None] = []
@@ -254,7 +281,11 @@ class ColumnarDay:
         self._vn30_value = math.nan
         self._keep_trades = keep_trades
         self._window_trades: pl.DataFrame | None = None
-        self._candles = CandleBook() if candles else None
+        self._candles: CandleBook | None = None
+        if candles:
+            from vnrec.replay.candles import CandleBook
+
+            self._candles = CandleBook()
         self._alerts = AlertsBook(day, _foreign_rows, calendar, alert_chunk) if alerts else None
         self._alert_trades: dict[str, np.ndarray] | None = None
         # The session totals are sums per symbol id; the foreign and index rows (a few
@@ -264,7 +295,7 @@ class ColumnarDay:
         self._unpriced = np.zeros(0, np.int64)
         # Per id, the day's counted volume (exact): int64 sums of it must not wrap.
         self._volume_sums = np.zeros(0, np.int64)
-        self._futures: list[pl.DataFrame] = []  # reported counted trades of VN30 futures
+        self._futures: list[_Futures] = []  # reported counted trades of VN30 futures
         self._contracts: set[int] = set()
         self._foreign: list[pa.Table] = []
         self._index: list[pa.Table] = []
@@ -301,9 +332,9 @@ class ColumnarDay:
         )
         return np.asarray(ids, np.int32)
 
-    def _names_of(self, ids: pl.Series) -> pa.Array:
+    def _names_of(self, ids: Ids) -> pa.Array:
         names = np.array(self._names, dtype=object)
-        return pa.array(names[ids.to_numpy()], pa.string())
+        return pa.array(names[ids], pa.string())
 
     # -- feeding ----------------------------------------------------------------------
 
@@ -415,8 +446,8 @@ class ColumnarDay:
         repeat = trade & (tv > 0) & (tv <= prev)
         volume = np.where(trade & ~repeat, last_vol, 0)
         volume = np.where(priced & snapshot & (tv > prev), tv - prev, volume)
-        times = _times(trades)
-        reported = self._reported(times)
+        times = _Stamps.of(trades)
+        reported = times.within(self.window)
         self._count_flags(ids, repeat & reported, ~priced & ~snapshot & (last_vol > 0) & reported)
         counted = volume > 0
         if not counted.any():
@@ -431,7 +462,7 @@ class ColumnarDay:
         sym, price, volume, session = ids[rows], price[rows], volume[rows], session[rows]
         side, bid1, ask1 = self._classify(seqs, price, session, books.take(rows))
         counted_rows = _Counted(
-            seqs, sym, price, volume, session, times.gather(rows), bid1, ask1, side
+            seqs, sym, price, volume, session, times.take(rows), bid1, ask1, side
         )
         # The polars frame only for what needs one (the others work on the arrays).
         needs_frame = self._keep_trades or self._candles is not None or bool(self._trade_sinks)
@@ -453,13 +484,15 @@ class ColumnarDay:
                 "volume": volume,
                 "side": side,
                 "session": session,
-                "event_ts": stamps.fill_null(0).to_numpy(),
-                "timed": stamps.is_not_null().to_numpy(),
+                "event_ts": stamps.value,
+                "timed": stamps.known,
                 "ceiling": _limit(trades, "ceiling")[rows],
                 "floor": _limit(trades, "floor")[rows],
                 "basis": basis,
             }
         if self.window.bounded:
+            import polars as pl
+
             kept = reported[rows]
             if not kept.any():
                 return
@@ -499,6 +532,8 @@ class ColumnarDay:
         basis: npt.NDArray[np.float64],
     ) -> pl.DataFrame:
         """The counted trades as `counted_trades()` gives them."""
+        import polars as pl
+
         wire_side = _missing_column(trades, "side", pa.string()).take(pa.array(rows))
         if pa.types.is_dictionary(wire_side.type):
             wire_side = wire_side.cast(pa.string())
@@ -519,13 +554,6 @@ class ColumnarDay:
             pl.Series("wire_side", wire_side, pl.String),
             pl.Series("basis", basis).fill_nan(None),
         )
-
-    def _reported(self, times: pl.Series) -> npt.NDArray[np.bool_]:
-        """Which rows' event time is in the report window."""
-        if not self.window.bounded:
-            return np.ones(len(times), np.bool_)
-        mask = times.to_frame().select(self._in_window.alias("in")).get_column("in")
-        return np.asarray(mask.to_numpy(), np.bool_)
 
     def _count_flags(
         self, ids: Ids, repeats: npt.NDArray[np.bool_], unpriced: npt.NDArray[np.bool_]
@@ -594,15 +622,11 @@ class ColumnarDay:
             rows = np.flatnonzero(future)
             self._contracts.update(np.unique(counted.sym[rows]).tolist())
             self._futures.append(
-                pl.DataFrame(
-                    {
-                        "seq": counted.seq[rows],
-                        "event_ts": counted.event_ts.gather(rows),
-                        "sym": counted.sym[rows],
-                        "price": counted.price[rows],
-                    }
+                _Futures(
+                    counted.seq[rows], counted.event_ts.take(rows), counted.sym[rows],
+                    counted.price[rows],
                 )
-            )
+            )  # fmt: skip
 
     def _basis_of(
         self,
@@ -648,7 +672,7 @@ class ColumnarDay:
                 .to_arrow()
                 .cast(pa.int64())
                 .cast(pa.timestamp("us", tz="UTC")),
-                "symbol": self._names_of(classified.get_column("sym")),
+                "symbol": self._names_of(classified.get_column("sym").to_numpy()),
                 "price": classified.get_column("price").to_arrow(),
                 "volume": classified.get_column("volume").to_arrow(),
                 "value": pa.array(value, pa.float64()),
@@ -783,10 +807,19 @@ class ColumnarDay:
 
     def index_candles(self, interval: str = "1m") -> list[dict[str, Any]]:
         """Candles of the index values > 0 in the report window (SPEC.md 7.4)."""
-        index = self._finish().index
-        if index is not None and self.window.bounded:
-            index = index.filter(self._in_window)
-        return index_candles(index, interval)
+        import polars as pl
+
+        from vnrec.replay.candles import index_candles
+
+        found = self._finish().index
+        if found is None:
+            return index_candles(None, interval)
+        index, stamps = found
+        rows = np.flatnonzero(stamps.within(self.window))
+        frame = pl.from_arrow(index.take(rows))
+        assert isinstance(frame, pl.DataFrame)
+        frame = frame.with_columns(pl.col("index_id").cast(pl.String), stamps.take(rows).series())
+        return index_candles(frame, interval)
 
     def summary(self) -> dict[str, list[dict[str, Any]]]:
         """The `stats`, `foreign`, `index` and `basis` lists of the replay result."""
@@ -803,15 +836,12 @@ class ColumnarDay:
         points = self._finish().basis_points
         return pa.table(
             {
-                "seq": points.get_column("seq").to_arrow().cast(pa.int64()),
-                "event_ts": points.get_column("event_ts")
-                .to_arrow()
-                .cast(pa.int64())
-                .cast(pa.timestamp("us", tz="UTC")),
-                "symbol": self._names_of(points.get_column("sym")),
-                "price": points.get_column("price").to_arrow().cast(pa.float64()),
-                "index_value": points.get_column("index_value").to_arrow().cast(pa.float64()),
-                "basis": points.get_column("basis").to_arrow().cast(pa.float64()),
+                "seq": pa.array(points.seq, pa.int64()),
+                "event_ts": points.event_ts.arrow().cast(pa.timestamp("us", tz="UTC")),
+                "symbol": self._names_of(points.sym),
+                "price": pa.array(points.price, pa.float64()),
+                "index_value": pa.array(points.index_value, pa.float64()),
+                "basis": pa.array(points.basis, pa.float64()),
             }
         )
 
@@ -846,86 +876,114 @@ class _Finished:
     """What is computed once from the whole day's foreign, index and futures rows."""
 
     def __init__(self, day: ColumnarDay) -> None:
-        self._day = day
-        names = day._names
-        foreign = self._frame(day._foreign, day)
-        index = self._frame(day._index, day)
         self.foreign_latest: dict[str, dict[str, Any]] = {}
         self.rebaselined: dict[str, int] = {}
+        foreign = _concatenated(day._foreign)
         if foreign is not None:
-            before_end = foreign.filter(day._before_end)
-            latest = before_end.unique("sym", keep="last", maintain_order=True)
-            for row in latest.iter_rows(named=True):
-                if names[row["sym"]] is not None:
-                    self.foreign_latest[names[row["sym"]]] = row
-            counts = {names[sym]: n for sym, n in _rebaselines(before_end).iter_rows()}
-            self.rebaselined = {s: counts[s] for s in sorted(c for c in counts if c is not None)}
+            self._foreign(day, foreign)
         self.index_latest: dict[str, dict[str, Any]] = {}
-        self.index: pl.DataFrame | None = None
-        vn30 = pl.DataFrame(schema={"seq": pl.Int64, "index_value": pl.Float64})
-        if index is not None and {"index_id", "index_value"} <= set(index.columns):
-            index = index.with_columns(pl.col("index_id").cast(pl.String))
-            self.index = index.select("seq", "index_id", "index_value", "event_ts")
-            usable = index.filter(
-                pl.col("index_id").is_not_null() & _positive("index_value").fill_null(False)
-            )
-            latest = usable.filter(day._before_end).unique(
-                "index_id", keep="last", maintain_order=True
-            )
-            self.index_latest = {row["index_id"]: row for row in latest.iter_rows(named=True)}
-            vn30 = usable.filter(pl.col("index_id") == VN30).select(
-                pl.col("seq").cast(pl.Int64), pl.col("index_value").cast(pl.Float64)
-            )
-        self.basis_points = self._basis(day, vn30)
-        self.basis_summary: dict[int, dict[str, Any]] = {}
-        if self.basis_points.height:
-            summary = self.basis_points.group_by("sym", maintain_order=True).agg(
-                points=pl.len(),
-                min_basis=pl.col("basis").min(),
-                max_basis=pl.col("basis").max(),
-                last_price=pl.col("price").last(),
-                last_index=pl.col("index_value").last(),
-                last_basis=pl.col("basis").last(),
-            )
-            self.basis_summary = {row["sym"]: row for row in summary.iter_rows(named=True)}
+        self.index: tuple[pa.Table, _Stamps] | None = None  # seq, index_id, index_value
+        vn30_seq, vn30_value = np.zeros(0, np.int64), np.zeros(0, np.float64)
+        index = _concatenated(day._index)
+        if index is not None and {"index_id", "index_value"} <= set(index.schema.names):
+            stamps = _Stamps.of(index)
+            self.index = index.select(["seq", "index_id", "index_value"]), stamps
+            index_ids = index.column("index_id")
+            value = _floats(index.column("index_value"))
+            usable = np.asarray(index_ids.is_valid().to_numpy(), np.bool_) & (value > 0)
+            rows = np.flatnonzero(usable & stamps.before_end(day.window))
+            keys = _codes(index_ids)
+            latest = index.take(rows[_last_of_each(keys[rows])]).drop_columns(["event_ts"])
+            self.index_latest = {row["index_id"]: row for row in latest.to_pylist()}
+            is_vn30 = _mapped(index_ids, lambda ids: np.array([*(i == VN30 for i in ids), False]))
+            vn30 = np.flatnonzero(usable & is_vn30)
+            vn30_seq = np.asarray(index.column("seq").to_numpy(), np.int64)[vn30]
+            vn30_value = value[vn30]
+        self.basis_points = _basis_points(day, vn30_seq, vn30_value)
+        self.basis_summary = self.basis_points.summary()
 
-    @staticmethod
-    def _frame(tables: list[pa.Table], day: ColumnarDay) -> pl.DataFrame | None:
-        if not tables:
-            return None
-        # Parquet windows carry text as dictionaries, a recorder's micro-batches as plain
-        # strings: one type before concatenating.
-        table = pa.concat_tables([_plain_text(t) for t in tables], promote_options="permissive")
-        tables[:] = [table]  # asked again after more windows (a live view): concatenated once
-        frame = pl.from_arrow(table.drop_columns(["event_ts"]))
-        assert isinstance(frame, pl.DataFrame)
-        extra = [_times(table)]
-        if "symbol" in table.schema.names:
-            extra.append(pl.Series("sym", day._symbol_ids(table)))
-        return frame.with_columns(extra)
+    def _foreign(self, day: ColumnarDay, foreign: pa.Table) -> None:
+        names = day._names
+        stamps = _Stamps.of(foreign)
+        rows = np.flatnonzero(stamps.before_end(day.window))
+        syms = day._symbol_ids(foreign)[rows]
+        latest = _last_of_each(syms)
+        for sym, row in zip(
+            syms[latest].tolist(),
+            foreign.take(rows[latest]).drop_columns(["event_ts"]).to_pylist(),
+            strict=True,
+        ):
+            if names[sym] is not None:
+                self.foreign_latest[names[sym]] = row
+        figures = [
+            _floats(foreign.column(name))[rows]
+            for name in FOREIGN_FIGURES
+            if name in foreign.schema.names
+        ]
+        named: dict[str, int] = {}
+        for sym, count in _rebaselines(syms, figures).items():
+            symbol = names[sym]
+            if symbol is not None:
+                named[symbol] = count
+        self.rebaselined = {symbol: named[symbol] for symbol in sorted(named)}
 
-    @staticmethod
-    def _basis(day: ColumnarDay, vn30: pl.DataFrame) -> pl.DataFrame:
-        empty = pl.DataFrame(
-            schema={
-                "seq": pl.Int64,
-                "event_ts": pl.Int64,
-                "sym": pl.Int32,
-                "price": pl.Float64,
-                "index_value": pl.Float64,
-                "basis": pl.Float64,
+
+class _BasisPoints(NamedTuple):
+    """The reported trades of VN30 futures with a VN30 value before them, in seq order."""
+
+    seq: npt.NDArray[np.int64]
+    event_ts: _Stamps
+    sym: Ids
+    price: npt.NDArray[np.float64]
+    index_value: npt.NDArray[np.float64]
+    basis: npt.NDArray[np.float64]
+
+    def summary(self) -> dict[int, dict[str, Any]]:
+        """Per contract id: its points, lowest and highest basis, and its last point."""
+        found: dict[int, dict[str, Any]] = {}
+        for sym in dict.fromkeys(self.sym.tolist()):  # in order of first point
+            mine = np.flatnonzero(self.sym == sym)
+            last = int(mine[-1])
+            found[sym] = {
+                "points": len(mine),
+                "min_basis": float(self.basis[mine].min()),
+                "max_basis": float(self.basis[mine].max()),
+                "last_price": float(self.price[last]),
+                "last_index": float(self.index_value[last]),
+                "last_basis": float(self.basis[last]),
             }
+        return found
+
+
+def _basis_points(
+    day: ColumnarDay, vn30_seq: npt.NDArray[np.int64], vn30_value: npt.NDArray[np.float64]
+) -> _BasisPoints:
+    """Each reported futures trade with the latest VN30 value at or before its seq (an as-of
+    join on seq); trades before the day's first VN30 value have no point."""
+    if len(day._futures) > 1:
+        day._futures[:] = [_Futures.concat(day._futures)]
+    futures = (
+        day._futures[0]
+        if day._futures
+        else _Futures(
+            np.zeros(0, np.int64),
+            _Stamps(np.zeros(0, np.int64), np.zeros(0, np.bool_)),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float64),
         )
-        if not day._futures or vn30.height == 0:
-            return empty
-        if len(day._futures) > 1:
-            day._futures[:] = [pl.concat(day._futures)]
-        return (
-            day._futures[0]
-            .join_asof(vn30, on="seq", strategy="backward", check_sortedness=False)
-            .filter(pl.col("index_value").is_not_null())
-            .with_columns(basis=pl.col("price") - pl.col("index_value"))
-        )
+    )
+    before = np.searchsorted(vn30_seq, futures.seq, side="right") - 1
+    rows = np.flatnonzero(before >= 0)
+    index_value = vn30_value[before[rows]]
+    price = futures.price[rows]
+    return _BasisPoints(
+        futures.seq[rows],
+        futures.event_ts.take(rows),
+        futures.sym[rows],
+        price,
+        index_value,
+        price - index_value,
+    )
 
 
 class _Counted(NamedTuple):
@@ -937,7 +995,7 @@ class _Counted(NamedTuple):
     price: npt.NDArray[np.float64]
     volume: npt.NDArray[np.int64]
     session: npt.NDArray[np.int8]
-    event_ts: pl.Series
+    event_ts: _Stamps
     bid1: npt.NDArray[np.float64]
     ask1: npt.NDArray[np.float64]
     side: npt.NDArray[np.int8]
@@ -949,7 +1007,7 @@ class _Counted(NamedTuple):
             self.price[rows],
             self.volume[rows],
             self.session[rows],
-            self.event_ts.gather(rows),
+            self.event_ts.take(rows),
             self.bid1[rows],
             self.ask1[rows],
             self.side[rows],
@@ -958,6 +1016,8 @@ class _Counted(NamedTuple):
     def frame(self) -> pl.DataFrame:
         """As the candles, `counted_trades()` and the trade sinks read them, with exact
         value units."""
+        import polars as pl
+
         return pl.DataFrame(
             {
                 "seq": self.seq,
@@ -965,7 +1025,7 @@ class _Counted(NamedTuple):
                 "price": self.price,
                 "volume": self.volume,
                 "session": self.session,
-                "event_ts": self.event_ts,
+                "event_ts": self.event_ts.series(),
                 "bid1": self.bid1,
                 "ask1": self.ask1,
                 "side": self.side,
@@ -975,6 +1035,27 @@ class _Counted(NamedTuple):
 
 _COUNTS = ("trades", *_VOLUME_SUMS, *_PHASE_SUMS)
 _PRICES = ("open", "high", "low", "close")
+
+
+class _Futures(NamedTuple):
+    """Counted trades of VN30 futures contracts, for the basis."""
+
+    seq: npt.NDArray[np.int64]
+    event_ts: _Stamps
+    sym: Ids
+    price: npt.NDArray[np.float64]
+
+    @staticmethod
+    def concat(parts: Sequence[_Futures]) -> _Futures:
+        return _Futures(
+            np.concatenate([p.seq for p in parts]),
+            _Stamps(
+                np.concatenate([p.event_ts.value for p in parts]),
+                np.concatenate([p.event_ts.known for p in parts]),
+            ),
+            np.concatenate([p.sym for p in parts]),
+            np.concatenate([p.price for p in parts]),
+        )
 
 
 class _SessionTotals:
@@ -1037,6 +1118,8 @@ def _units(price: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
 def _value_units(price: npt.NDArray[np.float64], volume: npt.NDArray[np.int64]) -> pl.Series:
     """price x volume in exact integer units of 1 / VALUE_SCALE, the price rounded half up
     to a unit as the per-event trackers do (`int(price * 10000 + 0.5)`)."""
+    import polars as pl
+
     units = _units(price)
     if len(units) and int(units.max()) * int(volume.max()) >= 1 << 63:
         exact = [int(u) * int(v) for u, v in zip(units.tolist(), volume.tolist(), strict=True)]
@@ -1058,7 +1141,7 @@ def _foreign_rows(
         return []
     columns = [
         table.column("seq").to_pylist(),
-        _times(table).to_list(),
+        _micros(table).to_pylist(),
         _plain_text(table.select(["symbol"])).column(0).to_pylist()
         if "symbol" in table.schema.names
         else [None] * table.num_rows,
@@ -1074,6 +1157,8 @@ def _foreign_rows(
 
 def _unit_values(units: pl.Series) -> npt.NDArray[np.float64]:
     """Exact value units as the nearest floats."""
+    import polars as pl
+
     if units.max() >= EXACT_FLOAT_UNITS:  # type: ignore[operator]
         return np.array([u / VALUE_SCALE for u in units.to_list()], np.float64)
     # numpy divides exactly rounded; polars may multiply by the reciprocal instead.
@@ -1098,26 +1183,60 @@ def _grown(counts: npt.NDArray[np.int64], size: int) -> npt.NDArray[np.int64]:
     return np.concatenate([counts, np.zeros(size - len(counts), np.int64)])
 
 
-def _rebaselines(frame: pl.DataFrame) -> pl.DataFrame:
-    """Per symbol, the messages with a figure below the symbol's last known value of it (0
-    before any): vnrec.trackers.foreign."""
-    known = {}
-    for name in FOREIGN_FIGURES:
-        if name not in frame.columns:
-            continue
-        value = pl.col(name).cast(pl.Float64)
-        known[name] = pl.when(value.is_not_null() & value.is_not_nan()).then(value)
-    figures = frame.select("sym", **known)
-    down = pl.any_horizontal(
-        pl.lit(False),
-        *(
-            (pl.col(n) < pl.col(n).forward_fill().shift(1).over("sym").fill_null(0.0)).fill_null(
-                False
-            )
-            for n in known
-        ),
-    )
-    return figures.filter(down).group_by("sym", maintain_order=True).agg(rebaselines=pl.len())
+def _rebaselines(syms: Ids, figures: Sequence[npt.NDArray[np.float64]]) -> dict[int, int]:
+    """Per symbol id, the messages with a figure below the symbol's last known value of that
+    figure (0 before any; NaN: not known), as vnrec.trackers.foreign counts them."""
+    order = np.argsort(syms, kind="stable")  # each symbol's rows together, in seq order
+    grouped = syms[order]
+    positions = np.arange(len(grouped))
+    first = np.ones(len(grouped), np.bool_)
+    first[1:] = grouped[1:] != grouped[:-1]
+    group_start = np.maximum.accumulate(np.where(first, positions, 0))
+    down = np.zeros(len(grouped), np.bool_)
+    for figure in figures:
+        values = figure[order]
+        known = ~np.isnan(values)
+        last_known = np.maximum.accumulate(np.where(known, positions, -1))
+        before = np.concatenate([[-1], last_known[:-1]])  # the last known row before each
+        before = np.where(before >= group_start, before, -1)  # ... of the same symbol
+        previous = np.where(before >= 0, values[np.maximum(before, 0)], 0.0)
+        down |= known & (values < previous)
+    ids, counts = np.unique(grouped[down], return_counts=True)
+    return dict(zip(ids.tolist(), counts.tolist(), strict=True))
+
+
+def _last_of_each(keys: npt.NDArray[Any]) -> npt.NDArray[np.intp]:
+    """The position of each distinct key's last row."""
+    _, first_from_end = np.unique(keys[::-1], return_index=True)
+    last: npt.NDArray[np.intp] = len(keys) - 1 - first_from_end
+    return last
+
+
+def _codes(column: pa.ChunkedArray) -> npt.NDArray[np.int64]:
+    """A code per row of a text column, the same for the same text in every chunk (each
+    chunk has a dictionary of its own); null has a code of its own."""
+    codes: dict[str | None, int] = {}
+
+    def lookup(values: list[Any]) -> npt.NDArray[np.int64]:
+        return np.array([codes.setdefault(v, len(codes)) for v in [*values, None]], np.int64)
+
+    return _mapped(column, lookup)
+
+
+def _floats(column: pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    """A numeric column as floats, NaN where missing (an integer past 2**53 rounds)."""
+    return _numbers(pc.cast(column, pa.float64(), safe=False), np.nan, np.float64)
+
+
+def _concatenated(tables: list[pa.Table]) -> pa.Table | None:
+    """The tables as one, with plain text: Parquet windows carry text as dictionaries, a
+    recorder's micro-batches as plain strings. Kept concatenated for the next ask (a live
+    view asks after more windows)."""
+    if not tables:
+        return None
+    table = pa.concat_tables([_plain_text(t) for t in tables], promote_options="permissive")
+    tables[:] = [table]
+    return table
 
 
 def _net(buy: Any, sell: Any) -> Any:

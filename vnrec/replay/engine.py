@@ -9,13 +9,13 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
 from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay, TradesSink
-from vnrec.replay.feed import TrackerFeed
 from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.pacing import Clock, Pacer, Sleep
 from vnrec.replay.pipeline import ReplayResult, paused_gc
@@ -24,6 +24,9 @@ from vnrec.replay.windows import read_ahead, seq_windows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.gaps import recording_gaps
 from vnrec.storage.layout import Layout
+
+if TYPE_CHECKING:
+    from vnrec.replay.feed import TrackerFeed
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +102,12 @@ def replay(
     window = make_window(the_day, start, end)
     warn_if_unlisted(the_day.year)
     gaps = recording_gaps(state)
-    user = TrackerFeed(the_day, trackers, gaps=gaps, book_levels=book_levels) if trackers else None
+    user = None
+    if trackers:
+        # The per-event path (and the polars it uses) is loaded only for user trackers.
+        from vnrec.replay.feed import TrackerFeed
+
+        user = TrackerFeed(the_day, trackers, gaps=gaps, book_levels=book_levels)
     engine = ColumnarDay(
         the_day,
         calendar=calendar_for(layout.root),
