@@ -620,7 +620,8 @@ class ColumnarDay:
         future = self._vn30_future[counted.sym]
         if future.any():
             rows = np.flatnonzero(future)
-            self._contracts.update(np.unique(counted.sym[rows]).tolist())
+            # Not np.unique: numpy 2 imports numpy.ma (~20 ms) on its first plain call.
+            self._contracts.update(counted.sym[rows].tolist())
             self._futures.append(
                 _Futures(
                     counted.seq[rows], counted.event_ts.take(rows), counted.sym[rows],
