@@ -21,18 +21,24 @@ becomes a column operation:
 
   both are one loop over the rows in seq order (vnrec.replay._ordered), which as column
   operations meant a sort and a search per window;
-- session stats: a group-by of the reported trades; values are exact integers of 1e-4 price
-  units (Int128), divided once at the end in Python so that each float is the one nearest
-  the exact sum, as in the per-event trackers;
-- basis: an as-of join of the reported futures trades to the VN30 values on seq;
+- session stats: sums per symbol of the reported trades, in the same kind of loop; values
+  are exact 128-bit integers of 1e-4 price units, divided once at the end in Python so that
+  each float is the one nearest the exact sum, as in the per-event trackers;
+- basis: an as-of search of the reported futures trades in the VN30 values on seq;
 - foreign and index: the latest row per symbol / index before the report window's end;
-  a foreign re-baseline is a figure below the last known value of that figure.
+  a foreign re-baseline is a figure below the last known value of that figure (numpy over
+  the day's rows, once).
 
 Symbols are small integer ids (text is read from Parquet as dictionaries, and each distinct
 symbol is looked up once per batch), so grouping and joining never compare strings; a
 missing symbol has an id of its own, as `None` is a key of its own in the per-event
-trackers. polars orders NaN above every number, while Python's and numpy's comparisons with
-NaN are false: every polars comparison that may meet a NaN excludes it explicitly.
+trackers.
+
+polars is imported only where a frame of counted trades is built (candles, kept trades,
+trade sinks): a replay without them does not load it, and makes no polars call per window
+(each is a query of its own, ~0.7 ms). Where polars compares, it orders NaN above every
+number, while Python's and numpy's comparisons with NaN are false: a polars comparison
+that may meet a NaN excludes it explicitly.
 
 The intraday foreign flow and index series (`--out`) come from the per-event trackers, fed
 the day's foreign and index rows when `series()` is asked for.
