@@ -37,7 +37,7 @@ PROGRAM = textwrap.dedent(
     def other() -> None:
         pass
 
-    main.build_app = lambda: app
+    main.build_app = lambda command=None: app
     sys.argv = ["vnrec", *sys.argv[2:]]
     main.main()
     """

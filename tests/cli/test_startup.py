@@ -31,6 +31,56 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
     assert done.stdout.strip() == ""
 
 
+def test_each_command_is_registered_by_the_module_the_map_names() -> None:
+    """A command run alone registers only its module (main.COMMANDS): the map names every
+    command of every module, and each command alone builds to the same command."""
+    registered: dict[str, str] = {}
+    for module in main.COMMAND_MODULES:
+        app = typer.Typer()
+
+        @app.callback()
+        def _root() -> None:
+            pass
+
+        __import__(module, fromlist=["register"]).register(app)
+        for name in typer.main.get_group(app).commands:
+            registered[name] = module
+    assert registered == main.COMMANDS
+    everything = typer.main.get_group(main.build_app()).commands
+    for name, module in registered.items():
+        alone = typer.main.get_group(main.build_app(name)).commands
+        assert sorted(alone) == sorted(n for n, m in registered.items() if m == module)
+        assert [p.name for p in alone[name].params] == [p.name for p in everything[name].params]
+
+
+@pytest.mark.parametrize(
+    ("args", "command"),
+    [
+        (["replay", "--date", "2026-02-06"], "replay"),
+        (["-v", "stats"], "stats"),
+        (["--verbose", "replay", "--help"], "replay"),
+        (["--help"], None),
+        ([], None),
+        (["replya"], "replya"),
+    ],
+)
+def test_the_invoked_command_is_the_first_argument_not_an_option(
+    args: list[str], command: str | None
+) -> None:
+    assert main.invoked_command(args) == command
+
+
+def test_an_unknown_command_is_refused_with_every_command_built() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", "replya"],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "replya" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
 def test_help_lists_every_command() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "vnrec.cli.main", "--help"],
@@ -57,7 +107,7 @@ def test_an_unexpected_error_is_one_line(
     def other() -> None:
         """A second command, so that `boom` is a subcommand as in vnrec."""
 
-    monkeypatch.setattr(main, "build_app", lambda: app)
+    monkeypatch.setattr(main, "build_app", lambda command=None: app)
     monkeypatch.setattr(sys, "argv", ["vnrec", "boom"])
     with pytest.raises(SystemExit) as exit_info:
         main.run()

@@ -12,6 +12,7 @@ import os
 import re
 import sys
 import threading
+from collections.abc import Sequence
 from typing import NoReturn
 
 import typer
@@ -35,11 +36,37 @@ COMMAND_MODULES = (
     "vnrec.cli.cmd_demo",
 )
 
+# The module of each command, so that running one imports and registers that module only:
+# importing every module and building every command's parameters was ~0.05 s of each
+# command's start. `vnrec`, `vnrec --help` and an unknown name build them all.
+# tests/cli/test_startup.py checks this against what each module registers.
+COMMANDS = {
+    **dict.fromkeys(("import", "compact", "ls", "recover"), "vnrec.cli.cmd_storage"),
+    "record": "vnrec.cli.cmd_record",
+    "replay": "vnrec.cli.cmd_replay",
+    **dict.fromkeys(
+        ("alerts", "basis", "candles", "foreign", "query", "stats", "verify"),
+        "vnrec.cli.cmd_analytics",
+    ),
+    "serve": "vnrec.cli.cmd_serve",
+    "push": "vnrec.cli.cmd_push",
+    "calendar": "vnrec.cli.cmd_calendar",
+    "emulator": "vnrec.cli.cmd_emulator",
+    "demo": "vnrec.cli.cmd_demo",
+}
+
 log = logging.getLogger("vnrec")
 QUIET_LIBRARIES = ("botocore", "boto3", "s3transfer", "distributed")
 
 
-def build_app() -> typer.Typer:
+def invoked_command(args: Sequence[str]) -> str | None:
+    """The command an argument list names: its first argument that is not an option (the
+    app's own option, `--verbose`/`-v`, takes no value)."""
+    return next((arg for arg in args if not arg.startswith("-")), None)
+
+
+def build_app(command: str | None = None) -> typer.Typer:
+    """The CLI; with the name of a command, only that command's module is registered."""
     app = typer.Typer(
         name="vnrec",
         help="Record, replay and query SSI FastConnect market data (HOSE, HNX, UPCOM, VN30F).",
@@ -64,7 +91,8 @@ def build_app() -> typer.Typer:
             for name in QUIET_LIBRARIES:
                 logging.getLogger(name).setLevel(logging.WARNING)
 
-    for name in COMMAND_MODULES:
+    module = COMMANDS.get(command) if command is not None else None
+    for name in (module,) if module is not None else COMMAND_MODULES:
         importlib.import_module(name).register(app)
     return app
 
@@ -110,7 +138,7 @@ def run() -> None:
     os.environ.setdefault(*BLAS_THREADS)
     install_interrupts()
     try:
-        app = build_app()  # imports: an interrupt here is one line too
+        app = build_app(invoked_command(sys.argv[1:]))  # an interrupt here is one line too
         if sys.stdout is None:  # started with its descriptor closed (`>&-`)
             raise VnrecError("standard output is closed; redirect it (> FILE or > /dev/null)")
         try:
