@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 STOP_TIMEOUT_S = 120.0
@@ -20,3 +22,18 @@ def reap(proc: subprocess.Popen[Any]) -> None:
     if proc.poll() is None:
         proc.kill()
         proc.wait()
+
+
+def vnrec(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`vnrec ARGS` run as a user runs it, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "vnrec.cli.main", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )

@@ -6,24 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from tests.analytics.market import edge_case_day
+from tests.processes import vnrec
 from vnrec.calendar import listed_futures
 from vnrec.storage.basis_cache import DIGEST_KEY, basis_cache_path, fresh_basis_cache
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
 
 DAYS = (dt.date(2026, 3, 4), dt.date(2026, 3, 5), dt.date(2026, 3, 6))
-
-
-def vnrec(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args], check=False, capture_output=True, text=True
-    )
 
 
 def _history(root: Path) -> Layout:

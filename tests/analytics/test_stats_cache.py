@@ -13,17 +13,12 @@ from pathlib import Path
 import orjson
 
 from tests.analytics.market import edge_case_day
+from tests.processes import vnrec
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
 from vnrec.storage.stats_cache import stats_cache_path
 
 DAY = dt.date(2026, 3, 5)
-
-
-def vnrec(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args], check=False, capture_output=True, text=True
-    )
 
 
 def _stats(root: Path, *extra: str) -> bytes:

@@ -4,12 +4,11 @@ them, so a closure announced late changes the futures' expiry everywhere at once
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 
+from tests.processes import vnrec
 from vnrec import testing as f
 from vnrec.analytics import connect
 from vnrec.analytics.reports import basis_contracts
@@ -19,15 +18,6 @@ from vnrec.storage.layout import Layout
 
 DAY = dt.date(2026, 11, 19)  # third Thursday: the November contract's last trading day
 WIRE = "19/11/2026"
-
-
-def vnrec(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
 
 
 def _fronts(root: Path) -> tuple[list[str], list[str]]:

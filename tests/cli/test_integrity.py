@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from tests.processes import interrupt, reap
+from tests.processes import interrupt, reap, vnrec
 from vnrec import testing as f
 from vnrec.emulator.auth import Credentials
 from vnrec.emulator.config import EmulatorConfig, Pacing
@@ -35,17 +35,6 @@ DAY = dt.date(2026, 2, 6)
 WIRE_DAY = "06/02/2026"
 CONSUMER_ID = "vnrec-test-consumer"
 SECRET = "s3cr3t-Consumer-Key-0123456789"
-
-
-def vnrec(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-        check=False,
-    )
 
 
 def _record_command(root: Path, *extra: str) -> list[str]:

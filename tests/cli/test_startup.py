@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import typer
 
+from tests.processes import vnrec
 from vnrec.cli import main, memory
 
 HEAVY = (
@@ -71,23 +72,13 @@ def test_the_invoked_command_is_the_first_argument_not_an_option(
 
 
 def test_an_unknown_command_is_refused_with_every_command_built() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", "replya"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    done = vnrec("replya")
     assert done.returncode == 1
     assert "replya" in done.stderr and len(done.stderr.strip().splitlines()) == 1
 
 
 def test_help_lists_every_command() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", "--help"],
-        check=False,
-        capture_output=True,
-        text=True,
-    )
+    done = vnrec("--help")
     assert done.returncode == 0
     for command in ("import", "record", "replay", "stats", "basis", "query", "verify", "serve"):
         assert command in done.stdout

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 
+from tests.processes import vnrec
 from vnrec import testing as f
 from vnrec.storage.layout import Layout
 
@@ -21,16 +22,6 @@ FIXTURE_LINES = [
     f.trade("MWG", 71500.0, 800.0, 800.0, time="09:20:03"),
     f.foreign("MWG", 100.0, 0.0, 7150000.0, 0.0, time="09:21:00"),
 ]
-
-
-def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        check=False,
-    )
 
 
 def test_help_lists_every_command_with_one_line_of_help() -> None:

@@ -9,7 +9,6 @@ import datetime as dt
 import os
 import socket
 import subprocess
-import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from tests import processes
 from tests.analytics.market import edge_case_day
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
@@ -108,14 +108,8 @@ def scheduler() -> Iterator[str]:
 
 
 def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    return processes.vnrec(
+        *args, cwd=cwd, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     )
 
 

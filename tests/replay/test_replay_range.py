@@ -18,6 +18,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
+from tests import processes
 from tests.analytics.market import edge_case_day
 from vnrec.storage.importer import import_envelopes
 from vnrec.storage.layout import Layout
@@ -113,15 +114,7 @@ ENV = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
 
 
 def vnrec(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=cwd,
-        env=ENV,
-    )
+    return processes.vnrec(*args, cwd=cwd, env=ENV)
 
 
 def _range(root: Path, *extra: str) -> list[str]:

@@ -225,14 +225,10 @@ class _Stamps(NamedTuple):
     def within(self, window: ReportWindow) -> npt.NDArray[np.bool_]:
         """Which times are in the report window (an unknown time is in none but the whole
         day's): ReportWindow.contains, row by row."""
-        if not window.bounded:
-            return np.ones(len(self.value), np.bool_)
-        inside = self.known.copy()
-        if window.start_ts is not None:
-            inside &= self.value >= window.start_ts
-        if window.end_ts is not None:
-            inside &= self.value < window.end_ts
-        return inside
+        inside = self.before_end(window)
+        if window.start_ts is None:
+            return inside
+        return inside & (self.value >= window.start_ts)
 
 
 def _missing_column(table: pa.Table, name: str, arrow_type: pa.DataType) -> pa.ChunkedArray:
