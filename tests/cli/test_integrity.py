@@ -327,27 +327,31 @@ def test_a_second_recorder_leaves_a_connecting_first_one_alone(tmp_path: Path) -
     """The first recorder has no day open yet (it is still trying to connect): the second
     one is refused all the same, and the first's connection log survives to its stop."""
     root = tmp_path / "data"
+    # Bound and never listening, for the whole test: connections are refused, and no other
+    # process (a parallel test's server) can take the port meanwhile.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/"
-    env = {
-        **os.environ,
-        "SSI_CONSUMER_ID": CONSUMER_ID,
-        "SSI_CONSUMER_SECRET": SECRET,
-        "SSI_URL": closed,
-        "SSI_STREAM_URL": closed,
-    }
-    log = tmp_path / "first.log"
-    with open(log, "wb") as stderr:
-        first = subprocess.Popen(_record_command(root, "--duration", "120"), env=env, stderr=stderr)
-    try:
-        pending = root / "connections" / "pending"
-        _wait(lambda: b"connect_failed" in log.read_bytes(), first, "a failed connect")
-        assert len(list(pending.iterdir())) == 1
-        _second_is_refused(root, env)
-        interrupt(first)
-    finally:
-        reap(first)
+        env = {
+            **os.environ,
+            "SSI_CONSUMER_ID": CONSUMER_ID,
+            "SSI_CONSUMER_SECRET": SECRET,
+            "SSI_URL": closed,
+            "SSI_STREAM_URL": closed,
+        }
+        log = tmp_path / "first.log"
+        with open(log, "wb") as stderr:
+            first = subprocess.Popen(
+                _record_command(root, "--duration", "120"), env=env, stderr=stderr
+            )
+        try:
+            pending = root / "connections" / "pending"
+            _wait(lambda: b"connect_failed" in log.read_bytes(), first, "a failed connect")
+            assert len(list(pending.iterdir())) == 1
+            _second_is_refused(root, env)
+            interrupt(first)
+        finally:
+            reap(first)
     assert b"Traceback" not in log.read_bytes(), log.read_text()[-2000:]
     (day_dir,) = (root / "connections").glob("date=*")
     events = _connection_events(root, dt.date.fromisoformat(day_dir.name[5:]))

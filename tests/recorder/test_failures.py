@@ -155,25 +155,27 @@ def test_a_stream_that_never_opens_exits_1(tmp_path: Path) -> None:
     nothing because it never connected, and exits 1."""
     import socket
 
+    # Bound and never listening, for the whole run: connections are refused, and no other
+    # process (a parallel test's server) can take the port meanwhile.
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{probe.getsockname()[1]}/"
-    env = {
-        **os.environ,
-        "SSI_CONSUMER_ID": "consumer",
-        "SSI_CONSUMER_SECRET": "secret-of-the-consumer",
-        "SSI_URL": closed,
-        "SSI_STREAM_URL": closed,
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "vnrec.cli.main", "record", "--force", "--duration", "2",
-         "--data", str(tmp_path / "data")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )  # fmt: skip
+        env = {
+            **os.environ,
+            "SSI_CONSUMER_ID": "consumer",
+            "SSI_CONSUMER_SECRET": "secret-of-the-consumer",
+            "SSI_URL": closed,
+            "SSI_STREAM_URL": closed,
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "vnrec.cli.main", "record", "--force", "--duration", "2",
+             "--data", str(tmp_path / "data")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("vnrec: error: recorded nothing: the stream was never open (last:")

@@ -72,6 +72,23 @@ def _ready(endpoint: str) -> bool:
     return True
 
 
+def _started(proc: subprocess.Popen[bytes], endpoint: str, log: Path, *, last: bool) -> bool:
+    """True once the server answers; False if it exited because a port was taken."""
+    deadline = time.monotonic() + 120
+    while not _ready(endpoint):
+        if proc.poll() is not None:
+            text = log.read_text(errors="replace")
+            taken = "Port allocation failed" in text or "address already in use" in text
+            assert taken and not last, text[-3000:]
+            return False
+        if time.monotonic() >= deadline:
+            proc.kill()
+            proc.wait()
+            raise AssertionError("the S3 server did not start in 120 s")
+        time.sleep(0.2)
+    return True
+
+
 @contextmanager
 def seaweed(directory: Path) -> Iterator[S3Server]:
     beside = Path(sys.executable).parent / "weed"  # the venv's, on PATH or not
@@ -85,22 +102,22 @@ def seaweed(directory: Path) -> Iterator[S3Server]:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }
     config.write_text(json.dumps({"identities": [identity]}))
-    ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
-    argv = [
-        weed, "mini", f"-dir={directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-s3.config={config}", f"-bucket={BUCKET}", "-admin.ui=false", "-webdav=false",
-        *(f"-{name}={port}" for name, port in ports.items()),
-    ]  # fmt: skip
     (directory / "data").mkdir(exist_ok=True)
-    with open(directory / "weed.log", "wb") as log:
-        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+    # The ports are free when chosen, not reserved: another process may take one before weed
+    # binds it (a parallel test's server). Weed then exits at once, and is started again.
+    for attempt in range(1, 4):
+        ports = dict(zip(PORTS, _free_ports(len(PORTS)), strict=True))
+        argv = [
+            weed, "mini", f"-dir={directory / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-s3.config={config}", f"-bucket={BUCKET}", "-admin.ui=false", "-webdav=false",
+            *(f"-{name}={port}" for name, port in ports.items()),
+        ]  # fmt: skip
+        with open(directory / "weed.log", "wb") as log:
+            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
+        endpoint = f"http://127.0.0.1:{ports['s3.port']}"
+        if _started(proc, endpoint, directory / "weed.log", last=attempt == 3):
+            break
     try:
-        deadline = time.monotonic() + 120
-        while not _ready(endpoint):
-            assert proc.poll() is None, (directory / "weed.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the S3 server did not start in 120 s"
-            time.sleep(0.2)
         yield S3Server(endpoint)
     finally:
         proc.terminate()
