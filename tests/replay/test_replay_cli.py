@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -172,3 +174,26 @@ def test_no_alerts_leaves_everything_else(day_root: Path) -> None:
     without = orjson.loads(run(*args, "--no-alerts").stdout)
     assert with_alerts["alerts"] and without["alerts"] == []
     assert {**with_alerts, "alerts": []} == without
+
+
+@pytest.mark.parametrize("window", [(), ("--from", "10:00", "--to", "14:00", "--symbols", "FPT")])
+def test_a_replay_without_trackers_loads_neither_polars_nor_numpy_ma(
+    day_root: Path, window: tuple[str, ...]
+) -> None:
+    """The default replay is numpy and Arrow: polars (~0.1 s to import) loads only for
+    candles, --out and user trackers, and numpy.ma (~20 ms), which pa.array(), take() of a
+    numpy array and a plain np.unique() import on their first call, never."""
+    code = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print([m for m in ('polars', 'numpy.ma') if m in sys.modules],"
+        " file=sys.stderr))\n"
+        "from vnrec.cli.main import main\n"
+        "main()\n"
+    )
+    args = ("replay", "--date", "2026-02-06", "--data", str(day_root), "--format", "json", *window)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout)["events"] > 0
+    assert done.stderr.splitlines()[-1] == "[]", done.stderr
