@@ -124,9 +124,28 @@ def query_batches(
         raise _query_error(exc) from exc
 
 
-def plain_rows(batch: pa.RecordBatch) -> list[dict[str, Any]]:
-    """A batch as rows of plain Python values (what the renderers print)."""
-    return [{key: _plain(value) for key, value in row.items()} for row in batch.to_pylist()]
+def plain_columns(batch: pa.RecordBatch) -> list[list[Any]]:
+    """A batch's columns as plain Python values (what the renderers print). Columns of
+    numbers, text, booleans and times are Arrow's values as they are; only the others
+    (decimals, intervals, bytes, nested values) are converted value by value."""
+    return [
+        column.to_pylist()
+        if _plain_as_is(column.type)
+        else [_plain(value) for value in column.to_pylist()]
+        for column in batch.columns
+    ]
+
+
+def _plain_as_is(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(kind)
+        or pa.types.is_floating(kind)
+        or pa.types.is_boolean(kind)
+        or pa.types.is_null(kind)
+        or pa.types.is_string(kind)
+        or pa.types.is_large_string(kind)
+        or (pa.types.is_temporal(kind) and not pa.types.is_interval(kind))
+    )
 
 
 def parquet_batch(batch: pa.RecordBatch) -> pa.RecordBatch:

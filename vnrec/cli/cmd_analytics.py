@@ -307,14 +307,16 @@ def query_command(
 ) -> None:
     """Run any SQL over the recorded history (views: raw, trades, quotes, session_stats, ...)."""
     from vnrec.analytics.connection import read_views
-    from vnrec.analytics.query import parquet_batch, plain_rows, query_batches
+    from vnrec.analytics.query import parquet_batch, plain_columns, query_batches
 
     root = reading_root(data)
     chosen = _format(fmt, output)
 
     def write(con: duckdb.DuckDBPyConnection) -> None:
         batches = query_batches(con, sql)
-        emit_batches(batches, chosen, rows_of=plain_rows, parquet_of=parquet_batch, output=output)
+        emit_batches(
+            batches, chosen, columns_of=plain_columns, parquet_of=parquet_batch, output=output
+        )
 
     read_views(root, write, threads=threads)
 

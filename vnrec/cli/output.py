@@ -36,13 +36,16 @@ def default_format(stream: TextIO | None = None) -> OutputFormat:
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, float):  # a subclass (numpy's float64), which orjson leaves to us
+        return None if math.isnan(value) else float(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
 def _clean(value: Any) -> Any:
-    # JSON has no NaN; a NaN that reaches output means "unknown", which is null.
+    # A NaN that reaches output means "unknown": null in JSON (orjson writes NaN as null by
+    # itself), an empty cell in CSV.
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, dict):
@@ -53,12 +56,19 @@ def _clean(value: Any) -> Any:
 
 
 def to_json(document: Any, *, indent: bool = True) -> bytes:
-    """JSON of `document` (indented, or on one line for JSON Lines)."""
+    """JSON of `document` (indented, or on one line for JSON Lines); NaN and infinities
+    are null."""
     option = orjson.OPT_INDENT_2 if indent else 0
     try:
-        return orjson.dumps(_clean(document), default=_json_default, option=option)
+        return orjson.dumps(document, default=_json_default, option=option)
     except TypeError as exc:  # a tracker's result() holding a set, a function, ...
         raise BadInputError(f"a result JSON cannot hold: {exc}") from None
+
+
+def json_items(rows: list[dict[str, Any]]) -> str:
+    """Rows as the items of an indented JSON array without its brackets: what `to_json`
+    of the rows holds between `[\n` and `\n]`, so that arrays can be written in parts."""
+    return to_json(rows).decode()[2:-2]
 
 
 def format_cell(value: Any) -> str:
@@ -112,14 +122,32 @@ def render_table(rows: Sequence[Mapping[str, Any]], title: str | None = None) ->
 
 
 def render_csv(rows: Sequence[Mapping[str, Any]]) -> str:
-    out = io.StringIO()
     if not rows:
         return ""
-    writer = csv.DictWriter(out, fieldnames=list(rows[0].keys()), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in _clean(dict(row)).items()})
+    names = list(rows[0].keys())
+    return csv_lines(names, [[row.get(name) for row in rows] for name in names], header=True)
+
+
+def csv_lines(names: Sequence[str], columns: Sequence[Sequence[Any]], *, header: bool) -> str:
+    """CSV of columns of equal length, with a header line of `names` if asked."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(names)
+    writer.writerows(zip(*map(_csv_cells, columns), strict=True))
     return out.getvalue()
+
+
+def _csv_cells(values: Sequence[Any]) -> list[Any]:
+    # CSV has neither null nor NaN: both are an empty cell (inside a list, a NaN is None).
+    return [
+        ""
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else _clean(value)
+        if isinstance(value, list | dict)
+        else value
+        for value in values
+    ]
 
 
 def emit(
@@ -167,28 +195,29 @@ def emit_batches(
     batches: Iterable[pa.RecordBatch],
     fmt: OutputFormat,
     *,
-    rows_of: Callable[[pa.RecordBatch], list[dict[str, Any]]],
+    columns_of: Callable[[pa.RecordBatch], list[list[Any]]],
     parquet_of: Callable[[pa.RecordBatch], pa.RecordBatch],
     output: Path | None = None,
 ) -> None:
     """`emit` for a result of any size: JSON, CSV and Parquet are written batch by batch
     (the same bytes as `emit` gives for the rows); a table needs every row for its widths
-    and is refused beyond MAX_TABLE_ROWS."""
+    and is refused beyond MAX_TABLE_ROWS. `columns_of` gives a batch's columns as plain
+    Python values."""
     if fmt is OutputFormat.parquet or output is not None:
         from vnrec.storage.files import atomic_file
 
         if output is None:
             raise ValueError("--format parquet needs --output FILE")
         with atomic_file(output) as sink:
-            _write_batches(batches, fmt, rows_of, parquet_of, sink)
+            _write_batches(batches, fmt, columns_of, parquet_of, sink)
         return
-    _write_batches(batches, fmt, rows_of, parquet_of, None)
+    _write_batches(batches, fmt, columns_of, parquet_of, None)
 
 
 def _write_batches(
     batches: Iterable[pa.RecordBatch],
     fmt: OutputFormat,
-    rows_of: Callable[[pa.RecordBatch], list[dict[str, Any]]],
+    columns_of: Callable[[pa.RecordBatch], list[list[Any]]],
     parquet_of: Callable[[pa.RecordBatch], pa.RecordBatch],
     sink: Any,
 ) -> None:
@@ -215,31 +244,33 @@ def _write_batches(
             if writer is not None:
                 writer.close()
         return
-    if fmt is OutputFormat.table:
-        rows: list[dict[str, Any]] = []
-        for batch in batches:
-            rows += rows_of(batch)
-            if len(rows) > MAX_TABLE_ROWS:
-                raise BadInputError(
-                    f"the result has more than {MAX_TABLE_ROWS:,} rows, too many for a table:"
-                    " use -f csv or json, or -f parquet -o FILE"
-                )
-        out(render_table(rows))
-        return
+    rows: list[dict[str, Any]] = []
     written = 0
     for batch in batches:
-        rows = rows_of(batch)
-        if not rows:
+        if not batch.num_rows:
             continue
+        names, columns = batch.schema.names, columns_of(batch)
+        if fmt is OutputFormat.csv:
+            out(csv_lines(names, columns, header=not written))
+            written += batch.num_rows
+            continue
+        batch_rows = [
+            dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)
+        ]
         if fmt is OutputFormat.json:
-            items = ("  " + to_json(row).decode().replace("\n", "\n  ") for row in rows)
-            out(("[\n" if not written else ",\n") + ",\n".join(items))
-        else:
-            text = render_csv(rows)
-            out(text if not written else text.split("\n", 1)[1])
-        written += len(rows)
+            out(("[\n" if not written else ",\n") + json_items(batch_rows))
+            written += batch.num_rows
+            continue
+        rows += batch_rows
+        if len(rows) > MAX_TABLE_ROWS:
+            raise BadInputError(
+                f"the result has more than {MAX_TABLE_ROWS:,} rows, too many for a table:"
+                " use -f csv or json, or -f parquet -o FILE"
+            )
     if fmt is OutputFormat.json:
         out("\n]\n" if written else "[]\n")
+    elif fmt is OutputFormat.table:
+        out(render_table(rows))
 
 
 def write_stdout(text: str, stream: TextIO | None = None) -> None:
