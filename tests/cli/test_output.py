@@ -60,3 +60,14 @@ def test_batches_write_the_bytes_of_the_whole_result(tmp_path: Path, fmt: Output
     assert lines[7][third] == "" and lines[5][2] == ""  # null and NaN: empty cells
     assert float(lines[8][third]) == rows[8]["third"] and not math.isnan(rows[8]["third"])
     assert lines[5][header.index("pair")] == "[5.0, None]"
+
+
+def test_json_writes_nan_as_null_and_numpy_floats_as_numbers() -> None:
+    """A tracker's result may hold numpy's float64 (a float subclass orjson does not
+    serialize by itself): it is written as its number, and any NaN as null."""
+    import numpy as np
+
+    from vnrec.cli.output import to_json
+
+    document = {"a": np.float64(1.5), "b": np.float64("nan"), "c": [math.nan, math.inf, 2.0]}
+    assert to_json(document, indent=False) == b'{"a":1.5,"b":null,"c":[null,null,2.0]}'
