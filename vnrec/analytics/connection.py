@@ -73,6 +73,9 @@ def open_connection(
     index members the recorder kept (vnrec.storage.components; none by default)."""
     con = duckdb.connect(config={"threads": threads})
     try:
+        # DuckDB draws a progress bar on the process's standard output once a query runs
+        # for 2 s: in the middle of the JSON or CSV a command is writing there.
+        con.execute("SET enable_progress_bar = false")
         # Timestamps are stored in UTC; showing them in the machine's zone would make
         # output depend on where vnrec runs.
         con.execute("SET TimeZone = 'UTC'")

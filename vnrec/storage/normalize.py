@@ -178,6 +178,8 @@ class Normalizer:
 
         self._duckdb = duckdb
         self._con = duckdb.connect(config={"threads": threads})
+        # Its progress bar would be drawn on standard output (vnrec.analytics.connection).
+        self._con.execute("SET enable_progress_bar = false")
         self._native = native
 
     def close(self) -> None:
