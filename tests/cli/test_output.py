@@ -14,6 +14,7 @@ import pytest
 
 from vnrec.analytics.query import parquet_batch, plain_columns, query_batches, query_rows
 from vnrec.cli.output import OutputFormat, emit, emit_batches
+from vnrec.errors import QueryError, StorageError, VnrecError
 
 ROWS = 25_000  # three batches of QUERY_BATCH_ROWS
 SQL = f"""
@@ -71,3 +72,33 @@ def test_json_writes_nan_as_null_and_numpy_floats_as_numbers() -> None:
 
     document = {"a": np.float64(1.5), "b": np.float64("nan"), "c": [math.nan, math.inf, 2.0]}
     assert to_json(document, indent=False) == b'{"a":1.5,"b":null,"c":[null,null,2.0]}'
+
+
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT 1 AS a, 2 AS a, 'x' AS b", "SELECT 1, 1", "SELECT * FROM (SELECT 1 a), (SELECT 2 a)"],
+)
+def test_a_result_with_two_columns_of_one_name_is_refused(sql: str) -> None:
+    """A row keeps one value per name: rather than drop a column, the query is refused."""
+    with pytest.raises(QueryError, match="more than one column named"):
+        list(query_batches(duckdb.connect(), sql))
+
+
+def test_a_query_failing_midway_says_part_of_its_result_was_written() -> None:
+    """DuckDB's error while computing a later batch reaches the reader as Arrow's OSError:
+    it is named as a failure after part of the result, not as one of writing; the same
+    error in the first batch is the query's."""
+    late = (
+        "SELECT CASE WHEN range = 2900000 THEN error('late boom') ELSE range END AS x"
+        " FROM range(3000000)"
+    )
+    batches = query_batches(duckdb.connect(config={"threads": 1}), late)
+    assert next(batches).num_rows > 0
+    with pytest.raises(StorageError, match=r"after part of its result was written: .*late boom"):
+        list(batches)
+    # DuckDB's message, whether its error comes as its own or as Arrow's.
+    with pytest.raises(VnrecError, match=r"^Invalid Input Error: boom$"):
+        list(query_batches(duckdb.connect(), "SELECT error('boom') AS x"))
+    with pytest.raises(VnrecError, match=r"^Invalid Input Error: boom$"):
+        early = "SELECT CASE WHEN range = 5 THEN error('boom') ELSE range END AS x FROM range(9)"
+        list(query_batches(duckdb.connect(), early))

@@ -105,23 +105,49 @@ def query_batches(
     """The result of the read-only `sql`, batch by batch as DuckDB produces it, so that a
     result of any size streams through bounded memory. A failure before the first batch is
     a QueryError or StorageError (read_views runs such a read again after a concurrent
-    commit); one after it is not run again, part of the result being written already."""
+    commit); one after it is not run again, part of the result being written already.
+    Columns must have names of their own: rows keep one value per name."""
     check_read_only(con, sql)
-    started = False
     try:
         relation = con.sql(sql)
         if relation is None:
             return
-        for batch in relation.to_arrow_reader(batch_rows):
-            started = True
-            yield batch
+        reader = relation.to_arrow_reader(batch_rows)
     except duckdb.Error as exc:
-        if started:
-            line = first_line(exc) or type(exc).__name__
-            raise StorageError(
-                f"the query failed after part of its result was written: {line}"
-            ) from exc
         raise _query_error(exc) from exc
+    except (pa.ArrowException, OSError) as exc:  # DuckDB's, computing the first rows
+        raise QueryError(first_line(exc) or type(exc).__name__) from exc
+    _refuse_repeated_names(reader.schema.names)
+    started = False
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        # DuckDB's error while it computes a batch reaches the reader as Arrow's (an
+        # OSError): not a failure to write, whatever the output.
+        except (duckdb.Error, pa.ArrowException, OSError) as exc:
+            if started:
+                line = first_line(exc) or type(exc).__name__
+                raise StorageError(
+                    f"the query failed after part of its result was written: {line}"
+                ) from exc
+            if isinstance(exc, duckdb.Error):
+                raise _query_error(exc) from exc
+            raise QueryError(first_line(exc) or type(exc).__name__) from exc
+        started = True
+        yield batch
+
+
+def _refuse_repeated_names(names: list[str]) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            raise QueryError(
+                f"the result has more than one column named {name!r}: a row would keep only"
+                " one of their values; name them apart (`... AS another_name`)"
+            )
+        seen.add(name)
 
 
 def plain_columns(batch: pa.RecordBatch) -> list[list[Any]]:
