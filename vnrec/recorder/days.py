@@ -9,9 +9,11 @@ since the last commit, as before; a day that cannot be opened (another process w
 fails the commit thread, which stops the recording.
 
 A message is filed under its `TradingDate`; one without (bars often have none) under the
-day of the last dated message of the stream, else its receive date in Ho Chi Minh City. In
-real use every message of a session has the same date; the emulator replaying a past day
-is why the date comes from the messages."""
+day of the last dated message of the stream. Undated messages that open a run wait for
+its first dated one and take its day, for UNDATED_WAIT_S at most: then they are filed
+under their receive date in Ho Chi Minh City (and a kill meanwhile loses them, as it loses
+what was queued since the last commit). In real use every message of a session has the
+same date; the emulator replaying a past day is why the date comes from the messages."""
 
 from __future__ import annotations
 
@@ -49,6 +51,10 @@ class Rejected:
 
 _Message = tuple[str, str, int]  # data type, content, recv_ns
 
+# How long undated messages that open a run wait for a dated one (a live stream has dated
+# quotes and trades every second).
+UNDATED_WAIT_S = 2.0
+
 
 class DayJournals:
     def __init__(
@@ -72,6 +78,8 @@ class DayJournals:
         self._first_seq: dict[dt.date, int] = {}
         self._writers: list[DayWriter] = []
         self._commit_lock = threading.Lock()
+        self._undated: list[_Message] = []  # opening a run, waiting for a dated message
+        self._undated_since = 0.0
         self._current_day: dt.date | None = None
         self.appended = 0  # messages stamped with a seq
         self.rejected: list[Path] = []  # rejects files written
@@ -99,19 +107,36 @@ class DayJournals:
             while inbox:
                 item = inbox.popleft()
                 if type(item) is tuple:
-                    data_type, content, recv_ns = item
-                    day = trading_date_of(content) or self._current_day or hcm_date_of_ns(recv_ns)
-                    self._current_day = day
-                    journal = self._journals.get(day) or self._open(day)
-                    journal.append(data_type, content, recv_ns)
-                    self.appended += 1
+                    day = trading_date_of(item[1]) or self._current_day
+                    if day is None:
+                        if not self._undated:
+                            self._undated_since = self._monotonic()
+                        self._undated.append(item)
+                        continue
+                    self._file(day, [*self._undated, item])
+                    self._undated = []
                 else:
                     assert isinstance(item, Rejected)
                     rejects.append(item)
+            if self._undated and self._monotonic() - self._undated_since >= UNDATED_WAIT_S:
+                self._file_undated()
             for _, journal in self.journals():
                 journal.commit()
             if rejects:
                 self._write_rejects(rejects)
+
+    def _file(self, day: dt.date, messages: list[_Message]) -> None:
+        """Stamp and journal messages under `day`, in their order."""
+        self._current_day = day
+        journal = self._journals.get(day) or self._open(day)
+        for data_type, content, recv_ns in messages:
+            journal.append(data_type, content, recv_ns)
+            self.appended += 1
+
+    def _file_undated(self) -> None:
+        """No dated message came: the waiting ones go under their receive date."""
+        waiting, self._undated = self._undated, []
+        self._file(hcm_date_of_ns(waiting[0][2]), waiting)
 
     def _open(self, day: dt.date) -> Journal:
         writer = open_day(self._layout, day)
@@ -163,9 +188,14 @@ class DayJournals:
         return journal.last_seq if journal is not None else 0
 
     def close(self) -> None:
-        """Journal what is still queued, then close every segment."""
+        """Journal what is still queued (undated messages under their receive date), then
+        close every segment."""
         self.commit()
         with self._commit_lock:
+            if self._undated:
+                self._file_undated()
+                for _, journal in self.journals():
+                    journal.commit()
             for _, journal in self.journals():
                 journal.close()
 
