@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from vnrec.calendar import hcm_date_of_ns
@@ -25,8 +27,10 @@ class Clock:
         return self.now
 
 
-def _journals(root: Path, clock: Clock) -> DayJournals:
-    return DayJournals(
+@contextmanager
+def _journals(root: Path, clock: Clock) -> Iterator[DayJournals]:
+    """The journals of a run, closed (what waits filed) and released at its end."""
+    journals = DayJournals(
         Layout(root),
         JournalSettings(segment_bytes=1 << 20, segment_seconds=3600.0),
         "run-test",
@@ -34,6 +38,11 @@ def _journals(root: Path, clock: Clock) -> DayJournals:
         on_day_opened=lambda writer: None,
         monotonic=clock,
     )
+    try:
+        yield journals
+    finally:
+        journals.close()
+        journals.release()
 
 
 def _filed(root: Path, day: dt.date) -> list[tuple[int, str]]:
@@ -46,8 +55,7 @@ def _filed(root: Path, day: dt.date) -> list[tuple[int, str]]:
 
 def test_undated_messages_opening_a_run_take_the_first_dated_ones_day(tmp_path: Path) -> None:
     clock = Clock()
-    journals = _journals(tmp_path, clock)
-    try:
+    with _journals(tmp_path, clock) as journals:
         journals.receive("B", BAR, RECV_NS)
         journals.commit()
         assert journals.appended == 0  # waiting for a dated message
@@ -57,9 +65,6 @@ def test_undated_messages_opening_a_run_take_the_first_dated_ones_day(tmp_path: 
         journals.commit()
         assert journals.appended == 3
         assert [day for day, _ in journals.journals()] == [DAY]
-    finally:
-        journals.close()
-        journals.release()
     assert _filed(tmp_path, DAY) == [(1, BAR), (2, QUOTE), (3, BAR)]
 
 
@@ -67,25 +72,19 @@ def test_undated_messages_alone_go_under_their_receive_date_after_the_wait(
     tmp_path: Path,
 ) -> None:
     clock = Clock()
-    journals = _journals(tmp_path, clock)
     wall_day = hcm_date_of_ns(RECV_NS)
-    try:
+    with _journals(tmp_path, clock) as journals:
         journals.receive("B", BAR, RECV_NS)
         journals.commit()
         clock.now = UNDATED_WAIT_S
         journals.commit()
         assert journals.appended == 1
         assert [day for day, _ in journals.journals()] == [wall_day]
-    finally:
-        journals.close()
-        journals.release()
     assert _filed(tmp_path, wall_day) == [(1, BAR)]
 
 
 def test_undated_messages_still_waiting_at_the_stop_are_kept(tmp_path: Path) -> None:
-    journals = _journals(tmp_path, Clock())
-    journals.receive("B", BAR, RECV_NS)
-    journals.close()
-    journals.release()
+    with _journals(tmp_path, Clock()) as journals:
+        journals.receive("B", BAR, RECV_NS)
     assert journals.appended == 1
     assert _filed(tmp_path, hcm_date_of_ns(RECV_NS)) == [(1, BAR)]

@@ -5,13 +5,12 @@ another process. What was journaled stays on disk and a later start commits it."
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.processes import vnrec
 from tests.recorder.harness import (
     DAY,
     data_dir,
@@ -167,14 +166,9 @@ def test_a_stream_that_never_opens_exits_1(tmp_path: Path) -> None:
             "SSI_URL": closed,
             "SSI_STREAM_URL": closed,
         }
-        result = subprocess.run(
-            [sys.executable, "-m", "vnrec.cli.main", "record", "--force", "--duration", "2",
-             "--data", str(tmp_path / "data")],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+        result = vnrec(
+            "record", "--force", "--duration", "2", "--data", str(tmp_path / "data"),
+            env=env, timeout=120,
         )  # fmt: skip
     assert result.returncode == 1
     last = result.stderr.strip().splitlines()[-1]

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from vnrec.analytics.connection import VIEW_NAMES
 from vnrec.errors import QueryError, StorageError, VnrecError, first_line
+from vnrec.words import first_repeated
 
 QUERY_BATCH_ROWS = 10_000  # rows rendered at a time: bounds memory whatever the result
 
@@ -140,14 +141,12 @@ def query_batches(
 
 
 def _refuse_repeated_names(names: list[str]) -> None:
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise QueryError(
-                f"the result has more than one column named {name!r}: a row would keep only"
-                " one of their values; name them apart (`... AS another_name`)"
-            )
-        seen.add(name)
+    repeated = first_repeated(names)
+    if repeated is not None:
+        raise QueryError(
+            f"the result has more than one column named {repeated!r}: a row would keep only"
+            " one of their values; name them apart (`... AS another_name`)"
+        )
 
 
 def plain_columns(batch: pa.RecordBatch) -> list[list[Any]]:

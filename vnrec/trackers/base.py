@@ -28,6 +28,7 @@ from typing import Any
 
 from vnrec.errors import VnrecError
 from vnrec.events import Event, Gap, Trade
+from vnrec.words import first_repeated
 
 HOOKS = ("on_start", "on_event", "on_trade", "on_gap", "on_end", "result")
 
@@ -90,12 +91,10 @@ def defines(tracker: object, hook: str) -> bool:
 def check_names(trackers: Sequence[object]) -> list[str]:
     """The trackers' names, refusing two with the same name (results are keyed by name)."""
     names = [tracker_name(t) for t in trackers]
-    seen: set[str] = set()
-    for name in names:
-        if name in seen:
-            raise VnrecError(
-                f"two trackers are named {name!r}; give one a `name` of its own"
-                " (results are keyed by name)"
-            )
-        seen.add(name)
+    repeated = first_repeated(names)
+    if repeated is not None:
+        raise VnrecError(
+            f"two trackers are named {repeated!r}; give one a `name` of its own"
+            " (results are keyed by name)"
+        )
     return names
