@@ -211,15 +211,22 @@ def replay_command(
     started = time.monotonic()
     total = 0
     outcomes, where = _runner(jobs_list, jobs, plan)
-    for outcome in outcomes:
-        total += outcome.result["events"]
-        print(
-            f"replay {outcome.day.isoformat()}: {outcome.result['events']:,} messages"
-            f" in {outcome.seconds:.2f} s",
-            file=sys.stderr,
-        )
-        _report(outcome)
-        render_results([outcome.result], chosen, lines=len(days) > 1)
+    try:
+        for outcome in outcomes:
+            total += outcome.result["events"]
+            print(
+                f"replay {outcome.day.isoformat()}: {outcome.result['events']:,} messages"
+                f" in {outcome.seconds:.2f} s",
+                file=sys.stderr,
+            )
+            _report(outcome)
+            render_results([outcome.result], chosen, lines=len(days) > 1)
+    finally:
+        # A day's result failing here (a tracker's result JSON cannot hold) must stop the
+        # days still running before the error line is printed, or their logs follow it.
+        close = getattr(outcomes, "close", None)
+        if close is not None:
+            close()
     elapsed = time.monotonic() - started
     print(
         f"replay: {counted(len(days), 'day')}, {total:,} messages in {elapsed:.2f} s ({where})",
