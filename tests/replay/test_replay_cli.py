@@ -177,16 +177,17 @@ def test_no_alerts_leaves_everything_else(day_root: Path) -> None:
 
 
 @pytest.mark.parametrize("window", [(), ("--from", "10:00", "--to", "14:00", "--symbols", "FPT")])
-def test_a_replay_without_trackers_loads_neither_polars_nor_numpy_ma(
+def test_a_replay_without_trackers_loads_neither_polars_nor_numpy_ma_nor_pydantic(
     day_root: Path, window: tuple[str, ...]
 ) -> None:
     """The default replay is numpy and Arrow: polars (~0.1 s to import) loads only for
     candles, --out and user trackers, and numpy.ma (~20 ms), which pa.array(), take() of a
-    numpy array and a plain np.unique() import on their first call, never."""
+    numpy array and a plain np.unique() import on their first call, never. Nor pydantic:
+    typer 0.29 loads it to build an adapter per parameter (~0.08 s), hence typer < 0.29."""
     code = (
         "import atexit, sys\n"
-        "atexit.register(lambda: print([m for m in ('polars', 'numpy.ma') if m in sys.modules],"
-        " file=sys.stderr))\n"
+        "atexit.register(lambda: print([m for m in ('polars', 'numpy.ma', 'pydantic')"
+        " if m in sys.modules], file=sys.stderr))\n"
         "from vnrec.cli.main import main\n"
         "main()\n"
     )
