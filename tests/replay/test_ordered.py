@@ -1,6 +1,7 @@
-"""The C loop of the trade alert rules (vnrec.replay._ordered) against the rules written out
-by brute force, trade by trade from all the trades before it, over random days cut into
-random calls; and its refusals of malformed input."""
+"""The C loops of the alert rules (vnrec.replay._ordered) against the rules written out by
+brute force, trade by trade from all the trades before it (the foreign rule: against its
+per-message reference), over random days cut into random calls; and their refusals of
+malformed input."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ import random
 import numpy as np
 import pytest
 
-from vnrec.replay._ordered import Rolling, add_totals, book_before, previous_max
+from vnrec.replay._ordered import ForeignHistory, Rolling, add_totals, book_before, previous_max
+from vnrec.trackers.alerts import (
+    FOREIGN_FACTOR,
+    FOREIGN_MIN_NET,
+    FOREIGN_WINDOW_US,
+    ForeignAcceleration,
+)
 
 SPIKE_W, SPIKE_MIN, SPIKE_F = 1_200, 4, 3
 FLOW_W, FLOW_MIN, FLOW_F = 300, 1_000, 3
@@ -330,3 +337,99 @@ def test_a_rolling_is_set_up_once() -> None:
     outputs = [np.empty(1, np.uint8), *(np.empty(1, np.int64) for _ in range(4))]
     with pytest.raises(RuntimeError, match="not initialized"):
         bare.run(*(day[name][:1] for name in INPUTS), *outputs)
+
+
+# seq, event time (µs), symbol, buy value, sell value: ForeignAcceleration.on_foreign's
+ForeignRow = tuple[int, int | None, str | None, float | None, float | None]
+VALUES = (0.0, 5e8, 1e9, 1.3e9, 1.2999e9, 2e9, -2e9, 7e9, float("nan"), float("inf"), None)
+
+
+def _foreign_history() -> ForeignHistory:
+    return ForeignHistory(window=FOREIGN_WINDOW_US, min_net=FOREIGN_MIN_NET, factor=FOREIGN_FACTOR)
+
+
+def _foreign_day(rng: random.Random, size: int) -> list[ForeignRow]:
+    """`R` messages of a few symbols: times mostly forward, now and then back or equal;
+    missing times, symbols and values, NaN and infinities; nets around the thresholds."""
+    minute = 60_000_000
+    now = 9 * 60 * minute
+    rows = []
+    for seq in range(1, size + 1):
+        now += rng.choice((0, minute // 2, minute, 2 * minute, 5 * minute))
+        when = now - rng.choice((0, 0, 0, 0, minute, 6 * minute))
+        rows.append((
+            seq,
+            None if rng.random() < 0.03 else when,
+            None if rng.random() < 0.03 else rng.choice(("AAA", "BBB", "CCC")),
+            rng.choice(VALUES),
+            rng.choice(VALUES),
+        ))  # fmt: skip
+    return rows
+
+
+def _foreign_run(
+    history: ForeignHistory,
+    rows: list[ForeignRow],
+    cuts: list[int],
+) -> list[tuple[int, float, float]]:
+    ids = {"AAA": 0, "BBB": 1, "CCC": 2}
+    sym = np.array([-1 if r[2] is None else ids[r[2]] for r in rows], np.int64)
+    ts = np.array([0 if r[1] is None else r[1] for r in rows], np.int64)
+    buy, sell = (np.array([np.nan if r[k] is None else r[k] for r in rows]) for k in (3, 4))
+    with np.errstate(invalid="ignore"):
+        net = buy - sell
+    usable = np.array([r[1] is not None for r in rows]) & (sym >= 0)
+    usable &= ~np.isnan(buy) & ~np.isnan(sell)
+    found, before = np.empty(len(rows), np.uint8), np.empty(len(rows))
+    for lo, hi in itertools.pairwise([0, *cuts, len(rows)]):
+        history.run(
+            sym[lo:hi], ts[lo:hi], net[lo:hi], usable[lo:hi].view(np.uint8),
+            found[lo:hi], before[lo:hi],
+        )  # fmt: skip
+    return [
+        (i + 1, float(net[i]) - float(before[i]), FOREIGN_FACTOR * abs(float(before[i])))
+        for i in np.flatnonzero(found).tolist()
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_foreign_loop_is_the_reference_in_any_cut(seed: int) -> None:
+    rng = random.Random(seed)
+    rows = _foreign_day(rng, 1_500)
+    reference = ForeignAcceleration()
+    alerts = [reference.on_foreign(*row) for row in rows]
+    expected = [(a.seq, a.value, a.threshold) for a in alerts if a is not None]
+    assert len(expected) > 20
+    for cuts in _cuts(rng, len(rows)):
+        assert _foreign_run(_foreign_history(), rows, cuts) == expected
+
+
+def test_a_time_below_the_window_has_no_earlier_point() -> None:
+    """ts - window below the int64 range: no point is that old (not one at INT64_MIN)."""
+    low = np.iinfo(np.int64).min
+    history = _foreign_history()
+    found, before = np.empty(2, np.uint8), np.empty(2)
+    history.run(
+        np.zeros(2, np.int64), np.array([low, low + 1], np.int64), np.array([2e9, 9e9]),
+        np.ones(2, np.uint8), found, before,
+    )  # fmt: skip
+    assert found.tolist() == [0, 0]
+
+
+def test_the_foreign_loop_refuses_malformed_input() -> None:
+    history = _foreign_history()
+    one = [np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1), np.ones(1, np.uint8)]
+    outputs = [np.empty(1, np.uint8), np.empty(1)]
+    with pytest.raises(ValueError, match="symbol id -1 out of range"):
+        history.run(np.full(1, -1, np.int64), *one[1:], *outputs)
+    with pytest.raises(ValueError, match="net: 16 bytes, expected 8"):
+        history.run(*one[:2], np.zeros(2), one[3], *outputs)
+    with pytest.raises(TypeError, match="usable: items of format"):
+        history.run(*one[:3], np.ones(1, np.int64), *outputs)
+    with pytest.raises(RuntimeError, match="already initialized"):
+        history.__init__(window=1, min_net=0.0, factor=0.0)  # type: ignore[misc]
+    with pytest.raises(ValueError, match="window must be positive"):
+        ForeignHistory(window=0, min_net=0.0, factor=0.0)
+    bare = ForeignHistory.__new__(ForeignHistory)
+    with pytest.raises(RuntimeError, match="not initialized"):
+        bare.run(*one, *outputs)

@@ -12,6 +12,10 @@
  * - `Rolling`: the trade alert rules' rolling windows (SPEC.md 7.5), one counted trade at a
  *   time, with each symbol's state kept from one call to the next: what
  *   vnrec.trackers.alerts.AlertTracker does per trade, without a Python object per trade.
+ * - `ForeignHistory`: the foreign_acceleration rule (SPEC.md 7.5) over `R` messages: each
+ *   symbol's (event time, net value) points in seq order, kept from one call to the next,
+ *   searched from the newest back for the latest one at least the window old, as
+ *   vnrec.trackers.alerts.ForeignAcceleration does with a Python list of tuples.
  *   Per symbol, in its current gap epoch: the event-time high-water mark (`clock`), the
  *   trades of the last spike window as (clock, volume, buy, sell) in clock order (clocks
  *   never go down), two heads into them (the spike and the imbalance windows' first trade),
@@ -26,6 +30,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,6 +376,173 @@ static PyTypeObject RollingType = {
     .tp_methods = Rolling_methods,
 };
 
+typedef struct {
+    int64_t stamp;
+    double net;
+} Point;
+
+typedef struct {
+    Point *points;
+    int64_t size, capacity;
+} History;
+
+typedef struct {
+    PyObject_HEAD
+    int64_t window;
+    double min_net, factor;
+    History *symbols;
+    int64_t count;
+    int busy, ready;
+} ForeignHistory;
+
+static int grow_histories(ForeignHistory *f, int64_t needed) {
+    if (needed <= f->count) return 0;
+    int64_t count = f->count ? f->count : 64;
+    while (count < needed) count *= 2;
+    History *grown = realloc(f->symbols, (size_t)count * sizeof(History));
+    if (grown == NULL) return -1;
+    memset(grown + f->count, 0, (size_t)(count - f->count) * sizeof(History));
+    f->symbols = grown;
+    f->count = count;
+    return 0;
+}
+
+/* One usable `R` message; -1 when memory ran out. The comparisons are those of the
+ * reference in IEEE doubles (a NaN net never alerts, as there). */
+static int foreign_step(ForeignHistory *f, int64_t sym, int64_t ts, double net, uint8_t *found,
+                        double *before) {
+    History *h = &f->symbols[sym];
+    /* the latest earlier point at or before ts - window; none when that time is below the
+       int64 range, where no point can be */
+    int known = 0;
+    double then = 0.0;
+    if (ts >= INT64_MIN + f->window) {
+        int64_t horizon = ts - f->window;
+        for (int64_t k = h->size - 1; k >= 0; k--)
+            if (h->points[k].stamp <= horizon) {
+                then = h->points[k].net;
+                known = 1;
+                break;
+            }
+    }
+    if (h->size == h->capacity) {
+        int64_t capacity = h->capacity ? 2 * h->capacity : 16;
+        Point *grown = realloc(h->points, (size_t)capacity * sizeof(Point));
+        if (grown == NULL) return -1;
+        h->points = grown;
+        h->capacity = capacity;
+    }
+    h->points[h->size++] = (Point){ts, net};
+    if (known && fabs(then) >= f->min_net && fabs(net - then) >= f->factor * fabs(then)) {
+        *found = 1;
+        *before = then;
+    }
+    return 0;
+}
+
+static PyObject *ForeignHistory_run(ForeignHistory *self, PyObject *args) {
+    if (self->busy) {
+        PyErr_SetString(PyExc_RuntimeError, "ForeignHistory.run is already running");
+        return NULL;
+    }
+    if (!self->ready) {
+        PyErr_SetString(PyExc_RuntimeError, "ForeignHistory is not initialized");
+        return NULL;
+    }
+    Py_ssize_t rows = -1;
+    Spec specs[6] = {{0, "sym", "i8", 0, &rows},   {1, "ts", "i8", 0, &rows},
+                     {2, "net", "f8", 0, &rows},   {3, "usable", "u1", 0, &rows},
+                     {4, "found", "u1", 1, &rows}, {5, "before", "f8", 1, &rows}};
+    Py_buffer views[6];
+    memset(views, 0, sizeof(views));
+    PyObject *result = NULL;
+    if (get_all(args, "ForeignHistory.run", specs, views, 6) < 0) goto done;
+    const int64_t *sym = views[0].buf, *ts = views[1].buf;
+    const double *net = views[2].buf;
+    const uint8_t *usable = views[3].buf;
+    uint8_t *found = views[4].buf;
+    double *before = views[5].buf;
+    int64_t top = -1;
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (!usable[i]) continue;
+        if (sym[i] < 0 || sym[i] >= MAX_SYMBOLS) {
+            PyErr_Format(PyExc_ValueError, "symbol id %lld out of range", (long long)sym[i]);
+            goto done;
+        }
+        if (sym[i] > top) top = sym[i];
+    }
+    if (grow_histories(self, top + 1) < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    int failed = 0;
+    self->busy = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
+        found[i] = 0;
+        before[i] = 0.0;
+        if (usable[i]) failed = foreign_step(self, sym[i], ts[i], net[i], &found[i], &before[i]);
+    }
+    Py_END_ALLOW_THREADS
+    self->busy = 0;
+    if (failed) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    result = Py_None;
+    Py_INCREF(result);
+done:
+    release_all(views, 6);
+    return result;
+}
+
+static int ForeignHistory_init(ForeignHistory *self, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"window", "min_net", "factor", NULL};
+    int64_t window;
+    double min_net, factor;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "Ldd", keywords, &window, &min_net, &factor))
+        return -1;
+    if (self->ready) { /* the points were kept under the first settings */
+        PyErr_SetString(PyExc_RuntimeError, "ForeignHistory is already initialized");
+        return -1;
+    }
+    if (window <= 0) {
+        PyErr_SetString(PyExc_ValueError, "the window must be positive");
+        return -1;
+    }
+    self->window = window;
+    self->min_net = min_net;
+    self->factor = factor;
+    self->ready = 1;
+    return 0;
+}
+
+static void ForeignHistory_dealloc(ForeignHistory *self) {
+    for (int64_t i = 0; i < self->count; i++) free(self->symbols[i].points);
+    free(self->symbols);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+PyDoc_STRVAR(foreign_run_doc,
+             "run(sym, ts, net, usable, found, before)\n\n"
+             "Applies the rule to each message in order (see _ordered.pyi).");
+
+static PyMethodDef ForeignHistory_methods[] = {
+    {"run", (PyCFunction)ForeignHistory_run, METH_VARARGS, foreign_run_doc},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ForeignHistoryType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "vnrec.replay._ordered.ForeignHistory",
+    .tp_basicsize = sizeof(ForeignHistory),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "The foreign_acceleration rule's points, per symbol.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ForeignHistory_init,
+    .tp_dealloc = (destructor)ForeignHistory_dealloc,
+    .tp_methods = ForeignHistory_methods,
+};
+
 PyDoc_STRVAR(previous_max_doc,
              "previous_max(sym, values, maxima, previous)\n\n"
              "previous[i] = maxima[sym[i]], then maxima[sym[i]] = max(it, values[i]).");
@@ -552,12 +724,18 @@ static struct PyModuleDef module = {
 };
 
 PyMODINIT_FUNC PyInit__ordered(void) {
-    if (PyType_Ready(&RollingType) < 0) return NULL;
+    if (PyType_Ready(&RollingType) < 0 || PyType_Ready(&ForeignHistoryType) < 0) return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     Py_INCREF(&RollingType);
     if (PyModule_AddObject(m, "Rolling", (PyObject *)&RollingType) < 0) {
         Py_DECREF(&RollingType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ForeignHistoryType);
+    if (PyModule_AddObject(m, "ForeignHistory", (PyObject *)&ForeignHistoryType) < 0) {
+        Py_DECREF(&ForeignHistoryType);
         Py_DECREF(m);
         return NULL;
     }

@@ -86,3 +86,24 @@ def add_totals(
     ATO and ATC volume), `values` int64 S x 4 x 2 (value, buy, sell and neutral value in
     1e-4 units, each a 128-bit integer as low and high 64 bits), `prices` float64 S x 4
     (open, high, low, close) and `seen` uint8 S (1 once a trade was added)."""
+
+class ForeignHistory:
+    """Per symbol: its `R` messages' (event time, net value) points, in seq order, kept from
+    one `run` to the next."""
+
+    def __init__(self, window: int, min_net: float, factor: float) -> None: ...
+    def run(
+        self,
+        sym: object,
+        ts: object,
+        net: object,
+        usable: object,
+        found: object,
+        before: object,
+    ) -> None:
+        """Applies the foreign_acceleration rule to each message i, in order. Inputs: `sym`
+        (symbol id >= 0) and `ts` (event time, µs) int64, `net` (buy minus sell value)
+        float64, `usable` uint8 (0: the message has no time, symbol or values, and is
+        passed over). Outputs, writable: `found` uint8 (1 where the rule fires) and
+        `before` float64 (there: the net value of the symbol's latest earlier point at
+        least `window` µs older; 0 elsewhere). Every buffer holds as many items as `sym`."""

@@ -6,9 +6,11 @@ its limit, previous imbalance) are kept per symbol and gap epoch (the trades bet
 recording gaps) by `vnrec.replay._ordered`, a C loop over the trades in seq order: a
 trade's windows depend on the trades before it of its symbol, which a column operation
 can only find by sorting and searching (the numpy version this replaced spent ~400 ns a
-trade doing that; the loop spends ~20). It flags the rare trades that meet a rule;
-only those become alerts, which go through the shared de-duplication in seq order with
-the foreign and basis rules' candidates. The basis rule is numpy on columns.
+trade doing that; the loop spends ~20-60). The foreign_acceleration rule is another such
+loop over the `R` messages (in Python it cost ~2 us a message, a few percent of a replay
+whose day has more `R` messages than the bench's 1 in 150). The loops flag the rare rows
+that meet a rule; only those become alerts, which go through the shared de-duplication in
+seq order with the basis rule's candidates. The basis rule is numpy on columns.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
-from vnrec.replay._ordered import Rolling
+from vnrec.replay._ordered import ForeignHistory, Rolling
 from vnrec.trackers.alerts import (
     BASIS_FLIP,
     CEILING_HIT,
     FLOOR_HIT,
+    FOREIGN_ACCELERATION,
+    FOREIGN_FACTOR,
+    FOREIGN_MIN_NET,
+    FOREIGN_WINDOW_US,
     IMBALANCE,
     IMBALANCE_FACTOR,
     IMBALANCE_MIN_VOLUME,
@@ -38,13 +44,13 @@ from vnrec.trackers.alerts import (
     Alert,
     BasisFlip,
     Deduper,
-    ForeignAcceleration,
 )
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
 I64 = npt.NDArray[np.int64]
+F64 = npt.NDArray[np.float64]
 _SIDE_BUY, _SIDE_SELL = 1, 2  # classification codes of the columnar day (SIDES)
 # What vnrec.replay._ordered flags in a trade's bits.
 _SPIKE, _CEILING, _FLOOR, _IMBALANCE = 1, 2, 4, 8
@@ -56,9 +62,27 @@ def _take(cols: Cols, rows: np.ndarray) -> Cols:
     return {name: values[rows] for name, values in cols.items()}
 
 
-Foreign = list[tuple[int, int | None, str | None, float | None, float | None]]
-# A window's `foreign` table as rows (seq, event_ts, symbol, buy_val, sell_val), seq order.
-ForeignReader = Callable[["pa.Table"], Foreign]
+class ForeignRows(NamedTuple):
+    """`R` messages for the foreign rule, in seq order: seq, event time (µs), symbol id,
+    net value (buy minus sell) and which are usable (time, symbol and both values known)."""
+
+    seq: I64
+    event_ts: I64
+    sym: I64
+    net: F64
+    usable: npt.NDArray[np.bool_]
+
+    @staticmethod
+    def concat(parts: Sequence[ForeignRows]) -> ForeignRows:
+        if len(parts) == 1:
+            return parts[0]
+        return ForeignRows(*(np.concatenate(columns) for columns in zip(*parts, strict=True)))
+
+
+# Symbol ids of a text column's distinct values, one more entry for null (id -1 there).
+SymbolIds = Callable[[list[Any]], I64]
+# A window's `foreign` table as ForeignRows, its symbols numbered by the given SymbolIds.
+ForeignReader = Callable[["pa.Table", SymbolIds], ForeignRows]
 
 
 class AlertsBook:
@@ -81,7 +105,12 @@ class AlertsBook:
     ) -> None:
         self._read_foreign = read_foreign
         self._dedup = Deduper()
-        self._foreign = ForeignAcceleration()
+        self._foreign = ForeignHistory(
+            window=FOREIGN_WINDOW_US, min_net=FOREIGN_MIN_NET, factor=FOREIGN_FACTOR
+        )
+        # The foreign rule's own symbol ids (the window loop's are not for this thread).
+        self._foreign_ids: dict[str, int] = {}
+        self._foreign_names: list[str] = []
         self.basis = BasisFlip(day, calendar)
         self._found: list[Alert] = []
         self._chunk = chunk
@@ -167,22 +196,33 @@ class AlertsBook:
             if len(parts) == 1
             else {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
         )
-        foreign = [
-            row for _, table in pending if table is not None for row in self._read_foreign(table)
+        read = [
+            self._read_foreign(table, self._symbol_ids)
+            for _, table in pending
+            if table is not None and table.num_rows
         ]
+        foreign = ForeignRows.concat(read) if read else None
         # The windows go now, before the rules run: the task holds `pending` until it ends.
         pending.clear()
         del parts
         self._compute(trades, names, gap_seqs, foreign)
 
+    def _symbol_ids(self, values: list[Any]) -> I64:
+        ids = self._foreign_ids
+        for name in values:
+            if name is not None and name not in ids:
+                ids[name] = len(self._foreign_names)
+                self._foreign_names.append(name)
+        return np.array([*(-1 if v is None else ids[v] for v in values), -1], np.int64)
+
     def _compute(
-        self, trades: Cols | None, names: Sequence[str | None], gap_seqs: I64, foreign: Foreign
+        self,
+        trades: Cols | None,
+        names: Sequence[str | None],
+        gap_seqs: I64,
+        foreign: ForeignRows | None,
     ) -> None:
-        candidates: list[Alert] = []
-        for seq, event_ts, symbol, buy_val, sell_val in foreign:
-            found = self._foreign.on_foreign(seq, event_ts, symbol, buy_val, sell_val)
-            if found is not None:
-                candidates.append(found)
+        candidates = [] if foreign is None else self._foreign_rule(foreign)
         if trades is not None and len(trades["seq"]):
             self._note_names(names)
             usable = self._named[trades["sym"]] & trades["timed"]
@@ -193,6 +233,24 @@ class AlertsBook:
         for alert in sorted(candidates, key=lambda a: (a.seq, a.kind)):
             if self._dedup.emit(alert):
                 self._found.append(alert)
+
+    def _foreign_rule(self, rows: ForeignRows) -> list[Alert]:
+        found = np.empty(len(rows.seq), np.uint8)
+        before = np.empty(len(rows.seq), np.float64)
+        self._foreign.run(
+            rows.sym, rows.event_ts, rows.net, rows.usable.view(np.uint8), found, before
+        )
+        return [
+            Alert(
+                int(rows.seq[i]),
+                int(rows.event_ts[i]),
+                FOREIGN_ACCELERATION,
+                self._foreign_names[rows.sym[i]],
+                float(rows.net[i]) - float(before[i]),
+                FOREIGN_FACTOR * abs(float(before[i])),
+            )
+            for i in np.flatnonzero(found).tolist()
+        ]
 
     def _note_names(self, names: Sequence[str | None]) -> None:
         """Which symbol ids have a name and are the day's front contract (new ids only)."""

@@ -60,7 +60,7 @@ from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar, front_contract, pa
 from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
 from vnrec.replay._ordered import add_totals, book_before, previous_max
-from vnrec.replay.alerts import AlertsBook
+from vnrec.replay.alerts import AlertsBook, ForeignRows, SymbolIds
 from vnrec.replay.convert import to_events
 from vnrec.results import advance_ratio, with_basis_extras
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
@@ -1145,27 +1145,24 @@ def _limit(trades: pa.Table, name: str) -> npt.NDArray[np.float64]:
     return _numbers(_missing_column(trades, name, pa.float64()), np.nan, np.float64)
 
 
-def _foreign_rows(
-    table: pa.Table,
-) -> list[tuple[int, int | None, str | None, float | None, float | None]]:
-    """A window's `R` messages for the alerts: seq, event_ts (µs), symbol, buy and sell
-    values."""
-    if not table.num_rows:
-        return []
-    columns = [
-        table.column("seq").to_pylist(),
-        _micros(table).to_pylist(),
-        _plain_text(table.select(["symbol"])).column(0).to_pylist()
-        if "symbol" in table.schema.names
-        else [None] * table.num_rows,
-        *(
-            table.column(name).to_pylist()
-            if name in table.schema.names
-            else [None] * table.num_rows
-            for name in ("buy_val", "sell_val")
-        ),
-    ]
-    return list(zip(*columns, strict=True))
+def _foreign_rows(table: pa.Table, symbol_ids: SymbolIds) -> ForeignRows:
+    """A window's `R` messages for the alerts, their symbols numbered by `symbol_ids`."""
+    names = table.schema.names
+    seq = np.asarray(table.column("seq").to_numpy(), np.int64)
+    stamps = _Stamps.of(table)
+    sym = (
+        _mapped(table.column("symbol"), symbol_ids)
+        if "symbol" in names
+        else np.full(len(seq), -1, np.int64)
+    )
+    buy, sell = (
+        _floats(table.column(name)) if name in names else np.full(len(seq), np.nan)
+        for name in ("buy_val", "sell_val")
+    )
+    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in Python
+        net = buy - sell
+    usable = stamps.known & (sym >= 0) & ~np.isnan(buy) & ~np.isnan(sell)
+    return ForeignRows(seq, stamps.value, sym, net, usable)
 
 
 def _unit_values(units: pl.Series) -> npt.NDArray[np.float64]:
