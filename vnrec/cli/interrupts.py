@@ -11,7 +11,6 @@ Python's handler right after that import, whoever makes it."""
 
 from __future__ import annotations
 
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import signal
@@ -19,11 +18,15 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType, ModuleType
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:  # the import system takes any object with these methods; importing
+    import importlib.abc  # importlib.abc (and what it loads) was ~3 ms of every start
 
 SIGNAL_TAKERS = ("polars",)
 
 
-class _ThenRestoreInterrupts(importlib.abc.Loader):
+class _ThenRestoreInterrupts:
     def __init__(self, inner: importlib.abc.Loader) -> None:
         self._inner = inner
 
@@ -45,7 +48,7 @@ class _ThenRestoreInterrupts(importlib.abc.Loader):
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-class _WatchImport(importlib.abc.MetaPathFinder):
+class _WatchImport:
     """Finds `name` as the other finders do, and wraps its loader; used once."""
 
     def __init__(self, name: str) -> None:
@@ -62,7 +65,7 @@ class _WatchImport(importlib.abc.MetaPathFinder):
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(fullname)
         if spec is not None and spec.loader is not None:
-            spec.loader = _ThenRestoreInterrupts(spec.loader)
+            spec.loader = cast("importlib.abc.Loader", _ThenRestoreInterrupts(spec.loader))
         return spec
 
 
