@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import Executor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -21,7 +21,9 @@ from vnrec.ssi.channels import NORMALIZED_TABLES
 from vnrec.storage.commits import PartFile
 from vnrec.storage.files import atomic_file
 from vnrec.storage.layout import Layout
-from vnrec.storage.normalize import BatchTables
+
+if TYPE_CHECKING:  # the normalizer loads polars (~0.1 s), which reading commands never use
+    from vnrec.storage.normalize import BatchTables
 
 # Columns that grow along a file: delta encoding stores them in about a byte per row.
 DELTA_COLUMNS = ("seq", "recv_ns", "event_ts")
