@@ -29,10 +29,11 @@ def _history(root: Path) -> Layout:
 
 
 def _basis(root: Path, *extra: str) -> subprocess.CompletedProcess[str]:
-    return vnrec(
-        "basis", "--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat(),
-        "--data", str(root), "-f", "json", *extra,
-    )  # fmt: skip
+    """`vnrec basis` over DAYS, unless `extra` gives --from and --to."""
+    days = (
+        () if "--from" in extra else ("--from", DAYS[0].isoformat(), "--to", DAYS[-1].isoformat())
+    )
+    return vnrec("basis", *days, "--data", str(root), "-f", "json", *extra)
 
 
 def _answer(root: Path, *extra: str) -> str:
@@ -49,17 +50,29 @@ def _compact(root: Path, day: dt.date) -> subprocess.CompletedProcess[str]:
 
 
 def test_stored_and_computed_days_answer_as_computing_every_day(tmp_path: Path) -> None:
+    """Computed, mixed, and every day stored (read then without any view over the parts):
+    the same answer for each question, a failure included."""
     layout = _history(tmp_path)
     contract = listed_futures(DAYS[1])[1].symbol  # the second contract, not the front one
-    computed = (_answer(tmp_path), _answer(tmp_path, "--contract", contract))
+    one_day = ("--from", DAYS[1].isoformat(), "--to", DAYS[1].isoformat())
+    asks = [(), ("--contract", contract), ("--interval", "5m"), one_day, ("--contract", "FPT")]
+
+    def answers() -> list[tuple[int, str, str]]:
+        done = [_basis(tmp_path, *ask) for ask in asks]
+        return [(d.returncode, d.stdout, d.stderr) for d in done]
+
+    computed = answers()
+    assert [code for code, _, _ in computed] == [0, 0, 0, 0, 1]
+    assert "no trade of FPT" in computed[-1][2]
+    assert all(out.count("interval_start") > 10 for _, out, _ in computed[:-1])
     for day in DAYS[:2]:  # the last day stays uncompacted: a range mixes both kinds
         compacted = _compact(tmp_path, day)
         assert f"basis rows: stored in {basis_cache_path(layout.root, day)}" in compacted.stderr
     assert fresh_basis_cache(layout, DAYS[0]) is not None
     assert fresh_basis_cache(layout, DAYS[2]) is None
-    assert (_answer(tmp_path), _answer(tmp_path, "--contract", contract)) == computed
+    assert answers() == computed
     _compact(tmp_path, DAYS[2])
-    assert (_answer(tmp_path), _answer(tmp_path, "--contract", contract)) == computed
+    assert answers() == computed
     assert vnrec("verify", "--date", DAYS[0].isoformat(), "--data", str(tmp_path)).returncode == 0
 
 

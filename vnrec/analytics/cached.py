@@ -7,9 +7,13 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
-from vnrec.analytics.connection import DEFAULT_THREADS, read_views
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from vnrec.analytics.connection import DEFAULT_THREADS, bare_connection, lock_to, read_views
 from vnrec.analytics.reports import Row, basis_series
-from vnrec.storage.basis_cache import fresh_basis_cache
+from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_rows
+from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
 
 
@@ -22,9 +26,14 @@ def basis_over_days(
     threads: int = DEFAULT_THREADS,
 ) -> list[Row]:
     """`basis_series` over `days` (recorded days, in order): the days with a current basis
-    cache read it; the connection lists the parts of the other days only."""
+    cache read it; the connection lists the parts of the other days only, and when every
+    day has one, is a bare connection without views (a fifth of a second less)."""
     layout = Layout(root)
-    cached = {day: path for day in days if (path := fresh_basis_cache(layout, day)) is not None}
+    rows = {day: table for day in days if (table := fresh_basis_rows(layout, day)) is not None}
+    if len(rows) == len(days):
+        return _from_caches(layout, days, list(rows.values()), interval, contract, threads)
+    cached = {day: basis_cache_path(layout.root, day) for day in rows}
+    del rows  # read again by DuckDB, with the other days'
     computed = [day for day in days if day not in cached]
     return read_views(
         root,
@@ -34,3 +43,32 @@ def basis_over_days(
         days=computed,
         threads=threads,
     )
+
+
+def _from_caches(
+    layout: Layout,
+    days: Sequence[dt.date],
+    tables: list[pa.Table],
+    interval: str,
+    contract: str,
+    threads: int,
+) -> list[Row]:
+    """`basis_series` when every day has a current basis cache, from its rows as the
+    freshness check read them: a connection without views, whose contracts table holds
+    the contracts the rows name (the table of every contract a symbol can name takes
+    ~0.1 s to build)."""
+    rows = pa.concat_tables(tables, promote_options="permissive")
+    symbols = frozenset(s for s in pc.unique(rows.column("symbol")).to_pylist() if s is not None)
+    con, _ = bare_connection(threads=threads, calendar=calendar_for(layout.root), symbols=symbols)
+    try:
+        lock_to(con, layout.root)
+        return basis_series(
+            con,
+            min(days),
+            max(days),
+            interval=interval,
+            contract=contract,
+            stored_rows=rows,
+        )
+    finally:
+        con.close()

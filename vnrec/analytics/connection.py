@@ -57,20 +57,16 @@ VIEW_NAMES: tuple[str, ...] = (
 DEFAULT_THREADS = DUCKDB_THREADS
 
 
-def open_connection(
-    files: TableFiles,
+def bare_connection(
     *,
     threads: int = DEFAULT_THREADS,
-    sandbox: Path | None = None,
     calendar: TradingCalendar = DEFAULT_CALENDAR,
-    gaps: pa.Table | None = None,
-    components: pa.Table | None = None,
-) -> duckdb.DuckDBPyConnection:
-    """A connection with the views over exactly these files (per table); with `sandbox`,
-    file access is limited to that directory and the settings are locked; `calendar`
-    gives the futures' last trading days (`vn30_contracts`), `gaps` the recording gaps of
-    the days (vnrec.analytics.sources.layout_gaps; none by default), `components` the
-    index members the recorder kept (vnrec.storage.components; none by default)."""
+    symbols: frozenset[str] | None = None,
+) -> tuple[duckdb.DuckDBPyConnection, pa.Table]:
+    """A connection with vnrec's settings and the `vn30_contracts` table (returned too; with
+    `symbols`, the contracts among them only), and no view over any file: what reads of
+    the results stored at compaction need. Registering every view costs ~50 ms a
+    connection, ~0.2 s on a process's first."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # DuckDB draws a progress bar on the process's standard output once a query runs
@@ -85,20 +81,47 @@ def open_connection(
         # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then
         # folds isnan(column) to false: a NaN price would pass as a number.
         con.execute("SET disabled_optimizers = 'statistics_propagation'")
-        contracts = vn30_futures(calendar)
+        contracts = vn30_futures(calendar, symbols)
         con.register("_vn30_contracts_arrow", contracts)
         con.execute("CREATE TABLE vn30_contracts AS SELECT * FROM _vn30_contracts_arrow")
         con.unregister("_vn30_contracts_arrow")
+    except duckdb.Error:
+        con.close()
+        raise
+    return con, contracts
+
+
+def lock_to(con: duckdb.DuckDBPyConnection, directory: Path) -> None:
+    """Limit the connection's file access to `directory` and lock its settings."""
+    allowed = str(directory.resolve()).rstrip("/") + "/"
+    con.execute("SET allowed_directories = ?", [[allowed]])
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def open_connection(
+    files: TableFiles,
+    *,
+    threads: int = DEFAULT_THREADS,
+    sandbox: Path | None = None,
+    calendar: TradingCalendar = DEFAULT_CALENDAR,
+    gaps: pa.Table | None = None,
+    components: pa.Table | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """A connection with the views over exactly these files (per table); with `sandbox`,
+    file access is limited to that directory and the settings are locked; `calendar`
+    gives the futures' last trading days (`vn30_contracts`), `gaps` the recording gaps of
+    the days (vnrec.analytics.sources.layout_gaps; none by default), `components` the
+    index members the recorder kept (vnrec.storage.components; none by default)."""
+    con, contracts = bare_connection(threads=threads, calendar=calendar)
+    try:
         register_tables(con, files)
         gaps = GAPS_SCHEMA.empty_table() if gaps is None else gaps
         register_gaps(con, gaps)
         register_components(con, no_components() if components is None else components)
         register_derived(con, symbol_prefixes(contracts), gaps=gaps.num_rows > 0)
         if sandbox is not None:
-            directory = str(sandbox.resolve()).rstrip("/") + "/"
-            con.execute("SET allowed_directories = ?", [[directory]])
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
+            lock_to(con, sandbox)
     except duckdb.Error:
         con.close()
         raise

@@ -26,13 +26,17 @@ def _candidate_symbols() -> list[str]:
 
 
 @cache
-def vn30_futures(calendar: TradingCalendar = DEFAULT_CALENDAR) -> pa.Table:
-    """Every VN30 futures symbol with its contract month and last trading day."""
+def vn30_futures(
+    calendar: TradingCalendar = DEFAULT_CALENDAR, among: frozenset[str] | None = None
+) -> pa.Table:
+    """Every VN30 futures symbol with its contract month and last trading day; with
+    `among`, only those of these symbols (the whole table takes ~0.1 s to build: the last
+    trading days of a century of contracts need the `holidays` package's century)."""
     symbols: list[str] = []
     years: list[int] = []
     months: list[int] = []
     expiries = []
-    for symbol in _candidate_symbols():
+    for symbol in _candidate_symbols() if among is None else sorted(among):
         contract = parse_futures_symbol(symbol)
         if contract is None or contract.underlying != "VN30":
             continue

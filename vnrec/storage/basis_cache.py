@@ -48,8 +48,14 @@ def basis_digest(state: DayState) -> str:
 
 def fresh_basis_cache(layout: Layout, day: dt.date) -> Path | None:
     """The day's stored basis rows when they are of its current committed state."""
+    return None if fresh_basis_rows(layout, day) is None else basis_cache_path(layout.root, day)
+
+
+def fresh_basis_rows(layout: Layout, day: dt.date) -> pa.Table | None:
+    """The day's stored basis rows themselves (read and checked once, as a whole) when they
+    are of its current committed state."""
     path = basis_cache_path(layout.root, day)
-    return fresh_stamped(path, lambda: basis_digest(layout.state(day)), "basis cache")
+    return fresh_stamped_rows(path, lambda: basis_digest(layout.state(day)), "basis cache")
 
 
 def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -> Path:
@@ -59,6 +65,12 @@ def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -
 
 def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | None:
     """`path` when it is a Parquet file stamped with the digest `digest()` gives now."""
+    return None if fresh_stamped_rows(path, digest, what) is None else path
+
+
+def fresh_stamped_rows(path: Path, digest: Callable[[], str], what: str) -> pa.Table | None:
+    """The rows of `path` when it is a Parquet file stamped with the digest `digest()`
+    gives now (None when it is not, is missing, or does not read)."""
     try:
         metadata = pq.read_metadata(path).metadata or {}
     except FileNotFoundError:
@@ -74,11 +86,11 @@ def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | No
         return None
     try:
         # Small files, read whole once: their pages' checksums tell a changed number.
-        pq.read_table(path, page_checksum_verification=True)
+        rows: pa.Table = pq.read_table(path, page_checksum_verification=True)
     except (OSError, pa.ArrowException) as exc:
         log.warning("ignoring the %s %s: damaged (%s)", what, path, " ".join(str(exc).split()))
         return None
-    return path
+    return rows
 
 
 def store_stamped(path: Path, rows: pa.Table, digest: str) -> Path:
