@@ -32,6 +32,19 @@ def test_building_the_cli_imports_no_heavy_library() -> None:
     assert done.stdout.strip() == ""
 
 
+def test_the_analytics_commands_do_not_load_polars() -> None:
+    """stats, basis, query and the other reading commands go through the DuckDB connection
+    and the stored results; polars (~0.1 s to import) is for writing and candles."""
+    code = (
+        "import sys\n"
+        "import vnrec.cli.cmd_analytics, vnrec.analytics.cached, vnrec.analytics.connection\n"
+        "import vnrec.analytics.query, vnrec.analytics.reports, vnrec.storage.stats_cache\n"
+        "print('polars' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
 def test_each_command_is_registered_by_the_module_the_map_names() -> None:
     """A command run alone registers only its module (main.COMMANDS): the map names every
     command of every module, and each command alone builds to the same command."""
