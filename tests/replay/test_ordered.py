@@ -238,11 +238,11 @@ def test_the_loops_refuse_an_id_outside_the_arrays() -> None:
         previous_max(ids, np.zeros(2, np.int64), np.zeros(3, np.int64), np.empty(2, np.int64))
     with pytest.raises(ValueError, match="values: 8 bytes, expected 16"):
         previous_max(ids, np.zeros(1, np.int64), np.zeros(4, np.int64), np.empty(2, np.int64))
-    seqs, books = np.array([1, 2], np.int64), np.zeros(3)
+    seqs, prices = np.array([1, 2], np.int64), np.zeros(2)
     with pytest.raises(ValueError, match="symbol id -1 out of range"):
         book_before(
-            seqs, np.array([0, 1], np.int32), seqs, np.array([-1, 0], np.int32), books[:2],
-            books[:2], np.zeros(3, np.int64), books, books, np.empty(2, np.int64),
+            seqs, np.array([0, 1], np.int32), seqs, np.array([-1, 0], np.int32), prices,
+            prices, np.zeros(3, np.int64), np.zeros(3), np.zeros(3), np.empty(2, np.int64),
             np.empty(2), np.empty(2),
         )  # fmt: skip
 
@@ -433,3 +433,23 @@ def test_the_foreign_loop_refuses_malformed_input() -> None:
     bare = ForeignHistory.__new__(ForeignHistory)
     with pytest.raises(RuntimeError, match="not initialized"):
         bare.run(*one, *outputs)
+
+
+def test_an_output_sharing_memory_with_another_buffer_is_refused() -> None:
+    """A loop writing into memory it also reads would read back its own writes (ids it never
+    checked): found over usable, before over sym, previous over values are each refused."""
+    history = _foreign_history()
+    base = np.zeros(4, np.uint8)
+    rows = [np.zeros(3, np.int64), np.zeros(3, np.int64), np.zeros(3)]
+    with pytest.raises(ValueError, match="found: shares memory with usable"):
+        history.run(*rows, base[:3], base[1:], np.zeros(3))
+    words = np.zeros(4, np.int64)
+    with pytest.raises(ValueError, match="before: shares memory with sym"):
+        history.run(
+            words[:3], *rows[1:], np.ones(3, np.uint8), np.empty(3, np.uint8),
+            words[1:].view(np.float64),
+        )  # fmt: skip
+    values = np.zeros(3, np.int64)
+    with pytest.raises(ValueError, match="previous: shares memory with values"):
+        previous_max(np.zeros(3, np.int32), values, np.zeros(1, np.int64), values)
+    assert not base.any() and not words.any()

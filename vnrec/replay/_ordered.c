@@ -22,8 +22,10 @@
  *   their sums, and the transition states. A trade of a later epoch starts the symbol
  *   afresh. Comparisons are made in 128 bits, as the reference's Python integers would.
  *
- * Every index into a per-symbol array is checked, and every buffer's item kind, size and
- * alignment. The sums are int64, as the caller's columns are: replay refuses a day whose
+ * Every index into a per-symbol array is checked where it is used (the loops leave the
+ * interpreter lock, so another thread could change an input meanwhile; a caller doing so
+ * gets an error, never a write outside an array), and every buffer's item kind, size and
+ * alignment; an output may not overlap any other buffer of the call. The sums are int64, as the caller's columns are: replay refuses a day whose
  * counted volume of a symbol would not fit (columnar's volume check), so they cannot wrap
  * there; a direct caller keeps that promise. The loops release the interpreter lock while
  * they work; `Rolling.run` refuses a second caller meanwhile.
@@ -123,10 +125,13 @@ typedef struct {
     int64_t *count, *total, *buy, *sell;
 } Columns;
 
-/* One trade; -1 when memory ran out. */
+/* One trade; -1 when memory ran out, -2 when its symbol id or epoch is outside what was
+ * checked before the loop (an input changed meanwhile). */
 static int step(Rolling *r, const Columns *c, Py_ssize_t i) {
-    Symbol *s = &r->symbols[c->sym[i]];
-    if (s->epoch != c->epoch[i]) reset(s, c->epoch[i]);
+    int64_t id = c->sym[i], epoch = c->epoch[i];
+    if (id < 0 || id >= r->count || epoch < 0) return -2;
+    Symbol *s = &r->symbols[id];
+    if (s->epoch != epoch) reset(s, epoch);
     if (c->ts[i] > s->clock) s->clock = c->ts[i];
     int64_t t = s->clock, volume = c->volume[i];
     uint8_t flags = 0;
@@ -243,12 +248,33 @@ static int get_all(PyObject *args, const char *function, Spec *specs, Py_buffer 
             return -1;
         }
     }
+    /* A loop writing an output that shares memory with another buffer would read back its
+       own writes (an id it never checked, among them). */
+    for (int k = 0; k < n; k++) {
+        if (!specs[k].writable || views[k].len == 0) continue;
+        const char *lo = views[k].buf, *hi = lo + views[k].len;
+        for (int j = 0; j < n; j++) {
+            const char *other = views[j].buf;
+            if (j == k || views[j].len == 0 || other >= hi || other + views[j].len <= lo)
+                continue;
+            PyErr_Format(PyExc_ValueError, "%s: shares memory with %s", specs[k].name,
+                         specs[j].name);
+            return -1;
+        }
+    }
     return 0;
 }
 
 static void release_all(Py_buffer *views, int n) {
     for (int k = 0; k < n; k++)
         if (views[k].obj != NULL) PyBuffer_Release(&views[k]);
+}
+
+/* An id found out of range inside a loop although it was checked before: the caller
+ * changed an input while the loop ran. */
+static int changed_meanwhile(const char *what, Py_ssize_t row) {
+    PyErr_Format(PyExc_RuntimeError, "%s: row %zd changed while the loop ran", what, row);
+    return -1;
 }
 
 static int check_ids(const int32_t *ids, Py_ssize_t n, Py_ssize_t symbols, const char *what) {
@@ -305,11 +331,16 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
         goto done;
     }
     int failed = 0;
+    Py_ssize_t i = 0;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < rows && !failed; i++) failed = step(self, &c, i) < 0;
+    for (; i < rows && !failed; i++) failed = step(self, &c, i);
     Py_END_ALLOW_THREADS
     self->busy = 0;
+    if (failed == -2) {
+        changed_meanwhile("Rolling.run", i - 1);
+        goto done;
+    }
     if (failed) {
         PyErr_NoMemory();
         goto done;
@@ -411,6 +442,7 @@ static int grow_histories(ForeignHistory *f, int64_t needed) {
  * reference in IEEE doubles (a NaN net never alerts, as there). */
 static int foreign_step(ForeignHistory *f, int64_t sym, int64_t ts, double net, uint8_t *found,
                         double *before) {
+    if (sym < 0 || sym >= f->count) return -2; /* an input changed since it was checked */
     History *h = &f->symbols[sym];
     /* the latest earlier point at or before ts - window; none when that time is below the
        int64 range, where no point can be */
@@ -476,15 +508,20 @@ static PyObject *ForeignHistory_run(ForeignHistory *self, PyObject *args) {
         goto done;
     }
     int failed = 0;
+    Py_ssize_t i = 0;
     self->busy = 1;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < rows && !failed; i++) {
+    for (; i < rows && !failed; i++) {
         found[i] = 0;
         before[i] = 0.0;
         if (usable[i]) failed = foreign_step(self, sym[i], ts[i], net[i], &found[i], &before[i]);
     }
     Py_END_ALLOW_THREADS
     self->busy = 0;
+    if (failed == -2) {
+        changed_meanwhile("ForeignHistory.run", i - 1);
+        goto done;
+    }
     if (failed) {
         PyErr_NoMemory();
         goto done;
@@ -561,13 +598,20 @@ static PyObject *previous_max(PyObject *self, PyObject *args) {
     const int64_t *values = views[1].buf;
     int64_t *maxima = views[2].buf, *previous = views[3].buf;
     if (check_ids(sym, rows, symbols, "previous_max") < 0) goto done;
+    Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < rows; i++) {
-        int64_t *top = &maxima[sym[i]];
+        int32_t id = sym[i];
+        if (id < 0 || id >= symbols) {
+            bad = i;
+            break;
+        }
+        int64_t *top = &maxima[id];
         previous[i] = *top;
         if (values[i] > *top) *top = values[i];
     }
     Py_END_ALLOW_THREADS
+    if (bad >= 0 && changed_meanwhile("previous_max", bad) < 0) goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -607,24 +651,34 @@ static PyObject *book_before(PyObject *self, PyObject *args) {
     if (check_ids(trade_sym, trades, symbols, "book_before") < 0 ||
         check_ids(quote_sym, quotes, symbols, "book_before") < 0)
         goto done;
+    Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     Py_ssize_t q = 0;
-    for (Py_ssize_t i = 0; i <= trades; i++) {
+    for (Py_ssize_t i = 0; i <= trades && bad < 0; i++) {
         /* an X message's book part has its trade part's seq and comes after it */
         while (q < quotes && (i == trades || quote_seq[q] < trade_seq[i])) {
             int32_t s = quote_sym[q];
+            if (s < 0 || s >= symbols) {
+                bad = q;
+                break;
+            }
             book_seq[s] = quote_seq[q];
             bid[s] = quote_bid[q];
             ask[s] = quote_ask[q];
             q++;
         }
-        if (i == trades) break;
+        if (i == trades || bad >= 0) break;
         int32_t s = trade_sym[i];
+        if (s < 0 || s >= symbols) {
+            bad = i;
+            break;
+        }
         out_seq[i] = book_seq[s];
         out_bid[i] = bid[s];
         out_ask[i] = ask[s];
     }
     Py_END_ALLOW_THREADS
+    if (bad >= 0 && changed_meanwhile("book_before", bad) < 0) goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -673,11 +727,17 @@ static PyObject *add_totals(PyObject *self, PyObject *args) {
     int64_t *counts = views[7].buf, *values = views[8].buf;
     double *prices = views[9].buf;
     if (check_ids(sym, rows, symbols, "add_totals") < 0) goto done;
+    Py_ssize_t bad = -1;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < rows; i++) {
-        int64_t *count = counts + (Py_ssize_t)sym[i] * COUNTS;
-        int64_t *value = values + (Py_ssize_t)sym[i] * VALUES * 2;
-        double *p = prices + (Py_ssize_t)sym[i] * PRICES;
+        int32_t id = sym[i];
+        if (id < 0 || id >= symbols) {
+            bad = i;
+            break;
+        }
+        int64_t *count = counts + (Py_ssize_t)id * COUNTS;
+        int64_t *value = values + (Py_ssize_t)id * VALUES * 2;
+        double *p = prices + (Py_ssize_t)id * PRICES;
         int64_t v = volume[i];
         __int128 amount = (__int128)units[i] * v;
         int by_side = side[i] == 1 ? BUY_VOLUME : side[i] == 2 ? SELL_VOLUME
@@ -692,8 +752,8 @@ static PyObject *add_totals(PyObject *self, PyObject *args) {
             add_value(value + 2 * (by_side - BUY_VOLUME + BUY_VALUE), amount);
         }
         if (by_phase >= 0) count[by_phase] += v;
-        if (!seen[sym[i]]) {
-            seen[sym[i]] = 1;
+        if (!seen[id]) {
+            seen[id] = 1;
             p[OPEN] = p[HIGH] = p[LOW] = price[i];
         }
         if (price[i] > p[HIGH]) p[HIGH] = price[i];
@@ -701,6 +761,7 @@ static PyObject *add_totals(PyObject *self, PyObject *args) {
         p[CLOSE] = price[i];
     }
     Py_END_ALLOW_THREADS
+    if (bad >= 0 && changed_meanwhile("add_totals", bad) < 0) goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
