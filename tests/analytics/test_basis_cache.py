@@ -108,11 +108,22 @@ def test_a_damaged_or_foreign_cache_is_never_an_answer(tmp_path: Path) -> None:
     table = pq.read_table(unstamped)
     assert table.schema.metadata and DIGEST_KEY in table.schema.metadata
     pq.write_table(table.replace_schema_metadata(None), unstamped)
+    # Stamped with the current digest, but a column dropped: filled with nulls, it would
+    # have answered something else.
+    reshaped = basis_cache_path(layout.root, DAYS[2])
+    pq.write_table(pq.read_table(reshaped).drop_columns(["basis"]), reshaped)
     done = _basis(tmp_path)
     assert done.returncode == 0, done.stderr
     assert done.stdout == expected
     assert "ignoring the basis cache" in done.stderr
     assert "not a vnrec basis cache" in done.stderr
+    assert f"{reshaped}: its columns are not a basis cache's" in done.stderr
+    # Every cache stamped with a digest that is not text: stale, computed.
+    for day in DAYS:
+        path = basis_cache_path(layout.root, day)
+        pq.write_table(table.replace_schema_metadata({DIGEST_KEY: b"\xff\xfe"}), path)
+    again = _basis(tmp_path)
+    assert (again.returncode, again.stdout) == (0, expected), again.stderr
 
 
 def test_verify_catches_a_cache_that_disagrees_with_the_sql(tmp_path: Path) -> None:

@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from vnrec.analytics.connection import DEFAULT_THREADS, bare_connection, lock_to, read_views
 from vnrec.analytics.reports import Row, basis_series
+from vnrec.errors import StorageError
 from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_rows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
@@ -57,7 +59,7 @@ def _from_caches(
     freshness check read them: a connection without views, whose contracts table holds
     the contracts the rows name (the table of every contract a symbol can name takes
     ~0.1 s to build)."""
-    rows = pa.concat_tables(tables, promote_options="permissive")
+    rows = pa.concat_tables(tables)  # of one schema (vnrec.storage.basis_cache.BASIS_SCHEMA)
     symbols = frozenset(s for s in pc.unique(rows.column("symbol")).to_pylist() if s is not None)
     con, _ = bare_connection(threads=threads, calendar=calendar_for(layout.root), symbols=symbols)
     try:
@@ -70,5 +72,8 @@ def _from_caches(
             contract=contract,
             stored_rows=rows,
         )
+    except duckdb.Error as exc:
+        first_line = str(exc).strip().splitlines()[0]
+        raise StorageError(f"reading the basis rows stored in {layout.root}: {first_line}") from exc
     finally:
         con.close()

@@ -1159,7 +1159,7 @@ def _foreign_rows(table: pa.Table, symbol_ids: SymbolIds) -> ForeignRows:
         _floats(table.column(name)) if name in names else np.full(len(seq), np.nan)
         for name in ("buy_val", "sell_val")
     )
-    with np.errstate(invalid="ignore"):  # inf - inf: NaN, as in Python
+    with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: NaN, as in Python
         net = buy - sell
     usable = stamps.known & (sym >= 0) & ~np.isnan(buy) & ~np.isnan(sell)
     return ForeignRows(seq, stamps.value, sym, net, usable)

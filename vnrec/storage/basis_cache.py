@@ -35,6 +35,19 @@ log = logging.getLogger(__name__)
 # state digest also covers the stats rules, whose trade counting the basis rows rely on.
 BASIS_RULES_VERSION = 1
 DIGEST_KEY = b"vnrec.digest"
+# The columns of the stored rows (the `basis` view's): a file stamped with a current digest
+# but other columns (rewritten by hand) is not an answer.
+BASIS_SCHEMA = pa.schema(
+    [
+        ("date", pa.date32()),
+        ("symbol", pa.string()),
+        ("seq", pa.int64()),
+        ("event_ts", pa.timestamp("us", tz="UTC")),
+        ("price", pa.float64()),
+        ("index_value", pa.float64()),
+        ("basis", pa.float64()),
+    ]
+)
 
 
 def basis_cache_path(root: Path, day: dt.date) -> Path:
@@ -55,12 +68,15 @@ def fresh_basis_rows(layout: Layout, day: dt.date) -> pa.Table | None:
     """The day's stored basis rows themselves (read and checked once, as a whole) when they
     are of its current committed state."""
     path = basis_cache_path(layout.root, day)
-    return fresh_stamped_rows(path, lambda: basis_digest(layout.state(day)), "basis cache")
+    return fresh_stamped_rows(
+        path, lambda: basis_digest(layout.state(day)), "basis cache", BASIS_SCHEMA
+    )
 
 
 def store_basis(layout: Layout, day: dt.date, state: DayState, rows: pa.Table) -> Path:
     """Write the basis rows computed from `state` as the day's basis cache, atomically."""
-    return store_stamped(basis_cache_path(layout.root, day), rows, basis_digest(state))
+    path = basis_cache_path(layout.root, day)
+    return store_stamped(path, rows.cast(BASIS_SCHEMA), basis_digest(state))
 
 
 def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | None:
@@ -68,9 +84,12 @@ def fresh_stamped(path: Path, digest: Callable[[], str], what: str) -> Path | No
     return None if fresh_stamped_rows(path, digest, what) is None else path
 
 
-def fresh_stamped_rows(path: Path, digest: Callable[[], str], what: str) -> pa.Table | None:
+def fresh_stamped_rows(
+    path: Path, digest: Callable[[], str], what: str, schema: pa.Schema | None = None
+) -> pa.Table | None:
     """The rows of `path` when it is a Parquet file stamped with the digest `digest()`
-    gives now (None when it is not, is missing, or does not read)."""
+    gives now and, with `schema`, of those columns (None when it is not, is missing, or does
+    not read)."""
     try:
         metadata = pq.read_metadata(path).metadata or {}
     except FileNotFoundError:
@@ -82,13 +101,16 @@ def fresh_stamped_rows(path: Path, digest: Callable[[], str], what: str) -> pa.T
     if stamped is None:
         log.warning("ignoring the %s %s: not a vnrec %s", what, path, what)
         return None
-    if stamped.decode() != digest():
+    if stamped.decode(errors="replace") != digest():
         return None
     try:
         # Small files, read whole once: their pages' checksums tell a changed number.
         rows: pa.Table = pq.read_table(path, page_checksum_verification=True)
     except (OSError, pa.ArrowException) as exc:
         log.warning("ignoring the %s %s: damaged (%s)", what, path, " ".join(str(exc).split()))
+        return None
+    if schema is not None and not rows.schema.remove_metadata().equals(schema):
+        log.warning("ignoring the %s %s: its columns are not a %s's", what, path, what)
         return None
     return rows
 
