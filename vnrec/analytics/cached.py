@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from vnrec.analytics.connection import DEFAULT_THREADS, bare_connection, lock_to, read_views
 from vnrec.analytics.reports import Row, basis_series
-from vnrec.errors import StorageError
+from vnrec.errors import StorageError, first_line
 from vnrec.storage.basis_cache import basis_cache_path, fresh_basis_rows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.layout import Layout
@@ -73,7 +73,7 @@ def _from_caches(
             stored_rows=rows,
         )
     except duckdb.Error as exc:
-        first_line = str(exc).strip().splitlines()[0]
-        raise StorageError(f"reading the basis rows stored in {layout.root}: {first_line}") from exc
+        where = f"reading the basis rows stored in {layout.root}"
+        raise StorageError(f"{where}: {first_line(exc)}") from exc
     finally:
         con.close()

@@ -35,7 +35,7 @@ from vnrec.analytics.sources import (
 )
 from vnrec.calendar import DEFAULT_CALENDAR, TradingCalendar
 from vnrec.defaults import DUCKDB_THREADS
-from vnrec.errors import IntegrityError, QueryError, StorageError
+from vnrec.errors import IntegrityError, QueryError, StorageError, first_line
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.commits import logged_days
 from vnrec.storage.components import no_components, read_components
@@ -171,8 +171,7 @@ def read_views(
         except (duckdb.Error, QueryError, IntegrityError) as exc:
             if attempt == RETRIES_ON_COMMIT or _versions(layout, wanted) == before:
                 if isinstance(exc, duckdb.Error):
-                    first_line = str(exc).strip().splitlines()[0]
-                    raise StorageError(f"reading {layout.root}: {first_line}") from exc
+                    raise StorageError(f"reading {layout.root}: {first_line(exc)}") from exc
                 raise
     raise AssertionError("unreachable: the last attempt returns or raises")
 

@@ -104,16 +104,26 @@ static int make_room(Symbol *s) {
     return 0;
 }
 
-static int grow_symbols(Rolling *r, int64_t needed) {
-    if (needed <= r->count) return 0;
-    int64_t count = r->count ? r->count : 64;
-    while (count < needed) count *= 2;
-    Symbol *grown = realloc(r->symbols, (size_t)count * sizeof(Symbol));
+/* Per-symbol state of `*count` items of `size` bytes, grown (doubling, new items zeroed)
+ * to hold at least `needed`; -1 when memory ran out. */
+static int grow_per_symbol(void **items, int64_t *count, int64_t needed, size_t size) {
+    if (needed <= *count) return 0;
+    int64_t grown_count = *count ? *count : 64;
+    while (grown_count < needed) grown_count *= 2;
+    char *grown = realloc(*items, (size_t)grown_count * size);
     if (grown == NULL) return -1;
-    memset(grown + r->count, 0, (size_t)(count - r->count) * sizeof(Symbol));
-    for (int64_t i = r->count; i < count; i++) grown[i].epoch = -1;
-    r->symbols = grown;
-    r->count = count;
+    memset(grown + (size_t)*count * size, 0, (size_t)(grown_count - *count) * size);
+    *items = grown;
+    *count = grown_count;
+    return 0;
+}
+
+static int grow_symbols(Rolling *r, int64_t needed) {
+    int64_t before = r->count;
+    void *items = r->symbols;
+    if (grow_per_symbol(&items, &r->count, needed, sizeof(Symbol)) < 0) return -1;
+    r->symbols = items;
+    for (int64_t i = before; i < r->count; i++) r->symbols[i].epoch = -1;
     return 0;
 }
 
@@ -277,6 +287,29 @@ static int changed_meanwhile(const char *what, Py_ssize_t row) {
     return -1;
 }
 
+/* Whether an object with per-symbol state may run now: set up, and not running already
+ * (another thread, while the lock is left). */
+static int may_run(int busy, int ready, const char *type) {
+    if (busy) {
+        PyErr_Format(PyExc_RuntimeError, "%s.run is already running", type);
+        return -1;
+    }
+    if (!ready) {
+        PyErr_Format(PyExc_RuntimeError, "%s is not initialized", type);
+        return -1;
+    }
+    return 0;
+}
+
+/* The error of a run's loop that stopped at `row` with `failed` (0: none; -2: an input
+ * changed meanwhile; else memory ran out). */
+static int run_failed(int failed, const char *what, Py_ssize_t row) {
+    if (failed == 0) return 0;
+    if (failed == -2) return changed_meanwhile(what, row);
+    PyErr_NoMemory();
+    return -1;
+}
+
 static int check_ids(const int32_t *ids, Py_ssize_t n, Py_ssize_t symbols, const char *what) {
     for (Py_ssize_t i = 0; i < n; i++)
         if (ids[i] < 0 || ids[i] >= symbols) {
@@ -288,14 +321,7 @@ static int check_ids(const int32_t *ids, Py_ssize_t n, Py_ssize_t symbols, const
 }
 
 static PyObject *Rolling_run(Rolling *self, PyObject *args) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "Rolling.run is already running");
-        return NULL;
-    }
-    if (!self->ready) {
-        PyErr_SetString(PyExc_RuntimeError, "Rolling is not initialized");
-        return NULL;
-    }
+    if (may_run(self->busy, self->ready, "Rolling") < 0) return NULL;
     Py_ssize_t rows = -1;
     Spec specs[14] = {{0, "sym", "i8", 0, &rows},        {1, "epoch", "i8", 0, &rows},
                       {2, "ts", "i8", 0, &rows},         {3, "volume", "i8", 0, &rows},
@@ -337,14 +363,7 @@ static PyObject *Rolling_run(Rolling *self, PyObject *args) {
     for (; i < rows && !failed; i++) failed = step(self, &c, i);
     Py_END_ALLOW_THREADS
     self->busy = 0;
-    if (failed == -2) {
-        changed_meanwhile("Rolling.run", i - 1);
-        goto done;
-    }
-    if (failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (run_failed(failed, "Rolling.run", i - 1) < 0) goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
@@ -426,18 +445,6 @@ typedef struct {
     int busy, ready;
 } ForeignHistory;
 
-static int grow_histories(ForeignHistory *f, int64_t needed) {
-    if (needed <= f->count) return 0;
-    int64_t count = f->count ? f->count : 64;
-    while (count < needed) count *= 2;
-    History *grown = realloc(f->symbols, (size_t)count * sizeof(History));
-    if (grown == NULL) return -1;
-    memset(grown + f->count, 0, (size_t)(count - f->count) * sizeof(History));
-    f->symbols = grown;
-    f->count = count;
-    return 0;
-}
-
 /* One usable `R` message; -1 when memory ran out. The comparisons are those of the
  * reference in IEEE doubles (a NaN net never alerts, as there). */
 static int foreign_step(ForeignHistory *f, int64_t sym, int64_t ts, double net, uint8_t *found,
@@ -473,14 +480,7 @@ static int foreign_step(ForeignHistory *f, int64_t sym, int64_t ts, double net, 
 }
 
 static PyObject *ForeignHistory_run(ForeignHistory *self, PyObject *args) {
-    if (self->busy) {
-        PyErr_SetString(PyExc_RuntimeError, "ForeignHistory.run is already running");
-        return NULL;
-    }
-    if (!self->ready) {
-        PyErr_SetString(PyExc_RuntimeError, "ForeignHistory is not initialized");
-        return NULL;
-    }
+    if (may_run(self->busy, self->ready, "ForeignHistory") < 0) return NULL;
     Py_ssize_t rows = -1;
     Spec specs[6] = {{0, "sym", "i8", 0, &rows},   {1, "ts", "i8", 0, &rows},
                      {2, "net", "f8", 0, &rows},   {3, "usable", "u1", 0, &rows},
@@ -503,10 +503,12 @@ static PyObject *ForeignHistory_run(ForeignHistory *self, PyObject *args) {
         }
         if (sym[i] > top) top = sym[i];
     }
-    if (grow_histories(self, top + 1) < 0) {
+    void *histories = self->symbols;
+    if (grow_per_symbol(&histories, &self->count, top + 1, sizeof(History)) < 0) {
         PyErr_NoMemory();
         goto done;
     }
+    self->symbols = histories;
     int failed = 0;
     Py_ssize_t i = 0;
     self->busy = 1;
@@ -518,14 +520,7 @@ static PyObject *ForeignHistory_run(ForeignHistory *self, PyObject *args) {
     }
     Py_END_ALLOW_THREADS
     self->busy = 0;
-    if (failed == -2) {
-        changed_meanwhile("ForeignHistory.run", i - 1);
-        goto done;
-    }
-    if (failed) {
-        PyErr_NoMemory();
-        goto done;
-    }
+    if (run_failed(failed, "ForeignHistory.run", i - 1) < 0) goto done;
     result = Py_None;
     Py_INCREF(result);
 done:
