@@ -45,6 +45,22 @@ def test_the_analytics_commands_do_not_load_polars() -> None:
     assert done.stdout.strip() == "False"
 
 
+def test_a_replay_can_start_reading_before_it_loads_the_trackers() -> None:
+    """The replay command's modules up to the reader load neither pyarrow.compute nor the
+    trackers' modules (~0.05-0.1 s): vnrec.replay.engine starts the Parquet reader first
+    and imports them while it reads."""
+    code = (
+        "import sys\n"
+        "import vnrec.cli.cmd_replay, vnrec.replay.days, vnrec.replay.engine\n"
+        "import vnrec.replay.sources, vnrec.replay.windows, vnrec.replay.plugins\n"
+        "late = ('pyarrow.compute', 'vnrec.replay.columnar', 'vnrec.replay.alerts',\n"
+        "        'vnrec.replay._ordered', 'polars')\n"
+        "print(','.join(m for m in late if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
+
+
 def test_each_command_is_registered_by_the_module_the_map_names() -> None:
     """A command run alone registers only its module (main.COMMANDS): the map names every
     command of every module, and each command alone builds to the same command."""

@@ -154,7 +154,7 @@ def test_a_warm_start_from_parquet_then_micro_batches_equals_the_replay(
 ) -> None:
     """`record --track` after a restart: the committed part from Parquet windows (text as
     dictionaries), the rest as micro-batches (plain text)."""
-    from vnrec.replay.columnar import ENGINE_COLUMNS
+    from vnrec.replay.columns import ENGINE_COLUMNS
     from vnrec.replay.sources import window_streams
     from vnrec.replay.windows import seq_windows
     from vnrec.storage.commits import DayState

@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vnrec.events import Gap
-from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay
+from vnrec.replay.columnar import ColumnarDay
+from vnrec.replay.columns import ENGINE_COLUMNS
 from vnrec.replay.pipeline import ReplayResult
 from vnrec.replay.sources import unknown_only, window_streams
 from vnrec.replay.windows import seq_windows

@@ -61,6 +61,7 @@ from vnrec.errors import VnrecError
 from vnrec.events import ForeignEvent, Gap, IndexEvent
 from vnrec.replay._ordered import add_totals, book_before, previous_max
 from vnrec.replay.alerts import AlertsBook, ForeignRows, SymbolIds
+from vnrec.replay.columns import FOREIGN_COLUMNS, FOREIGN_FIGURES, INDEX_COLUMNS
 from vnrec.replay.convert import to_events
 from vnrec.results import advance_ratio, with_basis_extras
 from vnrec.ssi.channels import SNAPSHOT_DATA_TYPE
@@ -83,53 +84,6 @@ SIDES = ("neutral", "buy", "sell")
 # Per-trade values above this many units lose exactness in an Int64 -> float64 division.
 EXACT_FLOAT_UNITS = 2**53
 
-TRADE_COLUMNS = (
-    "seq",
-    "event_ts",
-    "data_type",
-    "symbol",
-    "last_price",
-    "last_vol",
-    "total_vol",
-    "trading_session",
-    "side",
-    "ceiling",
-    "floor",
-)
-QUOTE_COLUMNS = ("seq", "symbol", "bid_price1", "ask_price1")
-FOREIGN_FIGURES = ("buy_vol", "sell_vol", "buy_val", "sell_val")
-FOREIGN_COLUMNS = (
-    "seq",
-    "recv_ns",
-    "event_ts",
-    "symbol",
-    *FOREIGN_FIGURES,
-    "total_room",
-    "current_room",
-)
-INDEX_FIELDS = (
-    "index_value",
-    "prior_index_value",
-    "change",
-    "ratio_change",
-    "advances",
-    "declines",
-    "no_changes",
-    "total_qtty",
-    "total_value",
-)
-INDEX_COLUMNS = ("seq", "recv_ns", "event_ts", "index_id", *INDEX_FIELDS, "trading_session")
-# What the columnar trackers read of each table; the other tables only count as messages.
-ENGINE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "trades": TRADE_COLUMNS,
-    "quotes": QUOTE_COLUMNS,
-    "foreign": FOREIGN_COLUMNS,
-    "index": INDEX_COLUMNS,
-    "bars": ("seq",),
-    "status": ("seq",),
-    "oddlot": ("seq",),
-    "raw": ("seq", "data_type"),
-}
 _VOLUME_SUMS = ("volume", "buy_volume", "sell_volume", "neutral_volume")
 _PHASE_SUMS = ("continuous_volume", "ato_volume", "atc_volume")
 _VALUE_SUMS = ("value", "buy_value", "sell_value", "neutral_value")
@@ -389,6 +343,13 @@ class ColumnarDay:
             table = window.get(name)
             if table is not None and table.num_rows:
                 kept.append(table.select(_present(table, columns)))
+
+    def fed_all(self) -> None:
+        """No window follows (a replay's end): the alert rules start on what they gathered
+        now, on their thread, while the other results are computed (results stay right
+        without it; more windows may still be fed)."""
+        if self._alerts is not None:
+            self._alerts.flush()
 
     def _count_messages(self, window: Mapping[str, pa.Table]) -> None:
         """Distinct seqs (an `X` is one message in two tables), and the order check."""

@@ -11,7 +11,6 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vnrec.events import (
     BarEvent,
@@ -169,6 +168,8 @@ def columns_needed(table: str, book_levels: int = 1) -> list[str]:
 
 
 def _values(batch: pa.RecordBatch, name: str, fill: Any, kinds: bool = False) -> list[Any]:
+    import pyarrow.compute as pc  # not at import: a replay starts reading before it loads it
+
     index = batch.schema.get_field_index(name)
     if index < 0:  # a column this part predates: every value is missing
         return [fill] * batch.num_rows
@@ -192,6 +193,8 @@ def _decoded(
     # Through the dictionary: each distinct value becomes one Python object that all rows
     # share, which halves the cost of text columns and saves an allocation and a
     # deallocation per row for the repetitive numbers (times, prices, per-message volumes).
+    import pyarrow.compute as pc
+
     dictionary = column.dictionary
     if fill is not None and dictionary.null_count:
         dictionary = pc.fill_null(dictionary, fill)
@@ -254,6 +257,8 @@ def _seqs(batch: pa.RecordBatch) -> SeqArray:
 
 def unknown_mask(batch: pa.RecordBatch) -> pa.Array:
     """Rows of `raw` whose DataType vnrec does not model (a null DataType included)."""
+    import pyarrow.compute as pc
+
     known = pc.is_in(batch.column("data_type"), value_set=KNOWN_TYPES)
     return pc.invert(pc.fill_null(known, False))
 

@@ -66,7 +66,6 @@ class DayOutcome:
 
 def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOutcome:
     """Replay one day; with `job.out`, write its series, trades and tracker rows."""
-    from vnrec.replay.columnar import ColumnarDay
     from vnrec.replay.engine import replay
     from vnrec.replay.outputs import (
         TradeWriter,
@@ -111,6 +110,8 @@ def run_day(job: DayJob, progress: Callable[[int], None] | None = None) -> DayOu
                 with TradeWriter(directory / "trades.parquet", group) as writer:
                     result = replay(job.day, trade_sinks=[writer], **options)
                 written += write_series(directory, result.trackers, group)
+                from vnrec.replay.columnar import ColumnarDay
+
                 assert isinstance(result.trackers, ColumnarDay)
                 written += write_candles(directory, result.trackers, group)
                 written.append(directory / "trades.parquet")

@@ -15,18 +15,19 @@ import pyarrow as pa
 
 from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
-from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay, TradesSink
+from vnrec.replay.columns import ENGINE_COLUMNS
 from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.pacing import Clock, Pacer, Sleep
-from vnrec.replay.pipeline import ReplayResult, paused_gc
 from vnrec.replay.sources import window_streams
-from vnrec.replay.windows import read_ahead, seq_windows
+from vnrec.replay.windows import ReadAhead, seq_windows
 from vnrec.storage.closures import calendar_for
 from vnrec.storage.gaps import recording_gaps
 from vnrec.storage.layout import Layout
 
 if TYPE_CHECKING:
+    from vnrec.replay.columnar import TradesSink
     from vnrec.replay.feed import TrackerFeed
+    from vnrec.replay.pipeline import ReplayResult
 
 log = logging.getLogger(__name__)
 
@@ -108,36 +109,44 @@ def replay(
         from vnrec.replay.feed import TrackerFeed
 
         user = TrackerFeed(the_day, trackers, gaps=gaps, book_levels=book_levels)
-    engine = ColumnarDay(
-        the_day,
-        calendar=calendar_for(layout.root),
-        window=window,
-        keep_series=keep_series,
-        trade_sinks=trade_sinks,
-        gaps=gaps,
-        keep_trades=user is not None and user.wants_trades,
-        candles=candles,
-        alerts=alerts,
-        alert_chunk=ALERT_CHUNK,
-    )
     pacer = None if speed is None else Pacer(speed, clock, sleep)
     if pacer is not None:
         batch_rows = PACED_WINDOW_ROWS
     streams = window_streams(layout, state, _columns(user), event_filter, batch_rows)
-    if user is not None:
-        if pacer is not None:
-            user.pace = pacer.wait
-        user.start()
-    # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
-    with paused_gc() if pacer is None else contextlib.nullcontext():
-        for rows in read_ahead(seq_windows(streams)):
+    # The reader starts before the trackers' modules are imported (pyarrow.compute, numpy
+    # code, the C loops: ~0.05-0.1 s of a command's start), which then overlaps the reading
+    # of the first windows; this module imports none of them.
+    with ReadAhead(seq_windows(streams)) as windows:
+        from vnrec.replay.columnar import ColumnarDay
+        from vnrec.replay.pipeline import ReplayResult, paused_gc
+
+        engine = ColumnarDay(
+            the_day,
+            calendar=calendar_for(layout.root),
+            window=window,
+            keep_series=keep_series,
+            trade_sinks=trade_sinks,
+            gaps=gaps,
+            keep_trades=user is not None and user.wants_trades,
+            candles=candles,
+            alerts=alerts,
+            alert_chunk=ALERT_CHUNK,
+        )
+        if user is not None:
             if pacer is not None:
-                _pace(pacer, rows)
-            engine.feed(rows)
-            if user is not None:
-                user.feed(rows, engine.counted_trades(), engine.symbol_names(), engine.last_seq)
-            if progress is not None:
-                progress(engine.events)
+                user.pace = pacer.wait
+            user.start()
+        # A paced replay can run for hours and is not CPU-bound: leave the collector alone.
+        with paused_gc() if pacer is None else contextlib.nullcontext():
+            for rows in windows:
+                if pacer is not None:
+                    _pace(pacer, rows)
+                engine.feed(rows)
+                if user is not None:
+                    user.feed(rows, engine.counted_trades(), engine.symbol_names(), engine.last_seq)
+                if progress is not None:
+                    progress(engine.events)
+    engine.fed_all()
     results = None
     if user is not None:
         user.end(engine.last_seq)

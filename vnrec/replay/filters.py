@@ -8,7 +8,6 @@ import datetime as dt
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vnrec.calendar import HCM_TZ
 from vnrec.errors import BadInputError
@@ -28,6 +27,8 @@ class EventFilter:
         """Rows of a normalized batch to keep; None when every row is kept."""
         if self.symbols is None or "symbol" not in batch.schema.names:
             return None
+        import pyarrow.compute as pc  # not at import: a replay starts reading before it loads it
+
         wanted = pa.array(sorted(self.symbols), pa.string())
         return pc.fill_null(pc.is_in(batch.column("symbol"), value_set=wanted), False)
 

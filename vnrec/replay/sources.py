@@ -11,13 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from vnrec.errors import IntegrityError, StorageError
 from vnrec.replay.convert import (
     EVENT_TABLES,
-    KNOWN_TYPES,
     Chunk,
     columns_needed,
     text_columns,
@@ -25,6 +23,7 @@ from vnrec.replay.convert import (
     unknown_mask,
 )
 from vnrec.replay.filters import EventFilter
+from vnrec.ssi.channels import KNOWN_DATA_TYPES
 from vnrec.storage.commits import DayState, PartFile
 from vnrec.storage.layout import Layout
 from vnrec.storage.schema import SCHEMAS
@@ -59,10 +58,11 @@ def _read_part(
 
 def _has_unknown(path: object, batch_rows: int) -> bool:
     # A cheap first pass over the dictionary of one small column: the content column is
-    # read only for parts that hold a DataType vnrec does not model.
+    # read only for parts that hold a DataType vnrec does not model. (Python over the few
+    # words rather than pyarrow.compute: a replay reads this before it loads that.)
     for batch in _read_part(path, ["data_type"], batch_rows, ["data_type"]):
         column = batch.column(0)
-        if column.null_count or not pc.all(pc.is_in(column.dictionary, KNOWN_TYPES)).as_py():
+        if column.null_count or not KNOWN_DATA_TYPES.issuperset(column.dictionary.to_pylist()):
             return True
     return False
 
@@ -111,6 +111,8 @@ def parquet_batches(
                 batches = _part_batches(checks, part, table, columns, text, batch_rows)
                 for batch in batches:
                     if part.first_seq < next_seq:  # a merged file over rows already emitted
+                        import pyarrow.compute as pc
+
                         yield batch.filter(pc.greater_equal(batch.column("seq"), next_seq))
                     else:
                         yield batch

@@ -116,44 +116,58 @@ class _Failure:
         self.error = error
 
 
-def read_ahead(windows: Iterator[Window], depth: int = 1) -> Iterator[Window]:
+class ReadAhead:
     """`windows`, read by a background thread up to `depth` windows ahead, so that Parquet
     decoding (which releases the GIL) overlaps the trackers' work on the window before.
 
-    The order is the source's; an exception of the reader is raised here, in the caller's
-    thread; a caller that stops early stops the reader."""
-    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
+    The thread starts at once, not when the first window is asked for: what the owner does
+    before its loop (importing the trackers, building them) overlaps the first reads. The
+    order is the source's; an exception of the reader is raised here, in the caller's
+    thread. Used as a context manager: leaving it (done, failed or stopped early) stops
+    the reader and waits for it."""
 
-    def put(item: object) -> bool:
-        while not stop.is_set():
+    def __init__(self, windows: Iterator[Window], depth: int = 1) -> None:
+        self._slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._reader = threading.Thread(
+            target=self._read, args=(windows,), name="vnrec-read-ahead", daemon=True
+        )
+        self._reader.start()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
             try:
-                slots.put(item, timeout=0.1)
+                self._slots.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def read() -> None:
+    def _read(self, windows: Iterator[Window]) -> None:
         try:
             for window in windows:
-                if not put(window):
+                if not self._put(window):
                     return
-        except Exception as exc:  # noqa: BLE001 - every failure goes to the caller, who raises it
-            put(_Failure(exc))
+        except Exception as exc:  # noqa: BLE001 - every failure goes to the owner, who raises it
+            self._put(_Failure(exc))
             return
-        put(_DONE)
+        self._put(_DONE)
 
-    reader = threading.Thread(target=read, name="vnrec-read-ahead", daemon=True)
-    reader.start()
-    try:
+    def __iter__(self) -> Iterator[Window]:
         while True:
-            item = slots.get()
+            item = self._slots.get()
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
                 raise item.error
             yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        reader.join()
+
+    def close(self) -> None:
+        self._stop.set()
+        self._reader.join()
+
+    def __enter__(self) -> ReadAhead:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

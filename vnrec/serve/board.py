@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from vnrec.calendar import TradingCalendar
 from vnrec.events import Gap
-from vnrec.replay.columnar import ENGINE_COLUMNS, ColumnarDay
+from vnrec.replay.columnar import ColumnarDay
+from vnrec.replay.columns import ENGINE_COLUMNS
 from vnrec.replay.pipeline import ReplayResult
 from vnrec.results import market_flow
 
