@@ -1,16 +1,19 @@
-"""The read-ahead thread of a replay: it starts reading at once (before the first window is
-asked for), keeps the source's order, hands a reader's failure to its owner and ends
-whenever its owner leaves, iterating or not."""
+"""Seq windows (every row once, by seq ranges, with and without the parts' marks; a table of
+marks only holds no window) and the read-ahead thread of a replay: it starts reading at once
+(before the first window is asked for), keeps the source's order, hands a reader's failure
+to its owner and ends whenever its owner leaves, iterating or not."""
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 
 import pyarrow as pa
 import pytest
 
-from vnrec.replay.windows import ReadAhead, Window
+from vnrec.errors import StorageError
+from vnrec.replay.windows import ReadAhead, Window, seq_windows
 
 WAIT_S = 30.0  # a bound on condition waits only: each returns as soon as its event is set
 
@@ -72,3 +75,74 @@ def test_an_owner_that_stops_early_stops_the_reader() -> None:
         first = next(iter(windows))
     assert first["trades"].column("seq")[0].as_py() == 1
     assert not _reader_threads()
+
+
+def _batch(seqs: list[int]) -> pa.RecordBatch:
+    return pa.record_batch({"seq": pa.array(seqs, pa.int64())})
+
+
+def _day_streams(
+    rng: random.Random, marks: bool
+) -> tuple[list[tuple[str, list[pa.RecordBatch | int]]], dict[str, list[int]]]:
+    """Three tables over seqs 1..300 in parts of 50 seqs (a seq in one table or, like an
+    `X` message, in two), cut into random batches, with each part's mark or without."""
+    rows: dict[str, list[int]] = {"trades": [], "quotes": [], "raw": []}
+    for seq in range(1, 301):
+        for table in rng.sample(sorted(rows), rng.choice((1, 1, 2))):
+            rows[table].append(seq)
+    rows["raw"] = [s for s in rows["raw"] if s % 7 == 0]  # a sparse table
+    streams: list[tuple[str, list[pa.RecordBatch | int]]] = []
+    for table, seqs in rows.items():
+        items: list[pa.RecordBatch | int] = []
+        for last in range(50, 301, 50):
+            part = [s for s in seqs if last - 50 < s <= last]
+            while part:
+                size = rng.randint(1, 20)
+                items.append(_batch(part[:size]))
+                part = part[size:]
+            if marks:
+                items.append(last)
+        streams.append((table, items))
+    return streams, rows
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_windows_with_and_without_marks_hold_every_row_once_by_seq_range(seed: int) -> None:
+    for marks in (False, True):
+        streams, rows = _day_streams(random.Random(seed), marks)
+        got: dict[str, list[int]] = {table: [] for table in rows}
+        last_high = 0
+        for window in seq_windows(streams):
+            seqs = {t: window[t].column("seq").to_pylist() for t in window}
+            low = min(s[0] for s in seqs.values())
+            high = max(s[-1] for s in seqs.values())
+            assert low > last_high  # windows are seq ranges, in order
+            for table, values in rows.items():  # every row of the range is in this window
+                assert seqs.get(table, []) == [v for v in values if low <= v <= high]
+                got[table] += seqs.get(table, [])
+            last_high = high
+        assert got == rows
+
+
+def test_a_table_of_marks_only_does_not_hold_the_first_window() -> None:
+    """`raw` on a day without unknown DataTypes: each part yields only its mark. The first
+    window needs the first part's mark, not a read through every part to the day's end."""
+    pulled = []
+
+    def raw() -> Iterator[pa.RecordBatch | int]:
+        for last in range(100, 1_001, 100):
+            pulled.append(last)
+            yield last
+
+    trades = [_batch(list(range(1, 101))), 100, _batch(list(range(101, 201))), 200]
+    windows = seq_windows([("trades", trades), ("raw", raw())])
+    first = next(windows)
+    assert first["trades"].column("seq").to_pylist() == list(range(1, 101))
+    assert pulled == [100]
+    assert [w["trades"].num_rows for w in windows] == [100]
+    assert pulled[-1] == 1_000
+
+
+def test_a_mark_behind_the_rows_read_is_refused() -> None:
+    with pytest.raises(StorageError, match="table trades: mark 3 behind seq 5"):
+        list(seq_windows([("trades", [_batch([4, 5]), 3])]))

@@ -100,6 +100,22 @@ def parquet_batches(
     """The Arrow batches of one table of a day from `from_seq` on, `columns` (default: the
     columns its events need; for `raw`: only the parts that hold an unknown DataType), in
     seq order, each row once. Text columns are read as dictionaries."""
+    for item in _marked_batches(layout, state, table, book_levels, batch_rows, columns, from_seq):
+        if not isinstance(item, int):
+            yield item
+
+
+def _marked_batches(
+    layout: Layout,
+    state: DayState,
+    table: str,
+    book_levels: int,
+    batch_rows: int,
+    columns: list[str] | None = None,
+    from_seq: int = 0,
+) -> Iterator[pa.RecordBatch | int]:
+    """`parquet_batches`, with each part's last seq after its rows: a mark for
+    `vnrec.replay.windows.seq_windows` (a part of `raw` skipped yields only its mark)."""
     if columns is None:
         columns = columns_needed(table, book_levels)
     text = text_columns(table)
@@ -123,6 +139,7 @@ def parquet_batches(
                 state = newer
                 break
             next_seq = part.last_seq + 1
+            yield part.last_seq
         else:
             return
 
@@ -142,16 +159,16 @@ def parquet_streams(
     return streams
 
 
-def _unknown_rows(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _unknown_rows(batches: Iterator[pa.RecordBatch | int]) -> Iterator[pa.RecordBatch | int]:
     for batch in batches:
-        yield batch.filter(unknown_mask(batch))
+        yield batch if isinstance(batch, int) else batch.filter(unknown_mask(batch))
 
 
 def _filtered(
-    batches: Iterator[pa.RecordBatch], event_filter: EventFilter
-) -> Iterator[pa.RecordBatch]:
+    batches: Iterator[pa.RecordBatch | int], event_filter: EventFilter
+) -> Iterator[pa.RecordBatch | int]:
     for batch in batches:
-        yield event_filter.apply(batch)
+        yield batch if isinstance(batch, int) else event_filter.apply(batch)
 
 
 def window_streams(
@@ -161,10 +178,10 @@ def window_streams(
     event_filter: EventFilter = NO_FILTER,
     batch_rows: int = DEFAULT_BATCH_ROWS,
     from_seq: int = 0,
-) -> list[tuple[str, Iterator[pa.RecordBatch]]]:
+) -> list[tuple[str, Iterator[pa.RecordBatch | int]]]:
     """Per table of `columns` (in EVENT_TABLES order), its batches with those columns from
     `from_seq` on, the symbol filter applied, and for `raw` only the rows of DataTypes vnrec
-    does not model: the input of `vnrec.replay.windows.seq_windows`."""
+    does not model, with each part's mark: the input of `vnrec.replay.windows.seq_windows`."""
     streams = []
     for table in EVENT_TABLES:
         if table not in columns:
@@ -174,7 +191,7 @@ def window_streams(
             wanted.append("data_type")
         if event_filter.symbols is not None and "symbol" in SCHEMAS[table].names:
             wanted = list(dict.fromkeys([*wanted, "symbol"]))  # what the filter reads
-        batches = parquet_batches(layout, state, table, 1, batch_rows, wanted, from_seq)
+        batches = _marked_batches(layout, state, table, 1, batch_rows, wanted, from_seq)
         if table == "raw":
             streams.append((table, _unknown_rows(batches)))
         else:

@@ -2,11 +2,15 @@
 every table, the rows of one seq range, so that a batch operator can process a window as a
 whole (an `X` message's trade and book parts always land in the same window).
 
-Each stream yields Arrow batches in increasing seq order and is read one batch ahead: the
-first seq of its newest batch bounds what its older batches hold. A window takes every
-held row up to the smallest such bound among the tables, where everything has been read
-from every table. At most two batches per stream are held, so memory does not grow with
-the day.
+Each stream yields Arrow batches in increasing seq order, and may yield a mark between
+them: an int, the seq up to which it has yielded every row (a Parquet source marks the end
+of each part). A stream is read one batch ahead, or up to its next mark: the first seq of
+its newest batch, or the mark read after its last batch, bounds what it holds. A window
+takes every held row up to the smallest such bound among the tables, where everything has
+been read from every table. At most two batches per stream are held, so memory does not
+grow with the day. Marks let a table with no rows for a while (the `raw` rows of
+DataTypes vnrec does not model: most days none) answer for a part without reading on to
+its next row, which would hold every window until the end of the day's parts.
 """
 
 from __future__ import annotations
@@ -23,44 +27,58 @@ import pyarrow as pa
 from vnrec.errors import StorageError
 
 Window = Mapping[str, pa.Table]
+Batches = Iterable[pa.RecordBatch | int]  # batches in seq order, and marks (see above)
 
 
 class _Stream:
-    """One table's batches, read one batch ahead: the first seq of the last batch read
-    bounds what the batches before it hold."""
+    """One table's batches, read one batch ahead or up to a mark: the first seq of the
+    last batch read, or the mark read after it, bounds what the batches before it hold."""
 
-    __slots__ = ("batches", "done", "last_seq", "name", "seqs", "source")
+    __slots__ = ("batches", "done", "last_seq", "mark", "name", "seqs", "source")
 
-    def __init__(self, name: str, source: Iterator[pa.RecordBatch]) -> None:
+    def __init__(self, name: str, source: Iterator[pa.RecordBatch | int]) -> None:
         self.name = name
         self.source = source
         self.batches: list[pa.RecordBatch] = []
         self.seqs: list[npt.NDArray[np.int64]] = []
         self.done = False
         self.last_seq = -1
+        self.mark: int | None = None  # read after the newest batch: held rows reach it
 
     def refill(self) -> None:
-        """Hold at least two non-empty batches, or every batch left."""
+        """Hold at least two non-empty batches, or read up to a mark, or every batch left."""
         while not self.done and len(self.batches) < 2:
-            batch = next(self.source, None)
-            if batch is None:
+            item = next(self.source, None)
+            if item is None:
                 self.done = True
                 return
-            if not batch.num_rows:
+            if isinstance(item, int):
+                if item < self.last_seq:
+                    raise StorageError(f"table {self.name}: mark {item} behind seq {self.last_seq}")
+                self.last_seq = self.mark = item
+                return
+            if not item.num_rows:
                 continue
-            seqs = np.asarray(batch.column("seq").to_numpy(zero_copy_only=False), np.int64)
+            seqs = np.asarray(item.column("seq").to_numpy(zero_copy_only=False), np.int64)
             if seqs[0] <= self.last_seq or np.any(seqs[1:] <= seqs[:-1]):
                 raise StorageError(f"table {self.name}: seq not strictly increasing")
             self.last_seq = int(seqs[-1])
-            self.batches.append(batch)
+            self.mark = None
+            self.batches.append(item)
             self.seqs.append(seqs)
 
     @property
     def complete_until(self) -> float:
-        """Every row of this table with a seq up to this is held."""
+        """Every row of this table with a seq up to this is held (or was taken)."""
         if self.done:
             return math.inf
+        if self.mark is not None:
+            return self.mark
         return int(self.seqs[-1][0]) - 1
+
+    @property
+    def finished(self) -> bool:
+        return self.done and not self.batches
 
     def take_until(self, horizon: float) -> list[pa.RecordBatch]:
         """Split off the held rows with seq <= horizon."""
@@ -85,7 +103,7 @@ class _Stream:
         return taken
 
 
-def seq_windows(streams: Sequence[tuple[str, Iterable[pa.RecordBatch]]]) -> Iterator[Window]:
+def seq_windows(streams: Sequence[tuple[str, Batches]]) -> Iterator[Window]:
     """Windows of rows by table name, in seq order; a table without rows in a window is
     absent from it. A window ends where some table's next unread batch may begin, so
     windows follow the batches (a recorder's parts) rather than cut them up."""
@@ -93,12 +111,11 @@ def seq_windows(streams: Sequence[tuple[str, Iterable[pa.RecordBatch]]]) -> Iter
     while True:
         for stream in pending:
             stream.refill()
-        active = [stream for stream in pending if stream.batches]
-        if not active:
+        if all(stream.finished for stream in pending):
             return
         horizon = min(stream.complete_until for stream in pending)
         window: dict[str, pa.Table] = {}
-        for stream in active:
+        for stream in pending:
             taken = stream.take_until(horizon)
             if taken:
                 window[stream.name] = pa.Table.from_batches(taken)
