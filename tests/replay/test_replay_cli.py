@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import typer
@@ -120,7 +121,17 @@ def test_out_files_are_identical_across_runs(day_root: Path, tmp_path: Path) -> 
     stats = orjson.loads(result.stdout)["stats"]
     assert trades.num_rows == sum(row["trades"] for row in stats)
     assert set(trades.column("side").to_pylist()) <= {"buy", "sell", "neutral"}
-    assert set(trades.column("wire_side").to_pylist()) <= {"BU", "SD", None}
+    # The message's own Side, as stored (the replay reads it only for such files).
+    stored = pa.concat_tables(
+        pq.read_table(part, columns=["seq", "side"]).cast(
+            pa.schema([("seq", pa.int64()), ("side", pa.string())])
+        )
+        for part in sorted((day_root / "trades" / "date=2026-02-06").glob("*.parquet"))
+    )
+    wire = dict(zip(stored["seq"].to_pylist(), stored["side"].to_pylist(), strict=True))
+    sides = trades.column("wire_side").to_pylist()
+    assert sides == [wire[seq] for seq in trades.column("seq").to_pylist()]
+    assert {"BU", "SD"} <= set(sides) <= {"BU", "SD", None}
     basis = pq.read_table(tmp_path / "one" / "date=2026-02-06" / "basis.parquet")
     assert basis.column_names == ["seq", "event_ts", "symbol", "price", "index_value", "basis"]
 

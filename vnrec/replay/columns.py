@@ -17,6 +17,8 @@ TRADE_COLUMNS = (
     "ceiling",
     "floor",
 )
+WIRE_SIDE = "side"  # for the frames of counted trades only (--out, user trackers)
+PRICE_LIMITS = ("ceiling", "floor")  # for the alert rules only
 QUOTE_COLUMNS = ("seq", "symbol", "bid_price1", "ask_price1")
 FOREIGN_FIGURES = ("buy_vol", "sell_vol", "buy_val", "sell_val")
 FOREIGN_COLUMNS = (

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from vnrec.calendar import warn_if_unlisted
 from vnrec.errors import BadInputError
-from vnrec.replay.columns import ENGINE_COLUMNS
+from vnrec.replay.columns import ENGINE_COLUMNS, PRICE_LIMITS, WIRE_SIDE
 from vnrec.replay.filters import make_filter, make_window
 from vnrec.replay.pacing import Clock, Pacer, Sleep
 from vnrec.replay.sources import window_streams
@@ -51,9 +51,19 @@ def _as_day(day: str | dt.date) -> dt.date:
         raise BadInputError(f"not a date (expected YYYY-MM-DD): {day!r}") from exc
 
 
-def _columns(user: TrackerFeed | None) -> dict[str, list[str]]:
-    """Per table, the columns the columnar trackers need plus those of the user's events."""
-    columns = {table: list(names) for table, names in ENGINE_COLUMNS.items()}
+def _columns(user: TrackerFeed | None, *, trade_frames: bool, alerts: bool) -> dict[str, list[str]]:
+    """Per table, the columns the columnar trackers need plus those of the user's events.
+    The wire side is read only for frames of counted trades (`trade_frames`: user trackers,
+    trade sinks), the price limits only for the alert rules: a column is ~2% of a replay."""
+    unused = set()
+    if not trade_frames:
+        unused.add(WIRE_SIDE)
+    if not alerts:
+        unused.update(PRICE_LIMITS)
+    columns = {
+        table: [name for name in names if table != "trades" or name not in unused]
+        for table, names in ENGINE_COLUMNS.items()
+    }
     if user is not None:
         for table, names in user.columns().items():
             columns[table] = list(dict.fromkeys([*columns[table], *names]))
@@ -112,7 +122,9 @@ def replay(
     pacer = None if speed is None else Pacer(speed, clock, sleep)
     if pacer is not None:
         batch_rows = PACED_WINDOW_ROWS
-    streams = window_streams(layout, state, _columns(user), event_filter, batch_rows)
+    trade_frames = bool(trade_sinks) or (user is not None and user.wants_trades)
+    columns = _columns(user, trade_frames=trade_frames, alerts=alerts)
+    streams = window_streams(layout, state, columns, event_filter, batch_rows)
     # The reader starts before the trackers' modules are imported (pyarrow.compute, numpy
     # code, the C loops: ~0.05-0.1 s of a command's start), which then overlaps the reading
     # of the first windows; this module imports none of them.
