@@ -9,7 +9,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from vnrec.analytics.connection import DEFAULT_THREADS, bare_connection, lock_to, read_views
 from vnrec.analytics.reports import Row, basis_series
@@ -60,8 +59,8 @@ def _from_caches(
     the contracts the rows name (the table of every contract a symbol can name takes
     ~0.1 s to build)."""
     rows = pa.concat_tables(tables)  # of one schema (vnrec.storage.basis_cache.BASIS_SCHEMA)
-    symbols = frozenset(s for s in pc.unique(rows.column("symbol")).to_pylist() if s is not None)
-    con, _ = bare_connection(threads=threads, calendar=calendar_for(layout.root), symbols=symbols)
+    calendar = calendar_for(layout.root)
+    con, _ = bare_connection(threads=threads, calendar=calendar, symbols=rows.column("symbol"))
     try:
         lock_to(con, layout.root)
         return basis_series(

@@ -61,12 +61,13 @@ def bare_connection(
     *,
     threads: int = DEFAULT_THREADS,
     calendar: TradingCalendar = DEFAULT_CALENDAR,
-    symbols: frozenset[str] | None = None,
+    symbols: frozenset[str] | pa.ChunkedArray | None = None,
 ) -> tuple[duckdb.DuckDBPyConnection, pa.Table]:
     """A connection with vnrec's settings and the `vn30_contracts` table (returned too; with
-    `symbols`, the contracts among them only), and no view over any file: what reads of
-    the results stored at compaction need. Registering every view costs ~50 ms a
-    connection, ~0.2 s on a process's first."""
+    `symbols`, the contracts among them only: a set, or a text column whose distinct values
+    DuckDB finds), and no view over any file: what reads of the results stored at
+    compaction need. Registering every view costs ~50 ms a connection, ~0.2 s on a
+    process's first."""
     con = duckdb.connect(config={"threads": threads})
     try:
         # DuckDB draws a progress bar on the process's standard output once a query runs
@@ -81,6 +82,12 @@ def bare_connection(
         # Parquet min/max statistics leave NaN out, and DuckDB's statistics propagation then
         # folds isnan(column) to false: a NaN price would pass as a number.
         con.execute("SET disabled_optimizers = 'statistics_propagation'")
+        if isinstance(symbols, pa.ChunkedArray):
+            # Not pyarrow.compute's unique: a command that loads it pays ~30 ms for it.
+            con.register("_symbols_arrow", pa.table({"symbol": symbols}))
+            found = con.execute("SELECT DISTINCT symbol FROM _symbols_arrow WHERE symbol NOTNULL")
+            symbols = frozenset(symbol for (symbol,) in found.fetchall())
+            con.unregister("_symbols_arrow")
         contracts = vn30_futures(calendar, symbols)
         con.register("_vn30_contracts_arrow", contracts)
         con.execute("CREATE TABLE vn30_contracts AS SELECT * FROM _vn30_contracts_arrow")

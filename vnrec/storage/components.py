@@ -14,7 +14,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from vnrec.errors import StorageError
-from vnrec.storage.writer import write_parquet_atomic
 
 COMPONENTS_DIR = "components"
 COMPONENTS_SCHEMA = pa.schema(
@@ -32,6 +31,8 @@ def store_components(
 ) -> Path:
     """The day's members of `index_id`, unless the day already has its list (the first
     fetch of a day wins: a restarted recorder keeps what the day began with)."""
+    from vnrec.storage.writer import write_parquet_atomic  # writers only: it loads pyarrow.compute
+
     path = components_path(root, day, index_id)
     if not path.exists():
         table = pa.table(
