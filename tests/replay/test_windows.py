@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pyarrow as pa
 import pytest
@@ -146,3 +146,63 @@ def test_a_table_of_marks_only_does_not_hold_the_first_window() -> None:
 def test_a_mark_behind_the_rows_read_is_refused() -> None:
     with pytest.raises(StorageError, match="table trades: mark 3 behind seq 5"):
         list(seq_windows([("trades", [_batch([4, 5]), 3])]))
+
+
+class _Halt(BaseException):
+    """Not an Exception: what a source might raise that `except Exception` lets through."""
+
+
+def _halting_source() -> Iterator[Window]:
+    yield _window(1)
+    raise _Halt("stopped")
+
+
+def _within_bound(owner: Callable[[], None]) -> None:
+    """Run `owner` on a thread and wait for it (bounded): a regression here is a hang,
+    which must fail the test rather than stop the suite."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            owner()
+        except BaseException as exc:  # noqa: BLE001 - handed to the test
+            failures.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(WAIT_S)
+    assert not thread.is_alive(), "the owner is still waiting for a window"
+    if failures:
+        raise failures[0]
+
+
+def test_a_reader_failure_of_any_kind_reaches_the_owner() -> None:
+    """Found by an adversarial run: a BaseException that is not an Exception ended the
+    reader without a word, and the owner waited for a window forever."""
+    seen: list[int] = []
+
+    def owner() -> None:
+        with ReadAhead(_halting_source()) as windows:
+            seen.extend(w["trades"].column("seq")[0].as_py() for w in windows)
+
+    with pytest.raises(_Halt, match="stopped"):
+        _within_bound(owner)
+    assert seen == [1]
+    assert not _reader_threads()
+
+
+def test_iterating_again_after_the_end_ends_at_once() -> None:
+    """Found by an adversarial run: a second iteration waited forever for the end mark
+    the first had taken; it ends (or raises the reader's failure again) at once."""
+    started = threading.Event()
+
+    def owner() -> None:
+        with ReadAhead(_source(2, started)) as windows:
+            assert len(list(windows)) == 2
+            assert list(windows) == []
+        with ReadAhead(_source(5, started, fail_at=2)) as failing:
+            for _ in range(2):
+                with pytest.raises(OSError, match="cannot read part 2"):
+                    list(failing)
+
+    _within_bound(owner)

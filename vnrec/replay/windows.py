@@ -146,6 +146,7 @@ class ReadAhead:
     def __init__(self, windows: Iterator[Window], depth: int = 1) -> None:
         self._slots: queue.Queue[object] = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self._last: object = None  # _DONE or the _Failure, once the owner has taken it
         self._reader = threading.Thread(
             target=self._read, args=(windows,), name="vnrec-read-ahead", daemon=True
         )
@@ -165,14 +166,18 @@ class ReadAhead:
             for window in windows:
                 if not self._put(window):
                     return
-        except Exception as exc:  # noqa: BLE001 - every failure goes to the owner, who raises it
+        except BaseException as exc:  # noqa: BLE001 - every failure goes to the owner, who raises it
             self._put(_Failure(exc))
             return
         self._put(_DONE)
 
     def __iter__(self) -> Iterator[Window]:
+        """The windows; once the reader is done, iterating again ends at once (or raises
+        its failure again) instead of waiting for windows that will never come."""
         while True:
-            item = self._slots.get()
+            item = self._last if self._last is not None else self._slots.get()
+            if item is _DONE or isinstance(item, _Failure):
+                self._last = item
             if item is _DONE:
                 return
             if isinstance(item, _Failure):
