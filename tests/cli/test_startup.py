@@ -21,28 +21,26 @@ HEAVY = (
 )  # fmt: skip
 
 
+def _loaded_after(code: str, modules: tuple[str, ...]) -> list[str]:
+    """Which of `modules` a fresh interpreter has loaded after running `code`."""
+    probe = f"{code}\nimport sys\nprint(','.join(m for m in {modules!r} if m in sys.modules))\n"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    return [m for m in done.stdout.strip().split(",") if m]
+
+
 def test_building_the_cli_imports_no_heavy_library() -> None:
-    code = (
-        "import sys\n"
-        "from vnrec.cli.main import build_app\n"
-        "build_app()\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == ""
+    code = "from vnrec.cli.main import build_app\nbuild_app()"
+    assert _loaded_after(code, HEAVY) == []
 
 
 def test_the_analytics_commands_do_not_load_polars() -> None:
     """stats, basis, query and the other reading commands go through the DuckDB connection
     and the stored results; polars (~0.1 s to import) is for writing and candles."""
     code = (
-        "import sys\n"
         "import vnrec.cli.cmd_analytics, vnrec.analytics.cached, vnrec.analytics.connection\n"
-        "import vnrec.analytics.query, vnrec.analytics.reports, vnrec.storage.stats_cache\n"
-        "print('polars' in sys.modules)\n"
+        "import vnrec.analytics.query, vnrec.analytics.reports, vnrec.storage.stats_cache"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
+    assert _loaded_after(code, ("polars",)) == []
 
 
 def test_a_replay_can_start_reading_before_it_loads_the_trackers() -> None:
@@ -50,15 +48,14 @@ def test_a_replay_can_start_reading_before_it_loads_the_trackers() -> None:
     trackers' modules (~0.05-0.1 s): vnrec.replay.engine starts the Parquet reader first
     and imports them while it reads."""
     code = (
-        "import sys\n"
         "import vnrec.cli.cmd_replay, vnrec.replay.days, vnrec.replay.engine\n"
-        "import vnrec.replay.sources, vnrec.replay.windows, vnrec.replay.plugins\n"
-        "late = ('pyarrow.compute', 'vnrec.replay.columnar', 'vnrec.replay.alerts',\n"
-        "        'vnrec.replay._ordered', 'polars')\n"
-        "print(','.join(m for m in late if m in sys.modules))\n"
+        "import vnrec.replay.sources, vnrec.replay.windows, vnrec.replay.plugins"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == ""
+    late = (
+        "pyarrow.compute", "vnrec.replay.columnar", "vnrec.replay.alerts",
+        "vnrec.replay._ordered", "polars",
+    )  # fmt: skip
+    assert _loaded_after(code, late) == []
 
 
 def test_each_command_is_registered_by_the_module_the_map_names() -> None:
